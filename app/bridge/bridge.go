@@ -1,0 +1,194 @@
+// Package bridge turns LINE webhook events into HubSpot contact changes:
+// ingest (verify, store durably, acknowledge), apply (inbox → friend
+// state) and sync (friend state → batched HubSpot writes).
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"linehub/app/config"
+	"linehub/app/hubspot"
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+// Options wires a Bridge.
+type Options struct {
+	Store   *store.Store
+	HubSpot *hubspot.Client
+	Config  *config.Config
+	// LINEHTTPClient is used for LINE API calls (tests pass a short timeout).
+	LINEHTTPClient *http.Client
+	Logger         *slog.Logger
+}
+
+// Bridge is the data path between LINE and HubSpot.
+type Bridge struct {
+	st       *store.Store
+	hs       *hubspot.Client
+	cfg      *config.Config
+	log      *slog.Logger
+	lineHTTP *http.Client
+	profiles *line.ProfileCache
+
+	applyWake chan struct{}
+	syncWake  chan struct{}
+
+	mu    sync.Mutex
+	conns map[int64]*connState // by connection id
+	keys  map[string]int64     // webhook key → id
+	tier  string
+
+	statusMu sync.Mutex
+	status   Status
+}
+
+// connState is a connection with its secrets opened and its LINE client
+// built, cached so the webhook path does no decryption or DB lookup.
+type connState struct {
+	conn   store.Connection
+	secret string
+	token  string
+	client *line.Client
+}
+
+// Status is the data path's health, for the status API and dashboard.
+type Status struct {
+	LastSyncAt     *time.Time `json:"last_sync_at"`
+	LastSyncError  string     `json:"last_sync_error"`
+	LastErrorAt    *time.Time `json:"last_sync_error_at"`
+	LastApplyError string     `json:"last_apply_error"`
+	HubSpotPaused  string     `json:"hubspot_paused"`
+}
+
+// New builds a Bridge; Run starts its workers.
+func New(o Options) (*Bridge, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LINEHTTPClient == nil {
+		o.LINEHTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	b := &Bridge{
+		st: o.Store, hs: o.HubSpot, cfg: o.Config, log: o.Logger, lineHTTP: o.LINEHTTPClient,
+		profiles:  line.NewProfileCache(o.Config.Sync.ProfileCacheTTL, 50000),
+		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
+		conns: map[int64]*connState{}, keys: map[string]int64{},
+	}
+	if err := b.loadHubSpotSettings(context.Background()); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Run drives the applier and the sync worker until ctx ends. The workers
+// stop between batches, so a batch in flight is finished and recorded.
+func (b *Bridge) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); b.runApplier(ctx) }()
+	go func() { defer wg.Done(); b.runSync(ctx) }()
+	wg.Wait()
+}
+
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Status reports the data path's health.
+func (b *Bridge) Status() Status {
+	b.statusMu.Lock()
+	defer b.statusMu.Unlock()
+	return b.status
+}
+
+func (b *Bridge) setStatus(fn func(s *Status)) {
+	b.statusMu.Lock()
+	fn(&b.status)
+	b.statusMu.Unlock()
+}
+
+// ErrUnknownConnection is returned for a webhook key no connection has.
+var ErrUnknownConnection = errors.New("unknown connection")
+
+// connByKey returns the cached state of the connection with a webhook key.
+func (b *Bridge) connByKey(ctx context.Context, key string) (*connState, error) {
+	b.mu.Lock()
+	id, ok := b.keys[key]
+	cs := b.conns[id]
+	b.mu.Unlock()
+	if ok && cs != nil {
+		return cs, nil
+	}
+	c, err := b.st.ConnectionByKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknownConnection
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.cache(c)
+}
+
+// connByID returns the cached state of an active connection.
+func (b *Bridge) connByID(ctx context.Context, id int64) (*connState, error) {
+	b.mu.Lock()
+	cs := b.conns[id]
+	b.mu.Unlock()
+	if cs != nil {
+		return cs, nil
+	}
+	c, err := b.st.Connection(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b.cache(c)
+}
+
+func (b *Bridge) cache(c *store.Connection) (*connState, error) {
+	secret, token, err := b.st.ConnectionSecrets(c)
+	if err != nil {
+		return nil, err
+	}
+	cs := &connState{conn: *c, secret: secret, token: token}
+	if token != "" {
+		cs.client, err = b.lineClient(token)
+		if err != nil {
+			return nil, err
+		}
+	}
+	b.mu.Lock()
+	b.conns[c.ID] = cs
+	b.keys[c.Key] = c.ID
+	b.mu.Unlock()
+	return cs, nil
+}
+
+func (b *Bridge) lineClient(token string) (*line.Client, error) {
+	cl, err := line.NewClient(line.Options{
+		Token: token, APIBaseURL: b.cfg.LINE.APIBaseURL, DataAPIBaseURL: b.cfg.LINE.DataAPIBaseURL, HTTPClient: b.lineHTTP,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("LINE client: %w", err)
+	}
+	return cl, nil
+}
+
+// forget drops a connection from the cache after it changed.
+func (b *Bridge) forget(id int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cs := b.conns[id]; cs != nil {
+		delete(b.keys, cs.conn.Key)
+	}
+	delete(b.conns, id)
+}

@@ -1,0 +1,269 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"linehub/app/config"
+	"linehub/app/hubspot"
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+// Settings keys for the HubSpot side.
+const (
+	settingHubSpotToken  = "hubspot.token"
+	settingHubSpotTier   = "hubspot.tier"
+	settingHubSpotPortal = "hubspot.portal_id"
+)
+
+// HubSpotInfo describes the HubSpot side for the status API.
+type HubSpotInfo struct {
+	Configured     bool   `json:"configured"`
+	TokenLast4     string `json:"token_last4,omitempty"`
+	Tier           string `json:"tier"`
+	PortalID       int64  `json:"portal_id,omitempty"`
+	MaxConnections int    `json:"max_connections"`
+}
+
+// loadHubSpotSettings applies the token and tier saved through the API (or
+// wizard) over those from the config file.
+func (b *Bridge) loadHubSpotSettings(ctx context.Context) error {
+	token, err := b.st.SecretSetting(ctx, settingHubSpotToken)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		token = b.cfg.HubSpot.Token
+	}
+	tier, err := b.st.Setting(ctx, settingHubSpotTier)
+	if err != nil {
+		return err
+	}
+	if tier == "" {
+		tier = b.cfg.HubSpot.Tier
+	}
+	b.mu.Lock()
+	b.tier = tier
+	b.mu.Unlock()
+	b.hs.SetToken(token)
+	b.hs.SetTier(tier)
+	return nil
+}
+
+// HubSpotInfo reports the HubSpot configuration without the token.
+func (b *Bridge) HubSpotInfo(ctx context.Context) HubSpotInfo {
+	b.mu.Lock()
+	tier := b.tier
+	b.mu.Unlock()
+	info := HubSpotInfo{Configured: b.hs.HasToken(), Tier: tier, MaxConnections: b.MaxConnections()}
+	if p, _ := b.st.Setting(ctx, settingHubSpotPortal); p != "" {
+		info.PortalID, _ = strconv.ParseInt(p, 10, 64)
+	}
+	if t, _ := b.st.SecretSetting(ctx, settingHubSpotToken); len(t) > 4 {
+		info.TokenLast4 = t[len(t)-4:]
+	} else if t := b.cfg.HubSpot.Token; len(t) > 4 {
+		info.TokenLast4 = t[len(t)-4:]
+	}
+	return info
+}
+
+// MaxConnections is the connection limit for the current tier, unless
+// limits.max_connections says otherwise.
+func (b *Bridge) MaxConnections() int {
+	if b.cfg.Limits.MaxConnections > 0 {
+		return b.cfg.Limits.MaxConnections
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return config.TierMaxConnections(b.tier)
+}
+
+// InputError is a request the caller must correct; its text is shown as is.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+func inputErr(format string, a ...any) error { return &InputError{Msg: fmt.Sprintf(format, a...)} }
+
+// ConfigureHubSpot checks a token against HubSpot and, when it works, saves
+// it (sealed) with the tier and starts using it.
+func (b *Bridge) ConfigureHubSpot(ctx context.Context, token, tier string) (HubSpotInfo, error) {
+	token = strings.TrimSpace(token)
+	if tier == "" {
+		tier = "starter"
+	}
+	if tier == "free" {
+		tier = "starter"
+	}
+	if config.TierMaxConnections(tier) == 0 {
+		return HubSpotInfo{}, inputErr("tier %q is not one of starter, professional, enterprise", tier)
+	}
+	if token == "" {
+		return HubSpotInfo{}, inputErr("token is required")
+	}
+	probe := hubspot.New(hubspot.Config{BaseURL: b.cfg.HubSpot.BaseURL, Token: token, Tier: tier, Logger: b.log, MaxRetries: 1})
+	acct, err := probe.AccountDetails(ctx)
+	if errors.Is(err, hubspot.ErrUnauthorized) {
+		return HubSpotInfo{}, inputErr("HubSpot rejected the token (401): check that it is a valid service key or private-app token")
+	}
+	if err != nil {
+		return HubSpotInfo{}, fmt.Errorf("check HubSpot token: %w", err)
+	}
+	err = b.st.SetSettings(ctx, map[string]string{
+		settingHubSpotToken: token, settingHubSpotTier: tier, settingHubSpotPortal: strconv.FormatInt(acct.PortalID, 10),
+	}, map[string]bool{settingHubSpotToken: true})
+	if err != nil {
+		return HubSpotInfo{}, err
+	}
+	if err := b.loadHubSpotSettings(ctx); err != nil {
+		return HubSpotInfo{}, err
+	}
+	b.log.Info("HubSpot configured", "portal_id", acct.PortalID, "tier", tier)
+	wake(b.syncWake)
+	return b.HubSpotInfo(ctx), nil
+}
+
+// NewConnection is what an admin gives to connect a LINE account.
+type NewConnection struct {
+	Name, Description  string
+	ChannelSecret      string
+	ChannelAccessToken string
+}
+
+// ErrLimit wraps store.ErrLimit with the tier's wording.
+var ErrLimit = store.ErrLimit
+
+// CreateConnection validates the LINE token (when given), takes the next
+// serial, and creates that serial's property group and seven properties in
+// HubSpot. If HubSpot fails the connection still exists (events are
+// accepted and kept) and EnsureProperties can be retried.
+func (b *Bridge) CreateConnection(ctx context.Context, in NewConnection) (*store.Connection, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" {
+		return nil, inputErr("name is required")
+	}
+	if len(in.Name) > 100 {
+		return nil, inputErr("name is longer than 100 characters")
+	}
+	if !b.hs.HasToken() {
+		return nil, inputErr("set the HubSpot token first (PUT /api/v1/hubspot): the connection's properties are created in HubSpot")
+	}
+	c := &store.Connection{Name: in.Name, Description: in.Description}
+	if in.ChannelAccessToken != "" {
+		bot, err := b.verifyLINEToken(ctx, in.ChannelAccessToken)
+		if err != nil {
+			return nil, err
+		}
+		c.BotUserID, c.BotName, c.BotPictureURL = bot.UserID, bot.DisplayName, bot.PictureURL
+	}
+	max := b.MaxConnections()
+	if err := b.st.CreateConnection(ctx, c, in.ChannelSecret, in.ChannelAccessToken, max); err != nil {
+		if errors.Is(err, store.ErrLimit) {
+			b.mu.Lock()
+			tier := b.tier
+			b.mu.Unlock()
+			return nil, fmt.Errorf("%w: the %s tier allows %d LINE connections; delete one or raise the tier (or limits.max_connections)", store.ErrLimit, tier, max)
+		}
+		return nil, err
+	}
+	b.log.Info("connection created", "id", c.ID, "serial", c.Serial, "name", c.Name)
+	if err := b.EnsureProperties(ctx, c.ID); err != nil {
+		b.log.Error("create HubSpot properties", "connection", c.ID, "serial", c.Serial, "err", err)
+	}
+	return b.st.Connection(ctx, c.ID)
+}
+
+// EnsureProperties creates (or checks) a connection's property group and
+// properties in HubSpot and records the outcome on the connection.
+func (b *Bridge) EnsureProperties(ctx context.Context, id int64) error {
+	c, err := b.st.Connection(ctx, id)
+	if err != nil {
+		return err
+	}
+	err = b.hs.EnsurePropertyGroup(ctx, PropertyGroup(c.Serial))
+	if err == nil {
+		err = b.hs.EnsureProperties(ctx, Properties(c.Serial))
+	}
+	ready, msg := err == nil, ""
+	if err != nil {
+		msg = "create HubSpot properties: " + err.Error()
+	}
+	if _, uerr := b.st.UpdateConnection(ctx, id, store.ConnectionUpdate{PropertiesReady: &ready, LastError: &msg}); uerr != nil {
+		return uerr
+	}
+	b.forget(id)
+	if ready {
+		wake(b.syncWake)
+	}
+	return err
+}
+
+func (b *Bridge) verifyLINEToken(ctx context.Context, token string) (line.BotInfo, error) {
+	cl, err := b.lineClient(token)
+	if err != nil {
+		return line.BotInfo{}, err
+	}
+	bot, err := cl.BotInfo(ctx)
+	if errors.Is(err, line.ErrUnauthorized) {
+		return bot, inputErr("LINE rejected the channel access token (401): paste the long-lived channel access token from LINE Developers → Messaging API")
+	}
+	if err != nil {
+		return bot, fmt.Errorf("check channel access token with LINE: %w", err)
+	}
+	return bot, nil
+}
+
+// ConnectionPatch changes a connection; nil fields stay.
+type ConnectionPatch struct {
+	Name, Description  *string
+	ChannelSecret      *string
+	ChannelAccessToken *string
+}
+
+// UpdateConnection applies a patch, checking a new token with LINE first.
+func (b *Bridge) UpdateConnection(ctx context.Context, id int64, p ConnectionPatch) (*store.Connection, error) {
+	if _, err := b.st.Connection(ctx, id); err != nil {
+		return nil, err
+	}
+	u := store.ConnectionUpdate{Description: p.Description, ChannelSecret: p.ChannelSecret, ChannelToken: p.ChannelAccessToken}
+	if p.Name != nil {
+		name := strings.TrimSpace(*p.Name)
+		if name == "" || len(name) > 100 {
+			return nil, inputErr("name must be 1 to 100 characters")
+		}
+		u.Name = &name
+	}
+	if p.ChannelAccessToken != nil && *p.ChannelAccessToken != "" {
+		bot, err := b.verifyLINEToken(ctx, *p.ChannelAccessToken)
+		if err != nil {
+			return nil, err
+		}
+		u.BotUserID, u.BotName, u.BotPictureURL = &bot.UserID, &bot.DisplayName, &bot.PictureURL
+	}
+	c, err := b.st.UpdateConnection(ctx, id, u)
+	if err != nil {
+		return nil, err
+	}
+	b.forget(id)
+	return c, nil
+}
+
+// DeleteConnection removes a connection; its HubSpot properties stay and
+// its serial is never issued again.
+func (b *Bridge) DeleteConnection(ctx context.Context, id int64) error {
+	if err := b.st.DeleteConnection(ctx, id); err != nil {
+		return err
+	}
+	b.forget(id)
+	b.log.Info("connection deleted", "id", id)
+	return nil
+}
+
+// WebhookURL is the URL to paste into LINE Developers for a connection.
+func (b *Bridge) WebhookURL(c *store.Connection) string {
+	return b.cfg.WebhookBaseURL() + "/webhook/" + c.Key
+}

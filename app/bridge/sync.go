@@ -1,0 +1,257 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"linehub/app/hubspot"
+	"linehub/app/store"
+)
+
+// syncRound is how many dirty friends one round takes; the HubSpot client
+// splits them into requests of 100.
+const syncRound = 500
+
+func (b *Bridge) runSync(ctx context.Context) {
+	backoff := time.Second
+	for {
+		n, err := b.syncOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.log.Error("sync to HubSpot", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 5*time.Minute)
+			continue
+		}
+		backoff = time.Second
+		if n >= syncRound {
+			continue
+		}
+		// Waiting a moment after a wake-up lets a burst fill whole batches of
+		// 100 instead of spending a request on every few friends.
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.syncWake:
+			sleep(ctx, b.cfg.Sync.Interval)
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
+// SyncPending syncs until nothing eligible is left (tests, shutdown).
+func (b *Bridge) SyncPending(ctx context.Context) error {
+	for {
+		n, err := b.syncOnce(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// syncItem is one friend on its way to HubSpot.
+type syncItem struct {
+	f       store.Friend
+	serial  int
+	mask    Field
+	written map[string]string
+	props   map[string]string
+	ref     string
+}
+
+// syncOnce writes one round of dirty friends to HubSpot and returns how
+// many friends it looked at.
+func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
+	if !b.hs.HasToken() {
+		return 0, nil
+	}
+	friends, err := b.st.DirtyFriends(ctx, time.Now().UnixMilli(), syncRound)
+	if err != nil || len(friends) == 0 {
+		return 0, err
+	}
+	var updates, creates []*syncItem
+	var results []store.SyncResult
+	for _, f := range friends {
+		cs, err := b.connByID(ctx, f.ConnectionID)
+		if errors.Is(err, store.ErrNotFound) {
+			// The connection was deleted: its friends have nothing left to sync.
+			results = append(results, store.SyncResult{FriendID: f.ID, Version: f.Version, ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: true})
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !cs.conn.PropertiesReady {
+			results = append(results, retryLater(f, "HubSpot properties of this connection are not created yet", time.Minute))
+			continue
+		}
+		it := &syncItem{f: f, serial: cs.conn.Serial, written: decodeWritten(f.Written), ref: fmt.Sprint(f.ID)}
+		switch {
+		case f.ContactID != "":
+			it.mask = Field(f.Dirty)
+			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
+			if len(it.props) == 0 {
+				results = append(results, syncedResult(it))
+				continue
+			}
+			updates = append(updates, it)
+		case f.MayCreate:
+			it.mask = allFields
+			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
+			creates = append(creates, it)
+		default:
+			// No contact and no message or follow since it was deleted (or an
+			// unfollow from someone never seen): nothing may be created.
+			results = append(results, syncedResult(it))
+		}
+	}
+
+	var callErr error
+	if len(creates) > 0 {
+		rs, conflicts, err := b.createContacts(ctx, creates)
+		results = append(results, rs...)
+		updates = append(updates, conflicts...)
+		callErr = errors.Join(callErr, err)
+	}
+	if len(updates) > 0 {
+		rs, err := b.updateContacts(ctx, updates)
+		results = append(results, rs...)
+		callErr = errors.Join(callErr, err)
+	}
+	if err := b.st.SaveSyncResults(ctx, results); err != nil {
+		return 0, err
+	}
+	t := time.Now().UTC()
+	b.setStatus(func(s *Status) {
+		s.LastSyncAt = &t
+		if callErr != nil {
+			s.LastSyncError, s.LastErrorAt = callErr.Error(), &t
+		}
+	})
+	if callErr != nil {
+		return len(friends), callErr
+	}
+	return len(friends), nil
+}
+
+func (b *Bridge) email(userID string) string {
+	return strings.ToLower(userID) + "@" + b.cfg.EmailDomain()
+}
+
+// createContacts creates contacts for new friends. An email that already
+// exists (a contact made before a crash, or one linehub forgot) is not an
+// error: that contact is adopted and updated instead, without firstname.
+func (b *Bridge) createContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, []*syncItem, error) {
+	inputs := make([]hubspot.ContactInput, len(items))
+	for i, it := range items {
+		props := make(map[string]string, len(it.props)+1)
+		for k, v := range it.props {
+			props[k] = v
+		}
+		if it.f.DisplayName != "" {
+			props["firstname"] = it.f.DisplayName // on create only: a human may edit it later
+		}
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, Email: b.email(it.f.UserID), Properties: props}
+	}
+	res, err := b.hs.BatchCreateContacts(ctx, inputs)
+	if err != nil {
+		return failAll(items, err), nil, err
+	}
+	var out []store.SyncResult
+	var adopted []*syncItem
+	failed := failures(res.Failed)
+	for _, it := range items {
+		if c, ok := res.Contacts[it.ref]; ok {
+			it.f.ContactID = c.ID
+			out = append(out, syncedResult(it))
+		} else if id, ok := res.Conflicts[it.ref]; ok {
+			it.f.ContactID = id
+			adopted = append(adopted, it)
+		} else if msg, ok := failed[it.ref]; ok {
+			out = append(out, retryLater(it.f, msg, backoffFor(it.f.SyncAttempts)))
+		} else {
+			out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
+		}
+	}
+	return out, adopted, nil
+}
+
+func (b *Bridge) updateContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
+	inputs := make([]hubspot.ContactInput, len(items))
+	for i, it := range items {
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, ID: it.f.ContactID, Properties: it.props}
+	}
+	res, err := b.hs.BatchUpdateContacts(ctx, inputs)
+	if err != nil {
+		return failAll(items, err), err
+	}
+	notFound := map[string]bool{}
+	for _, ref := range res.NotFound {
+		notFound[ref] = true
+	}
+	failed := failures(res.Failed)
+	var out []store.SyncResult
+	for _, it := range items {
+		switch {
+		case notFound[it.ref]:
+			// Deleted in HubSpot. Only a message or a follow brings it back
+			// (DESIGN.md §3); those set MayCreate.
+			if it.f.MayCreate {
+				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Recreate: true, DirtyAll: int(allFields)})
+			} else {
+				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactGone: true, Synced: true, Written: "{}"})
+			}
+		case failed[it.ref] != "":
+			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
+		default:
+			if _, ok := res.Contacts[it.ref]; !ok {
+				out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
+				continue
+			}
+			out = append(out, syncedResult(it))
+		}
+	}
+	return out, nil
+}
+
+func syncedResult(it *syncItem) store.SyncResult {
+	return store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactID: it.f.ContactID, ContactGone: it.f.ContactGone,
+		Written: encodeWritten(it.written), Synced: true}
+}
+
+func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {
+	return store.SyncResult{FriendID: f.ID, Version: f.Version, ContactID: f.ContactID, ContactGone: f.ContactGone,
+		Error: msg, NextSyncAt: time.Now().Add(d).UnixMilli()}
+}
+
+func failAll(items []*syncItem, err error) []store.SyncResult {
+	out := make([]store.SyncResult, len(items))
+	for i, it := range items {
+		// A whole-call failure (HubSpot down) says nothing about the friend;
+		// back off gently, the worker itself backs off too.
+		out[i] = retryLater(it.f, err.Error(), backoffFor(min(it.f.SyncAttempts, 3)))
+	}
+	return out
+}
+
+func failures(fs []hubspot.ItemFailure) map[string]string {
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		m[f.Ref] = fmt.Sprintf("HubSpot rejected the contact (%d %s): %s", f.Status, f.Category, f.Message)
+	}
+	return m
+}
+
+// backoffFor grows from 30 s to 6 h with the number of failed attempts.
+func backoffFor(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 0; i < attempts && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ApplyTx is the write transaction in which the event applier turns inbox
+// events into friend state.
+type ApplyTx struct{ db *gorm.DB }
+
+// Apply runs fn in one write transaction: either every friend change and
+// every inbox mark in it is stored, or none.
+func (s *Store) Apply(ctx context.Context, fn func(tx *ApplyTx) error) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&ApplyTx{db: tx}) })
+}
+
+// Friends loads the friends of one connection with the given LINE user ids,
+// keyed by user id.
+func (t *ApplyTx) Friends(connectionID int64, userIDs []string) (map[string]*Friend, error) {
+	out := make(map[string]*Friend, len(userIDs))
+	// Chunked to stay under SQLite's bound-parameter limit.
+	for len(userIDs) > 0 {
+		n := min(len(userIDs), 500)
+		var fs []Friend
+		if err := t.db.Where("connection_id = ? AND user_id IN ?", connectionID, userIDs[:n]).Find(&fs).Error; err != nil {
+			return nil, fmt.Errorf("load friends: %w", err)
+		}
+		for i := range fs {
+			out[fs[i].UserID] = &fs[i]
+		}
+		userIDs = userIDs[n:]
+	}
+	return out, nil
+}
+
+// SaveFriend inserts or updates a friend, bumping its version.
+func (t *ApplyTx) SaveFriend(f *Friend) error {
+	f.Version++
+	f.UpdatedAt = now()
+	if f.ID == 0 {
+		f.CreatedAt = f.UpdatedAt
+		if err := t.db.Create(f).Error; err != nil {
+			return fmt.Errorf("insert friend %s: %w", f.UserID, err)
+		}
+		return nil
+	}
+	if err := t.db.Save(f).Error; err != nil {
+		return fmt.Errorf("update friend %s: %w", f.UserID, err)
+	}
+	return nil
+}
+
+// MarkApplied takes events out of the pending set; errMsg (may be "")
+// records why an event could not be used.
+func (t *ApplyTx) MarkApplied(id int64, at time.Time, errMsg string) error {
+	err := t.db.Model(&InboxEvent{}).Where("id = ?", id).
+		Updates(map[string]any{"pending": false, "applied_at": at, "error": errMsg}).Error
+	if err != nil {
+		return fmt.Errorf("mark inbox event %d applied: %w", id, err)
+	}
+	return nil
+}
+
+// MarkAppliedIDs takes several events out of the pending set at once.
+func (t *ApplyTx) MarkAppliedIDs(ids []int64, at time.Time) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		err := t.db.Model(&InboxEvent{}).Where("id IN ?", ids[:n]).
+			Updates(map[string]any{"pending": false, "applied_at": at}).Error
+		if err != nil {
+			return fmt.Errorf("mark inbox events applied: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// FriendsByUser loads friends of a connection by LINE user id (read-only).
+func (s *Store) FriendsByUser(ctx context.Context, connectionID int64, userIDs []string) (map[string]*Friend, error) {
+	return (&ApplyTx{db: s.r.WithContext(ctx)}).Friends(connectionID, userIDs)
+}
+
+// Friend returns one friend.
+func (s *Store) Friend(ctx context.Context, connectionID int64, userID string) (*Friend, error) {
+	var f Friend
+	if err := s.r.WithContext(ctx).Where("connection_id = ? AND user_id = ?", connectionID, userID).First(&f).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &f, nil
+}
+
+// FriendsPage lists a connection's friends by id after the cursor.
+func (s *Store) FriendsPage(ctx context.Context, connectionID, after int64, limit int) ([]Friend, error) {
+	var fs []Friend
+	err := s.r.WithContext(ctx).Where("connection_id = ? AND id > ?", connectionID, after).Order("id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("list friends: %w", err)
+	}
+	return fs, nil
+}
+
+// FriendStats summarises a connection's friends (0 = all connections).
+type FriendStats struct {
+	Total      int64 `json:"total"`
+	Following  int64 `json:"following"`
+	Blocked    int64 `json:"blocked"`
+	Backlog    int64 `json:"sync_backlog"`
+	SyncErrors int64 `json:"sync_errors"`
+}
+
+// FriendStats counts friends by state.
+func (s *Store) FriendStats(ctx context.Context, connectionID int64) (FriendStats, error) {
+	var st FriendStats
+	q := s.r.WithContext(ctx).Model(&Friend{})
+	if connectionID != 0 {
+		q = q.Where("connection_id = ?", connectionID)
+	}
+	err := q.Select(`COUNT(*) AS total,
+		COALESCE(SUM(CASE WHEN following THEN 1 ELSE 0 END), 0) AS following,
+		COALESCE(SUM(CASE WHEN NOT following THEN 1 ELSE 0 END), 0) AS blocked,
+		COALESCE(SUM(CASE WHEN dirty <> 0 THEN 1 ELSE 0 END), 0) AS backlog,
+		COALESCE(SUM(CASE WHEN sync_error <> '' THEN 1 ELSE 0 END), 0) AS sync_errors`).Scan(&st).Error
+	if err != nil {
+		return st, fmt.Errorf("count friends: %w", err)
+	}
+	return st, nil
+}
+
+// DirtyFriends returns friends with unsynced changes whose backoff has
+// passed, oldest change first.
+func (s *Store) DirtyFriends(ctx context.Context, nowMs int64, limit int) ([]Friend, error) {
+	var fs []Friend
+	err := s.r.WithContext(ctx).Where("dirty <> 0 AND next_sync_at <= ?", nowMs).
+		Order("next_sync_at, updated_at, id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("read dirty friends: %w", err)
+	}
+	return fs, nil
+}
+
+// NextDirtyAt is the earliest next_sync_at among dirty friends (0 if none).
+func (s *Store) NextDirtyAt(ctx context.Context) (int64, error) {
+	var v *int64
+	err := s.r.WithContext(ctx).Model(&Friend{}).Where("dirty <> 0").Select("MIN(next_sync_at)").Scan(&v).Error
+	if err != nil || v == nil {
+		return 0, err
+	}
+	return *v, nil
+}
+
+// SyncResult is what the sync worker learned about one friend.
+type SyncResult struct {
+	FriendID, Version int64
+	ContactID         string
+	ContactGone       bool
+	// Written replaces the record of values last written to HubSpot ("" = keep).
+	Written string
+	// Synced: the friend's changes are in HubSpot. Dirty bits and the
+	// permission to create are cleared unless the friend changed meanwhile.
+	Synced bool
+	// Recreate: the contact vanished but the friend may recreate it; keep
+	// everything dirty and try again at once.
+	Recreate bool
+	// DirtyAll is the bit set Recreate marks dirty.
+	DirtyAll int
+	// Error with NextSyncAt: keep dirty, try again later.
+	Error      string
+	NextSyncAt int64
+}
+
+// SaveSyncResults records a batch of sync outcomes in one transaction.
+func (s *Store) SaveSyncResults(ctx context.Context, results []SyncResult) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, r := range results {
+			m := map[string]any{"contact_id": r.ContactID, "contact_gone": r.ContactGone}
+			if r.Written != "" {
+				m["written"] = r.Written
+			}
+			switch {
+			case r.Synced:
+				m["sync_error"], m["sync_attempts"], m["next_sync_at"], m["synced_at"] = "", 0, 0, now()
+				m["dirty"] = gorm.Expr("CASE WHEN version = ? THEN 0 ELSE dirty END", r.Version)
+				m["may_create"] = gorm.Expr("CASE WHEN version = ? THEN ? ELSE may_create END", r.Version, false)
+			case r.Recreate:
+				m["dirty"] = gorm.Expr("dirty | ?", r.DirtyAll)
+				m["next_sync_at"] = 0
+			default:
+				m["sync_error"], m["next_sync_at"] = r.Error, r.NextSyncAt
+				m["sync_attempts"] = gorm.Expr("sync_attempts + 1")
+			}
+			if err := tx.Model(&Friend{}).Where("id = ?", r.FriendID).Updates(m).Error; err != nil {
+				return fmt.Errorf("record sync of friend %d: %w", r.FriendID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// UpdateFriend changes a friend outside the event stream (e.g. a message
+// linehub sent); fn edits the loaded row, which is saved with a new version.
+func (s *Store) UpdateFriend(ctx context.Context, connectionID int64, userID string, fn func(f *Friend) error) (*Friend, error) {
+	var out *Friend
+	err := s.Apply(ctx, func(tx *ApplyTx) error {
+		fs, err := tx.Friends(connectionID, []string{userID})
+		if err != nil {
+			return err
+		}
+		f := fs[userID]
+		if f == nil {
+			f = &Friend{ConnectionID: connectionID, UserID: userID}
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+		out = f
+		return tx.SaveFriend(f)
+	})
+	return out, err
+}

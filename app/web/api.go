@@ -1,0 +1,315 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/store"
+)
+
+func (s *server) requireToken(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: create one with `linehub token create --name NAME`")
+	}
+	if _, err := s.st.CheckAPIToken(c.UserContext(), strings.TrimSpace(token)); err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub", error="invalid_token"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "invalid or revoked API token")
+	}
+	return c.Next()
+}
+
+func (s *server) status(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	conns, err := s.st.Connections(ctx)
+	if err != nil {
+		return err
+	}
+	inbox, err := s.st.InboxStats(ctx, 0)
+	if err != nil {
+		return err
+	}
+	friends, err := s.st.FriendStats(ctx, 0)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{
+		"version":     s.ver,
+		"hubspot":     s.b.HubSpotInfo(ctx),
+		"connections": len(conns),
+		"inbox":       inbox,
+		"friends":     friends,
+		"sync":        s.b.Status(),
+	})
+}
+
+func (s *server) putHubSpot(c *fiber.Ctx) error {
+	var in struct {
+		Token string `json:"token"`
+		Tier  string `json:"tier"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	info, err := s.b.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
+	if err != nil {
+		return err
+	}
+	return c.JSON(info)
+}
+
+// connectionJSON is a connection as the API shows it: secrets only as
+// their last four characters.
+type connectionJSON struct {
+	ID                 int64              `json:"id"`
+	Serial             int                `json:"serial"`
+	Name               string             `json:"name"`
+	Description        string             `json:"description"`
+	WebhookURL         string             `json:"webhook_url"`
+	ChannelSecret      string             `json:"channel_secret"`
+	ChannelAccessToken string             `json:"channel_access_token"`
+	BotUserID          string             `json:"bot_user_id,omitempty"`
+	BotName            string             `json:"bot_name,omitempty"`
+	BotPictureURL      string             `json:"bot_picture_url,omitempty"`
+	PropertyGroup      string             `json:"property_group"`
+	Properties         []string           `json:"properties"`
+	PropertiesReady    bool               `json:"properties_ready"`
+	LastError          string             `json:"last_error,omitempty"`
+	LastEventAt        *time.Time         `json:"last_event_at"`
+	Friends            *store.FriendStats `json:"friends,omitempty"`
+	Inbox              *store.InboxStats  `json:"inbox,omitempty"`
+	CreatedAt          time.Time          `json:"created_at"`
+}
+
+func mask(last4 string, set bool) string {
+	switch {
+	case !set:
+		return ""
+	case last4 == "":
+		return "****"
+	}
+	return "****" + last4
+}
+
+func (s *server) connectionView(c *fiber.Ctx, conn *store.Connection, detail bool) (connectionJSON, error) {
+	v := connectionJSON{
+		ID: conn.ID, Serial: conn.Serial, Name: conn.Name, Description: conn.Description,
+		WebhookURL:         s.b.WebhookURL(conn),
+		ChannelSecret:      mask(conn.SecretLast4, conn.ChannelSecretSealed != ""),
+		ChannelAccessToken: mask(conn.TokenLast4, conn.ChannelTokenSealed != ""),
+		BotUserID:          conn.BotUserID, BotName: conn.BotName, BotPictureURL: conn.BotPictureURL,
+		PropertyGroup: bridge.PropertyGroup(conn.Serial).Name, Properties: bridge.PropertyNames(conn.Serial),
+		PropertiesReady: conn.PropertiesReady, LastError: conn.LastError, CreatedAt: conn.CreatedAt,
+	}
+	if !detail {
+		return v, nil
+	}
+	ctx := c.UserContext()
+	fs, err := s.st.FriendStats(ctx, conn.ID)
+	if err != nil {
+		return v, err
+	}
+	is, err := s.st.InboxStats(ctx, conn.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Friends, v.Inbox = &fs, &is
+	v.LastEventAt, err = s.st.LastEventAt(ctx, conn.ID)
+	return v, err
+}
+
+func (s *server) listConnections(c *fiber.Ctx) error {
+	conns, err := s.st.Connections(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]connectionJSON, 0, len(conns))
+	for i := range conns {
+		v, err := s.connectionView(c, &conns[i], false)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return c.JSON(fiber.Map{"connections": out, "max_connections": s.b.MaxConnections()})
+}
+
+func (s *server) createConnection(c *fiber.Ctx) error {
+	var in struct {
+		Name               string `json:"name"`
+		Description        string `json:"description"`
+		ChannelSecret      string `json:"channel_secret"`
+		ChannelAccessToken string `json:"channel_access_token"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	conn, err := s.b.CreateConnection(c.UserContext(), bridge.NewConnection{
+		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
+	})
+	if err != nil {
+		return err
+	}
+	v, err := s.connectionView(c, conn, true)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (s *server) connectionID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fiber.NewError(fiber.StatusNotFound, "no connection "+c.Params("id"))
+	}
+	return id, nil
+}
+
+func (s *server) getConnection(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	conn, err := s.st.Connection(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	v, err := s.connectionView(c, conn, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (s *server) patchConnection(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name               *string `json:"name"`
+		Description        *string `json:"description"`
+		ChannelSecret      *string `json:"channel_secret"`
+		ChannelAccessToken *string `json:"channel_access_token"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	conn, err := s.b.UpdateConnection(c.UserContext(), id, bridge.ConnectionPatch{
+		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
+	})
+	if err != nil {
+		return err
+	}
+	v, err := s.connectionView(c, conn, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (s *server) deleteConnection(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.b.DeleteConnection(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *server) ensureProperties(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.b.EnsureProperties(c.UserContext(), id); err != nil {
+		return fiber.NewError(fiber.StatusBadGateway, err.Error())
+	}
+	return s.getConnection(c)
+}
+
+type friendJSON struct {
+	ID           int64      `json:"id"`
+	UserID       string     `json:"user_id"`
+	DisplayName  string     `json:"display_name"`
+	PictureURL   string     `json:"picture_url"`
+	Following    bool       `json:"following"`
+	LastResponse string     `json:"last_response"`
+	Unanswered   bool       `json:"unanswered"`
+	ContactID    string     `json:"contact_id,omitempty"`
+	ContactGone  bool       `json:"contact_deleted_in_hubspot,omitempty"`
+	Synced       bool       `json:"synced"`
+	SyncError    string     `json:"sync_error,omitempty"`
+	SyncedAt     *time.Time `json:"synced_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+func (s *server) listFriends(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
+		return err
+	}
+	limit := c.QueryInt("limit", 100)
+	if limit < 1 || limit > 1000 {
+		return fiber.NewError(fiber.StatusBadRequest, "limit must be 1..1000")
+	}
+	after, err := strconv.ParseInt(c.Query("after", "0"), 10, 64)
+	if err != nil || after < 0 {
+		return fiber.NewError(fiber.StatusBadRequest, "after must be a cursor from a previous page")
+	}
+	fs, err := s.st.FriendsPage(c.UserContext(), id, after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]friendJSON, len(fs))
+	for i, f := range fs {
+		out[i] = friendJSON{ID: f.ID, UserID: f.UserID, DisplayName: f.DisplayName, PictureURL: f.PictureURL,
+			Following: f.Following, LastResponse: f.LastResponse, Unanswered: f.Unanswered,
+			ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: f.Dirty == 0, SyncError: f.SyncError,
+			SyncedAt: f.SyncedAt, UpdatedAt: f.UpdatedAt}
+	}
+	var next string
+	if len(fs) == limit {
+		next = strconv.FormatInt(fs[len(fs)-1].ID, 10)
+	}
+	return c.JSON(fiber.Map{"friends": out, "next": next})
+}
+
+func (s *server) sendMessage(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		To   string `json:"to"`
+		Text string `json:"text"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.b.SendText(c.UserContext(), id, in.To, in.Text); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"sent": true})
+}
+
+func parseJSON(c *fiber.Ctx, v any) error {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
+	}
+	if err := c.BodyParser(v); err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "invalid JSON: "+err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package web serves linehub's HTTP surface: the LINE webhook and the admin
+// JSON API. It maps requests onto the bridge and errors onto status codes.
+package web
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/config"
+	"linehub/app/store"
+)
+
+// Options wires the HTTP handlers.
+type Options struct {
+	Bridge  *bridge.Bridge
+	Store   *store.Store
+	Config  *config.Config
+	Logger  *slog.Logger
+	Version string
+}
+
+type server struct {
+	b   *bridge.Bridge
+	st  *store.Store
+	cfg *config.Config
+	log *slog.Logger
+	ver string
+}
+
+// bodyLimit caps any request body; the webhook applies its own smaller
+// limit so that it can answer with a clear 413.
+const bodyLimit = 8 << 20
+
+// New builds the fiber app with every route.
+func New(o Options) *fiber.App {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
+	app := fiber.New(fiber.Config{
+		AppName:               "linehub",
+		BodyLimit:             bodyLimit,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadBufferSize:        16 << 10,
+	})
+	app.Post("/webhook/:key", s.webhook)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+
+	api := app.Group("/api/v1", s.requireToken)
+	api.Get("/status", s.status)
+	api.Put("/hubspot", s.putHubSpot)
+	api.Get("/connections", s.listConnections)
+	api.Post("/connections", s.createConnection)
+	api.Get("/connections/:id", s.getConnection)
+	api.Patch("/connections/:id", s.patchConnection)
+	api.Delete("/connections/:id", s.deleteConnection)
+	api.Post("/connections/:id/properties", s.ensureProperties)
+	api.Get("/connections/:id/friends", s.listFriends)
+	api.Post("/connections/:id/messages", s.sendMessage)
+	app.Use(func(c *fiber.Ctx) error {
+		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())
+	})
+	return app
+}
+
+// errorHandler answers every error as {"error": "..."}; unexpected ones are
+// logged in full and shown without internals.
+func (s *server) errorHandler(c *fiber.Ctx, err error) error {
+	status, msg := statusOf(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	}
+	return c.Status(status).JSON(fiber.Map{"error": msg})
+}
+
+func statusOf(err error) (int, string) {
+	var fe *fiber.Error
+	var ie *bridge.InputError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Code, fe.Message
+	case errors.As(err, &ie):
+		return fiber.StatusBadRequest, ie.Msg
+	case errors.Is(err, store.ErrNotFound):
+		return fiber.StatusNotFound, "not found"
+	case errors.Is(err, store.ErrLimit):
+		return fiber.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrClosed):
+		return fiber.StatusServiceUnavailable, "shutting down"
+	}
+	return fiber.StatusInternalServerError, err.Error()
+}
