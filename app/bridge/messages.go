@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -29,12 +28,12 @@ func (b *Bridge) SendText(ctx context.Context, connID int64, to, text string) er
 	if err := cs.client.PushText(ctx, to, text, uuid.NewString()); err != nil {
 		return fmt.Errorf("push to LINE: %w", err)
 	}
-	sentAt := time.Now().UnixMilli()
 	_, err = b.st.UpdateFriend(ctx, connID, to, func(f *store.Friend) error {
-		if sentAt >= f.UnansweredAt {
-			f.Unanswered, f.UnansweredAt = false, sentAt
-			f.Dirty |= int(FieldUnanswered)
-		}
+		// The reply answers every message seen so far. Stamping it just after
+		// the newest one keeps the comparison on LINE's clock: a later message
+		// flips Unanswered back whatever this server's clock says.
+		f.Unanswered, f.UnansweredAt = false, max(f.UnansweredAt, f.LastMessageAt+1)
+		f.Dirty |= int(FieldUnanswered)
 		return nil
 	})
 	if err != nil {
