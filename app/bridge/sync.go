@@ -111,17 +111,21 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 		}
 	}
 
+	// Requests go out sync.batch_size friends at a time. After a whole-call
+	// failure the rest of the round is left as it is (still dirty, no
+	// attempt counted): HubSpot is likely down for them too.
 	var callErr error
-	if len(creates) > 0 {
-		rs, conflicts, err := b.createContacts(ctx, creates)
+	size := b.cfg.Sync.BatchSize
+	for i := 0; i < len(creates) && callErr == nil; i += size {
+		rs, conflicts, err := b.createContacts(ctx, creates[i:min(i+size, len(creates))])
 		results = append(results, rs...)
 		updates = append(updates, conflicts...)
-		callErr = errors.Join(callErr, err)
+		callErr = err
 	}
-	if len(updates) > 0 {
-		rs, err := b.updateContacts(ctx, updates)
+	for i := 0; i < len(updates) && callErr == nil; i += size {
+		rs, err := b.updateContacts(ctx, updates[i:min(i+size, len(updates))])
 		results = append(results, rs...)
-		callErr = errors.Join(callErr, err)
+		callErr = err
 	}
 	if err := b.st.SaveSyncResults(ctx, results); err != nil {
 		return 0, err

@@ -563,7 +563,7 @@ func (c *Client) SearchContacts(ctx context.Context, req SearchRequest) (SearchR
 	}
 	filters := make([]filterJSON, 0, len(req.Filters))
 	for _, f := range req.Filters {
-		fj := filterJSON{PropertyName: f.PropertyName, Operator: f.Operator, Value: f.Value, Values: f.Values}
+		fj := filterJSON(f)
 		if (f.Operator == "IN" || f.Operator == "NOT_IN") && len(fj.Values) == 0 && f.Value != "" {
 			fj.Values, fj.Value = strings.Split(f.Value, ","), ""
 		}

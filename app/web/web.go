@@ -11,6 +11,7 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/config"
 	"linehub/app/store"
+	"linehub/assets"
 )
 
 // Options wires the HTTP handlers.
@@ -49,6 +50,14 @@ func New(o Options) *fiber.App {
 	})
 	app.Post("/webhook/:key", s.webhook)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/", func(c *fiber.Ctx) error {
+		page, err := assets.Pages.ReadFile("pages/index.html")
+		if err != nil {
+			return err
+		}
+		c.Type("html", "utf-8")
+		return c.Send(page)
+	})
 
 	api := app.Group("/api/v1", s.requireToken)
 	api.Get("/status", s.status)
