@@ -163,12 +163,24 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var lineDown error // first failure other than "not a friend"
 	sem := make(chan struct{}, profileFetchers)
 	for uid := range want {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(uid string) {
 			defer func() { <-sem; wg.Done() }()
+			mu.Lock()
+			down := lineDown
+			mu.Unlock()
+			if down != nil {
+				// LINE is failing: don't make every friend of the batch wait
+				// out its own timeout. The events are applied without profiles.
+				mu.Lock()
+				out[uid] = profileResult{err: down}
+				mu.Unlock()
+				return
+			}
 			fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
 			defer cancel()
 			p, err := b.profiles.Get(fctx, cacheKey(connID), uid, func(ctx context.Context) (line.Profile, error) {
@@ -176,6 +188,10 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 			})
 			mu.Lock()
 			out[uid] = profileResult{p: p, at: time.Now().UnixMilli(), err: err}
+			if err != nil && !errors.Is(err, line.ErrNotFriend) && lineDown == nil {
+				lineDown = err
+				b.log.Warn("LINE profile API failing; applying events without profiles", "connection", connID, "err", err)
+			}
 			mu.Unlock()
 		}(uid)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linehub/app/hubspot"
+	"linehub/app/line"
 	"linehub/app/store"
 )
 
@@ -62,6 +63,34 @@ type syncItem struct {
 	written map[string]string
 	props   map[string]string
 	ref     string
+	profile *store.ProfileUpdate // read from LINE in this round, to store
+}
+
+// profileGrace is how long a new contact waits for a LINE profile that
+// could not be read before it is created without a name.
+const profileGrace = 10 * time.Minute
+
+// retryProfile reads the profile that the applier could not, and reports
+// which fields it changed.
+func (b *Bridge) retryProfile(ctx context.Context, cs *connState, f *store.Friend) (Field, error) {
+	if cs.client == nil {
+		return 0, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
+	defer cancel()
+	p, err := b.profiles.Get(fctx, cacheKey(f.ConnectionID), f.UserID, func(ctx context.Context) (line.Profile, error) {
+		return cs.client.Profile(ctx, f.UserID)
+	})
+	if errors.Is(err, line.ErrNotFriend) {
+		f.ProfileMissing = false
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var changed Field
+	applyProfile(f, &profileResult{p: p, at: time.Now().UnixMilli()}, func(fl Field) { changed |= fl })
+	return changed, nil
 }
 
 // syncOnce writes one round of dirty friends to HubSpot and returns how
@@ -76,6 +105,7 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 	}
 	var updates, creates []*syncItem
 	var results []store.SyncResult
+	lineDown := false
 	for _, f := range friends {
 		cs, err := b.connByID(ctx, f.ConnectionID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -91,9 +121,26 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		it := &syncItem{f: f, serial: cs.conn.Serial, written: decodeWritten(f.Written), ref: fmt.Sprint(f.ID)}
+		var profileFields Field
+		if f.ProfileMissing && (f.ContactID != "" || f.MayCreate) && !lineDown {
+			var err error
+			profileFields, err = b.retryProfile(ctx, cs, &it.f)
+			lineDown = err != nil
+		}
+		if it.f.ProfileMissing && f.ContactID == "" && f.MayCreate && time.Since(f.CreatedAt) < profileGrace {
+			// Wait a little for LINE so the new contact gets its name (and
+			// firstname, which is only ever set on create).
+			r := retryLater(f, "waiting for the LINE profile (LINE API unavailable)", 30*time.Second)
+			r.KeepAttempts = true
+			results = append(results, r)
+			continue
+		}
+		if profileFields != 0 {
+			it.profile = &store.ProfileUpdate{DisplayName: it.f.DisplayName, PictureURL: it.f.PictureURL, ProfileAt: it.f.ProfileAt}
+		}
 		switch {
 		case f.ContactID != "":
-			it.mask = Field(f.Dirty)
+			it.mask = Field(f.Dirty) | profileFields
 			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
 			if len(it.props) == 0 {
 				results = append(results, syncedResult(it))
@@ -225,7 +272,7 @@ func (b *Bridge) updateContacts(ctx context.Context, items []*syncItem) ([]store
 
 func syncedResult(it *syncItem) store.SyncResult {
 	return store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactID: it.f.ContactID, ContactGone: it.f.ContactGone,
-		Written: encodeWritten(it.written), Synced: true}
+		Written: encodeWritten(it.written), Synced: true, Profile: it.profile}
 }
 
 func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {

@@ -170,6 +170,16 @@ type SyncResult struct {
 	// Error with NextSyncAt: keep dirty, try again later.
 	Error      string
 	NextSyncAt int64
+	// KeepAttempts: a deliberate wait, not a failure to count.
+	KeepAttempts bool
+	// Profile, when set, stores a LINE profile read by the sync worker.
+	Profile *ProfileUpdate
+}
+
+// ProfileUpdate is a LINE profile read outside the applier.
+type ProfileUpdate struct {
+	DisplayName, PictureURL string
+	ProfileAt               int64
 }
 
 // SaveSyncResults records a batch of sync outcomes in one transaction.
@@ -190,7 +200,12 @@ func (s *Store) SaveSyncResults(ctx context.Context, results []SyncResult) error
 				m["next_sync_at"] = 0
 			default:
 				m["sync_error"], m["next_sync_at"] = r.Error, r.NextSyncAt
-				m["sync_attempts"] = gorm.Expr("sync_attempts + 1")
+				if !r.KeepAttempts {
+					m["sync_attempts"] = gorm.Expr("sync_attempts + 1")
+				}
+			}
+			if p := r.Profile; p != nil {
+				m["display_name"], m["picture_url"], m["profile_at"], m["profile_missing"] = p.DisplayName, p.PictureURL, p.ProfileAt, false
 			}
 			if err := tx.Model(&Friend{}).Where("id = ?", r.FriendID).Updates(m).Error; err != nil {
 				return fmt.Errorf("record sync of friend %d: %w", r.FriendID, err)
