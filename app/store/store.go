@@ -63,6 +63,13 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dataDir, DBFile)
+	// SQLite gives the -wal and -shm files the database file's mode, so
+	// creating it 0600 keeps every copy of the data private.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else {
+		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
 	base := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=%s", path, opts.Synchronous)
 	gcfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true}
 

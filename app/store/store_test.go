@@ -32,6 +32,9 @@ func TestOpenCreatesKeyAndMigratesOnce(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
+	if fi, err := os.Stat(filepath.Join(dir, DBFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("database file: %v %v, want mode 0600", fi.Mode().Perm(), err)
+	}
 	v, err := st.SchemaVersion(context.Background())
 	if err != nil || v != len(migrations) {
 		t.Fatalf("schema version %d, %v", v, err)
