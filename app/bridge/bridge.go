@@ -44,6 +44,8 @@ type Bridge struct {
 	conns map[int64]*connState // by connection id
 	keys  map[string]int64     // webhook key → id
 	tier  string
+	// propsTried is when property creation was last retried per connection.
+	propsTried map[int64]time.Time
 
 	statusMu sync.Mutex
 	status   Status
@@ -79,7 +81,7 @@ func New(o Options) (*Bridge, error) {
 		st: o.Store, hs: o.HubSpot, cfg: o.Config, log: o.Logger, lineHTTP: o.LINEHTTPClient,
 		profiles:  line.NewProfileCache(o.Config.Sync.ProfileCacheTTL, 50000),
 		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
-		conns: map[int64]*connState{}, keys: map[string]int64{},
+		conns: map[int64]*connState{}, keys: map[string]int64{}, propsTried: map[int64]time.Time{},
 	}
 	if err := b.loadHubSpotSettings(context.Background()); err != nil {
 		return nil, err

@@ -66,6 +66,23 @@ type syncItem struct {
 	profile *store.ProfileUpdate // read from LINE in this round, to store
 }
 
+// retryProperties tries again, at most once a minute per connection, to
+// create properties that HubSpot refused or could not create at connect time.
+func (b *Bridge) retryProperties(ctx context.Context, connID int64) bool {
+	b.mu.Lock()
+	if time.Since(b.propsTried[connID]) < time.Minute {
+		b.mu.Unlock()
+		return false
+	}
+	b.propsTried[connID] = time.Now()
+	b.mu.Unlock()
+	if err := b.EnsureProperties(ctx, connID); err != nil {
+		b.log.Warn("HubSpot properties still missing", "connection", connID, "err", err)
+		return false
+	}
+	return true
+}
+
 // profileGrace is how long a new contact waits for a LINE profile that
 // could not be read before it is created without a name.
 const profileGrace = 10 * time.Minute
@@ -116,8 +133,10 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if !cs.conn.PropertiesReady {
-			results = append(results, retryLater(f, "HubSpot properties of this connection are not created yet", time.Minute))
+		if !cs.conn.PropertiesReady && !b.retryProperties(ctx, cs.conn.ID) {
+			r := retryLater(f, "HubSpot properties of this connection are not created yet", time.Minute)
+			r.KeepAttempts = true
+			results = append(results, r)
 			continue
 		}
 		it := &syncItem{f: f, serial: cs.conn.Serial, written: decodeWritten(f.Written), ref: fmt.Sprint(f.ID)}
