@@ -197,6 +197,9 @@ func (b *Bridge) EnsureProperties(ctx context.Context, id int64) error {
 	}
 	b.forget(id)
 	if ready {
+		if rerr := b.st.RetryNow(ctx, id); rerr != nil {
+			return rerr
+		}
 		wake(b.syncWake)
 	}
 	return err

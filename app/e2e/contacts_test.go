@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +373,41 @@ func expectProps(t *testing.T, c hubspottest.Contact, want map[string]string) {
 			t.Errorf("contact %s: %s = %q, want %q", c.ID, k, got, v)
 		}
 	}
+}
+
+// TestHubSpotDownAtConnect: a connection made while HubSpot fails still
+// takes webhooks; once its properties exist, the friends reach HubSpot.
+func TestHubSpotDownAtConnect(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.configureHubSpot("starter")
+	e.HS.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.Contains(r.URL.Path, "/crm/properties/") {
+			return 503, `{"status":"error","message":"Service Unavailable","category":"SERVICE_UNAVAILABLE"}`, true
+		}
+		return 0, "", false
+	})
+	c := e.connect("Down Shop")
+	if c.PropertiesReady {
+		t.Fatal("properties reported ready while HubSpot failed")
+	}
+	var got struct {
+		LastError string `json:"last_error"`
+	}
+	e.api("GET", fmt.Sprintf("/connections/%d", c.ID), nil, &got)
+	if !strings.Contains(got.LastError, "properties") {
+		t.Fatalf("last_error %q does not explain the failure", got.LastError)
+	}
+	erin := linetest.NewUserID()
+	e.LINE.AddFriend(c.token, line.Profile{UserID: erin, DisplayName: "Erin"})
+	if st := e.deliver(c, linetest.FollowEvent(erin, false, time.Now())); st != 200 {
+		t.Fatalf("webhook while properties missing: %d", st)
+	}
+	e.HS.SetFault(nil)
+	var after connection
+	if st := e.api("POST", fmt.Sprintf("/connections/%d/properties", c.ID), nil, &after); st != 200 || !after.PropertiesReady {
+		t.Fatalf("retry properties: %d %+v", st, after)
+	}
+	checkProperties(t, e.HS, c.Serial)
+	e.settled()
+	expectProps(t, mustContact(t, e.HS, erin), map[string]string{"line_follow_1": "Yes", "firstname": "Erin"})
 }

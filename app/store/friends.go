@@ -236,3 +236,14 @@ func (s *Store) UpdateFriend(ctx context.Context, connectionID int64, userID str
 	})
 	return out, err
 }
+
+// RetryNow makes a connection's waiting friends eligible for sync at once
+// (after whatever they waited for is fixed).
+func (s *Store) RetryNow(ctx context.Context, connectionID int64) error {
+	err := s.w.WithContext(ctx).Model(&Friend{}).Where("connection_id = ? AND dirty <> 0 AND next_sync_at > 0", connectionID).
+		Update("next_sync_at", 0).Error
+	if err != nil {
+		return fmt.Errorf("reset sync backoff: %w", err)
+	}
+	return nil
+}
