@@ -93,15 +93,16 @@ func inputErr(format string, a ...any) error { return &InputError{Msg: fmt.Sprin
 // it (sealed) with the tier and starts using it.
 func (b *Bridge) ConfigureHubSpot(ctx context.Context, token, tier string) (HubSpotInfo, error) {
 	token = strings.TrimSpace(token)
-	if tier == "" {
-		tier = "starter"
+	if strings.TrimSpace(tier) == "" {
+		tier = config.TierStarter
 	}
-	if tier == "free" {
-		tier = "starter"
-	}
-	if config.TierMaxConnections(tier) == 0 {
+	// TierMaxConnections gives unknown tiers the smallest limit, so it
+	// cannot tell a bad tier; ParseTier can ("free" → starter, any case).
+	parsed, err := config.ParseTier(tier)
+	if err != nil {
 		return HubSpotInfo{}, inputErr("tier %q is not one of starter, professional, enterprise", tier)
 	}
+	tier = parsed
 	if token == "" {
 		return HubSpotInfo{}, inputErr("token is required")
 	}

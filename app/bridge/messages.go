@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 
@@ -15,7 +16,14 @@ func (b *Bridge) SendText(ctx context.Context, connID int64, to, text string) er
 	if to == "" || text == "" {
 		return inputErr("to and text are required")
 	}
-	if len(text) > 5000 {
+	if !isUserID(to) {
+		// Anything else would fail at LINE (a 500 here) or, for a group or
+		// room id, be recorded as a friend.
+		return inputErr("to must be a LINE user ID: U followed by 32 hex digits")
+	}
+	// LINE's limit is in characters (UTF-16 units), not bytes: 2,000
+	// Japanese characters are 6,000 bytes of UTF-8 and still fine.
+	if len(utf16.Encode([]rune(text))) > 5000 {
 		return inputErr("text is longer than LINE's 5000 characters")
 	}
 	cs, err := b.connByID(ctx, connID)
@@ -41,4 +49,18 @@ func (b *Bridge) SendText(ctx context.Context, connID int64, to, text string) er
 	}
 	wake(b.syncWake)
 	return nil
+}
+
+// isUserID reports whether id looks like a LINE user ID ("U" + 32 hex).
+func isUserID(id string) bool {
+	if len(id) != 33 || id[0] != 'U' {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

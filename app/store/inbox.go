@@ -128,8 +128,13 @@ func (s *Store) commitGroup(group []appendReq) {
 	}
 }
 
+// inboxInsertBatch rows of 10 columns stay far below SQLite's parameter limit.
+const inboxInsertBatch = 500
+
 func insertInbox(tx *gorm.DB, rows []InboxEvent) (int, error) {
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+	// In batches: one INSERT of a few thousand events would pass SQLite's
+	// limit of 32766 bound parameters and fail the whole request, forever.
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&rows, inboxInsertBatch)
 	if res.Error != nil {
 		return 0, fmt.Errorf("insert inbox events: %w", res.Error)
 	}

@@ -260,7 +260,15 @@ func (s *server) listFriends(c *fiber.Ctx) error {
 	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
 		return err
 	}
-	limit := c.QueryInt("limit", 100)
+	limit := 100
+	if q := c.Query("limit"); q != "" {
+		// QueryInt would silently turn "ten" into the default.
+		n, err := strconv.Atoi(q)
+		if err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, "limit must be 1..1000")
+		}
+		limit = n
+	}
 	if limit < 1 || limit > 1000 {
 		return fiber.NewError(fiber.StatusBadRequest, "limit must be 1..1000")
 	}

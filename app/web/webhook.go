@@ -14,7 +14,9 @@ import (
 // LINE may redeliver.
 func (s *server) webhook(c *fiber.Ctx) error {
 	key := c.Params("key")
-	body := c.Body()
+	// The raw bytes as sent: LINE signs exactly those, and c.Body() would
+	// inflate a Content-Encoding body first (unbounded, before any check).
+	body := c.Request().Body()
 	if len(body) > s.cfg.Webhook.MaxBodyBytes {
 		s.log.Warn("webhook body too large", "bytes", len(body), "limit", s.cfg.Webhook.MaxBodyBytes)
 		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "request body exceeds the webhook limit")
