@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"unicode/utf16"
 
@@ -35,6 +36,14 @@ func (b *Bridge) SendText(ctx context.Context, connID int64, to, text string) er
 	}
 	if err := cs.client.PushText(ctx, to, text, uuid.NewString()); err != nil {
 		return fmt.Errorf("push to LINE: %w", err)
+	}
+	// A push to someone linehub has not seen yet (a friend from before the
+	// connection) records nothing: there is no contact to update, and the
+	// friend's first message creates it with the right Unanswered.
+	if _, err := b.st.Friend(ctx, connID, to); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("record sent message: %w", err)
 	}
 	_, err = b.st.UpdateFriend(ctx, connID, to, func(f *store.Friend) error {
 		// The reply answers every message seen so far. Stamping it just after

@@ -160,6 +160,9 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 		switch {
 		case f.ContactID != "":
 			it.mask = Field(f.Dirty) | profileFields
+			if it.written["line_user_id"] == f.UserID {
+				it.mask &^= FieldUserID // never changes once written
+			}
 			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
 			if len(it.props) == 0 {
 				results = append(results, syncedResult(it))

@@ -103,6 +103,23 @@ func TestContactSemantics(t *testing.T) {
 		if n := len(e.LINE.Pushes(c1.token)); n != 1 {
 			t.Fatalf("pushes %d, want 1", n)
 		}
+		// A push to a friend linehub has never seen records no friend.
+		unseen := linetest.NewUserID()
+		e.LINE.AddFriend(c1.token, line.Profile{UserID: unseen, DisplayName: "Unseen"})
+		if st := e.api("POST", fmt.Sprintf("/connections/%d/messages", c1.ID), map[string]string{"to": unseen, "text": "hi"}, nil); st != 202 {
+			t.Fatalf("send to unseen friend: %d", st)
+		}
+		var page struct {
+			Friends []struct {
+				UserID string `json:"user_id"`
+			}
+		}
+		e.api("GET", fmt.Sprintf("/connections/%d/friends", c1.ID), nil, &page)
+		for _, f := range page.Friends {
+			if f.UserID == unseen {
+				t.Fatal("a push recorded a friend linehub had never seen")
+			}
+		}
 	})
 
 	t.Run("a redelivered event changes nothing, even after a human edit", func(t *testing.T) {

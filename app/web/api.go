@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -13,8 +14,9 @@ import (
 
 func (s *server) requireToken(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
+	// The auth scheme is case-insensitive (RFC 9110 §11.1).
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub"`)
 		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: create one with `linehub token create --name NAME`")
 	}
@@ -316,7 +318,8 @@ func parseJSON(c *fiber.Ctx, v any) error {
 	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
 	}
-	if err := c.BodyParser(v); err != nil {
+	// The raw body: BodyParser would inflate a compressed body without limit.
+	if err := json.Unmarshal(c.Request().Body(), v); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "invalid JSON: "+err.Error())
 	}
 	return nil

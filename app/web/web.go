@@ -3,13 +3,17 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"net"
 
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/hubspot"
+	"linehub/app/line"
 	"linehub/app/store"
 	"linehub/assets"
 )
@@ -100,6 +104,18 @@ func statusOf(err error) (int, string) {
 		return fiber.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrClosed):
 		return fiber.StatusServiceUnavailable, "shutting down"
+	case isUpstream(err):
+		return fiber.StatusBadGateway, err.Error()
 	}
-	return fiber.StatusInternalServerError, err.Error()
+	return fiber.StatusInternalServerError, "internal error; the server log has the details"
+}
+
+// isUpstream tells failures of LINE or HubSpot (which the admin should
+// see) from linehub's own (which stay in the log).
+func isUpstream(err error) bool {
+	var hsErr *hubspot.APIError
+	var lineErr *line.APIError
+	var netErr net.Error
+	return errors.As(err, &hsErr) || errors.As(err, &lineErr) || errors.As(err, &netErr) ||
+		errors.Is(err, hubspot.ErrDailyLimit) || errors.Is(err, context.DeadlineExceeded)
 }
