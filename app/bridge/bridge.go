@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linehub/app/config"
@@ -39,6 +40,8 @@ type Bridge struct {
 
 	applyWake chan struct{}
 	syncWake  chan struct{}
+	// lastIngest is when (UnixNano) a webhook last stored new events.
+	lastIngest atomic.Int64
 
 	mu    sync.Mutex
 	conns map[int64]*connState // by connection id

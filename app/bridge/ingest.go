@@ -64,7 +64,14 @@ func (b *Bridge) Ingest(ctx context.Context, key, signature string, body []byte)
 	}
 	res.New = n
 	if n > 0 {
+		b.lastIngest.Store(time.Now().UnixNano())
 		wake(b.applyWake)
 	}
 	return res, nil
+}
+
+// ingestActive says whether a webhook stored new events within ingestRecent.
+func (b *Bridge) ingestActive() bool {
+	last := b.lastIngest.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < ingestRecent
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ApplyTx is the write transaction in which the event applier turns inbox
@@ -15,6 +16,7 @@ type ApplyTx struct{ db *gorm.DB }
 // Apply runs fn in one write transaction: either every friend change and
 // every inbox mark in it is stored, or none.
 func (s *Store) Apply(ctx context.Context, fn func(tx *ApplyTx) error) error {
+	s.yieldToInbox()
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&ApplyTx{db: tx}) })
 }
 
@@ -53,6 +55,44 @@ func (t *ApplyTx) SaveFriend(f *Friend) error {
 	}
 	return nil
 }
+
+// SaveFriends inserts or updates several friends, bumping each one's
+// version like SaveFriend, in a few multi-row statements instead of one
+// statement per friend: the applier's transaction holds the single writer
+// that webhook commits wait for, so it has to be short.
+func (t *ApplyTx) SaveFriends(fs []*Friend) error {
+	var added, changed []*Friend
+	at := now()
+	for _, f := range fs {
+		f.Version++
+		f.UpdatedAt = at
+		if f.ID == 0 {
+			f.CreatedAt = at
+			added = append(added, f)
+		} else {
+			changed = append(changed, f)
+		}
+	}
+	if len(added) > 0 {
+		if err := t.db.CreateInBatches(added, friendWriteBatch).Error; err != nil {
+			return fmt.Errorf("insert friends: %w", err)
+		}
+	}
+	if len(changed) > 0 {
+		// An upsert on the primary key rewrites every column of rows that
+		// exist, as Save does; both SQLite and PostgreSQL have it.
+		err := t.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, UpdateAll: true}).
+			CreateInBatches(changed, friendWriteBatch).Error
+		if err != nil {
+			return fmt.Errorf("update friends: %w", err)
+		}
+	}
+	return nil
+}
+
+// friendWriteBatch rows of about 25 columns per statement stay far below
+// SQLite's limit of 32766 bound parameters.
+const friendWriteBatch = 100
 
 // MarkApplied takes events out of the pending set; errMsg (may be "")
 // records why an event could not be used.
@@ -134,7 +174,9 @@ func (s *Store) FriendStats(ctx context.Context, connectionID int64) (FriendStat
 // passed, oldest change first.
 func (s *Store) DirtyFriends(ctx context.Context, nowMs int64, limit int) ([]Friend, error) {
 	var fs []Friend
-	err := s.r.WithContext(ctx).Where("dirty <> 0 AND next_sync_at <= ?", nowMs).
+	// dirty > 0 (a bit set is never negative) lets SQLite use the
+	// (dirty, next_sync_at) index; dirty <> 0 scanned the whole table.
+	err := s.r.WithContext(ctx).Where("dirty > 0 AND next_sync_at <= ?", nowMs).
 		Order("next_sync_at, updated_at, id").Limit(limit).Find(&fs).Error
 	if err != nil {
 		return nil, fmt.Errorf("read dirty friends: %w", err)
@@ -182,8 +224,25 @@ type ProfileUpdate struct {
 	ProfileAt               int64
 }
 
-// SaveSyncResults records a batch of sync outcomes in one transaction.
+// SaveSyncResults records a batch of sync outcomes. Each result stands
+// alone, so they are written in transactions of syncResultBatch: one
+// transaction for a whole round (500 friends) held the single writer long
+// enough to delay webhook acknowledgements noticeably.
 func (s *Store) SaveSyncResults(ctx context.Context, results []SyncResult) error {
+	for len(results) > 0 {
+		n := min(len(results), syncResultBatch)
+		if err := s.saveSyncResults(ctx, results[:n]); err != nil {
+			return err
+		}
+		results = results[n:]
+	}
+	return nil
+}
+
+const syncResultBatch = 100
+
+func (s *Store) saveSyncResults(ctx context.Context, results []SyncResult) error {
+	s.yieldToInbox()
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, r := range results {
 			m := map[string]any{"contact_id": r.ContactID, "contact_gone": r.ContactGone}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -77,31 +78,58 @@ func (s *Store) committer() {
 			for {
 				select {
 				case req := <-s.appendCh:
-					s.commitGroup([]appendReq{req})
+					s.commitGroup([]appendReq{req}, false)
 				default:
 					return
 				}
 			}
 		}
-		group := []appendReq{first}
-		n := len(first.rows)
-	collect:
-		for n < maxGroupRows {
-			select {
-			case req := <-s.appendCh:
-				group = append(group, req)
-				n += len(req.rows)
-			default:
-				break collect
-			}
-		}
-		s.commitGroup(group)
+		s.commitGroup([]appendReq{first}, true)
 	}
 }
 
-func (s *Store) commitGroup(group []appendReq) {
-	counts := make([]int, len(group))
+// join adds requests waiting in the queue to group, up to maxGroupRows.
+func (s *Store) join(group []appendReq) []appendReq {
+	n := 0
+	for _, req := range group {
+		n += len(req.rows)
+	}
+	for n < maxGroupRows {
+		select {
+		case req := <-s.appendCh:
+			group = append(group, req)
+			n += len(req.rows)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// yieldToInbox lets webhook commits go first: other writers (the applier,
+// the sync worker) call it before they start a transaction, and wait while
+// the committer has requests queued or is writing, up to 20 ms, so that
+// acknowledging LINE never queues behind more than the one transaction
+// already running.
+func (s *Store) yieldToInbox() {
+	for i := 0; i < 20 && (len(s.appendCh) > 0 || s.committing.Load()); i++ {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// commitGroup writes group in one transaction. With join, the requests that
+// queued up while it waited for the single writer (the applier or the sync
+// worker may hold it) are added once the writer is held, so they are
+// committed now instead of waiting for that writer a second time.
+func (s *Store) commitGroup(group []appendReq, join bool) {
+	s.committing.Store(true)
+	defer s.committing.Store(false)
+	var counts []int
 	err := s.w.Transaction(func(tx *gorm.DB) error {
+		if join {
+			group = s.join(group)
+		}
+		counts = make([]int, len(group))
 		for i, req := range group {
 			n, err := insertInbox(tx, req.rows)
 			if err != nil {
@@ -124,7 +152,7 @@ func (s *Store) commitGroup(group []appendReq) {
 	// One request's rows can fail the whole group; retry each alone so the
 	// others are not refused because of it.
 	for _, req := range group {
-		s.commitGroup([]appendReq{req})
+		s.commitGroup([]appendReq{req}, false)
 	}
 }
 

@@ -114,6 +114,11 @@ var migrations = []migration{
 		// is an index walk, not a sort.
 		return tx.Exec("CREATE INDEX idx_inbox_pending_ts ON inbox_events (pending, timestamp, id)").Error
 	}},
+	{2, "drop inbox index covered by idx_inbox_pending_ts", func(tx *gorm.DB) error {
+		// (pending) is a prefix of (pending, timestamp, id): the extra index
+		// only cost a write on every webhook insert and every applied mark.
+		return tx.Exec("DROP INDEX IF EXISTS idx_inbox_pending").Error
+	}},
 }
 
 type schemaMigration struct {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -30,9 +31,10 @@ type Store struct {
 	log    *slog.Logger
 	path   string
 
-	appendCh chan appendReq
-	stop     chan struct{}
-	stopped  chan struct{}
+	appendCh   chan appendReq
+	committing atomic.Bool // the committer is writing (or waiting to)
+	stop       chan struct{}
+	stopped    chan struct{}
 }
 
 // Options tunes Open.
