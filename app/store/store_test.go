@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,5 +304,58 @@ func TestSyncResultKeepsNewerChanges(t *testing.T) {
 	got, _ = st.Friend(ctx, 1, "U1")
 	if got.Dirty != 0 || got.MayCreate {
 		t.Fatalf("sync with current version did not clear: %+v", got)
+	}
+}
+
+// TestUpgradeKeepsData opens a database made by an older linehub (schema
+// v1 only) with the current one: later migrations apply, data stays.
+func TestUpgradeKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	all := migrations
+	migrations = all[:1]
+	old, err := Open(dir, Options{Synchronous: "NORMAL"})
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Connection{Name: "before upgrade"}
+	if err := old.CreateConnection(ctx, c, "secret-kept-1234", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.AppendInbox(ctx, inboxRows(c.ID, "ev1")); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	st := openTest(t, dir)
+	if v, _ := st.SchemaVersion(ctx); v != len(all) {
+		t.Fatalf("schema version after upgrade %d, want %d", v, len(all))
+	}
+	var n int64
+	st.r.Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx_inbox_pending'").Scan(&n)
+	if n != 0 {
+		t.Fatal("migration 2 did not drop idx_inbox_pending")
+	}
+	got, err := st.Connection(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret, _, err := st.ConnectionSecrets(got); err != nil || secret != "secret-kept-1234" {
+		t.Fatalf("secret after upgrade %q %v", secret, err)
+	}
+	if stats, _ := st.InboxStats(ctx, c.ID); stats.Total != 1 || stats.Pending != 1 {
+		t.Fatalf("inbox after upgrade %+v", stats)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, dir).Close()
+	all := migrations
+	migrations = all[:1]
+	defer func() { migrations = all }()
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("opening a newer schema with an older linehub: %v", err)
 	}
 }
