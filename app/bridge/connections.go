@@ -135,9 +135,6 @@ type NewConnection struct {
 	ChannelAccessToken string
 }
 
-// ErrLimit wraps store.ErrLimit with the tier's wording.
-var ErrLimit = store.ErrLimit
-
 // CreateConnection validates the LINE token (when given), takes the next
 // serial, and creates that serial's property group and seven properties in
 // HubSpot. If HubSpot fails the connection still exists (events are

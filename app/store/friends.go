@@ -39,22 +39,8 @@ func (t *ApplyTx) Friends(connectionID int64, userIDs []string) (map[string]*Fri
 	return out, nil
 }
 
-// SaveFriend inserts or updates a friend, bumping its version.
-func (t *ApplyTx) SaveFriend(f *Friend) error {
-	f.Version++
-	f.UpdatedAt = now()
-	if f.ID == 0 {
-		f.CreatedAt = f.UpdatedAt
-		if err := t.db.Create(f).Error; err != nil {
-			return fmt.Errorf("insert friend %s: %w", f.UserID, err)
-		}
-		return nil
-	}
-	if err := t.db.Save(f).Error; err != nil {
-		return fmt.Errorf("update friend %s: %w", f.UserID, err)
-	}
-	return nil
-}
+// SaveFriend inserts or updates one friend, bumping its version.
+func (t *ApplyTx) SaveFriend(f *Friend) error { return t.SaveFriends([]*Friend{f}) }
 
 // SaveFriends inserts or updates several friends, bumping each one's
 // version like SaveFriend, in a few multi-row statements instead of one
@@ -182,16 +168,6 @@ func (s *Store) DirtyFriends(ctx context.Context, nowMs int64, limit int) ([]Fri
 		return nil, fmt.Errorf("read dirty friends: %w", err)
 	}
 	return fs, nil
-}
-
-// NextDirtyAt is the earliest next_sync_at among dirty friends (0 if none).
-func (s *Store) NextDirtyAt(ctx context.Context) (int64, error) {
-	var v *int64
-	err := s.r.WithContext(ctx).Model(&Friend{}).Where("dirty <> 0").Select("MIN(next_sync_at)").Scan(&v).Error
-	if err != nil || v == nil {
-		return 0, err
-	}
-	return *v, nil
 }
 
 // SyncResult is what the sync worker learned about one friend.

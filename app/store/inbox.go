@@ -207,11 +207,3 @@ func (s *Store) InboxStats(ctx context.Context, connectionID int64) (InboxStats,
 	}
 	return st, nil
 }
-
-// InboxEvents lists stored events of a connection (newest first), for
-// inspection and tests.
-func (s *Store) InboxEvents(ctx context.Context, connectionID int64, limit int) ([]InboxEvent, error) {
-	var rows []InboxEvent
-	err := s.r.WithContext(ctx).Where("connection_id = ?", connectionID).Order("id DESC").Limit(limit).Find(&rows).Error
-	return rows, err
-}

@@ -129,11 +129,6 @@ func (s *Store) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// Ping checks that the database answers and accepts writes.
-func (s *Store) Ping(ctx context.Context) error {
-	return s.w.WithContext(ctx).Exec("UPDATE settings SET value = value WHERE key = ''").Error
-}
-
 func now() time.Time { return time.Now().UTC() }
 
 func notFound(err error) error {
