@@ -12,6 +12,21 @@ import (
 	"linehub/app/store"
 )
 
+// apiRoutes registers the admin JSON API (DESIGN.md §6) on the
+// token-guarded /api/v1 group.
+func (s *server) apiRoutes(api fiber.Router) {
+	api.Get("/status", s.status)
+	api.Put("/hubspot", s.putHubSpot)
+	api.Get("/connections", s.listConnections)
+	api.Post("/connections", s.createConnection)
+	api.Get("/connections/:id", s.getConnection)
+	api.Patch("/connections/:id", s.patchConnection)
+	api.Delete("/connections/:id", s.deleteConnection)
+	api.Post("/connections/:id/properties", s.ensureProperties)
+	api.Get("/connections/:id/friends", s.listFriends)
+	api.Post("/connections/:id/messages", s.sendMessage)
+}
+
 func (s *server) requireToken(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	// The auth scheme is case-insensitive (RFC 9110 §11.1).

@@ -15,7 +15,6 @@ import (
 	"linehub/app/hubspot"
 	"linehub/app/line"
 	"linehub/app/store"
-	"linehub/assets"
 )
 
 // Options wires the HTTP handlers.
@@ -52,28 +51,12 @@ func New(o Options) *fiber.App {
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
 	})
+	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/", func(c *fiber.Ctx) error {
-		page, err := assets.Pages.ReadFile("pages/index.html")
-		if err != nil {
-			return err
-		}
-		c.Type("html", "utf-8")
-		return c.Send(page)
-	})
-
 	api := app.Group("/api/v1", s.requireToken)
-	api.Get("/status", s.status)
-	api.Put("/hubspot", s.putHubSpot)
-	api.Get("/connections", s.listConnections)
-	api.Post("/connections", s.createConnection)
-	api.Get("/connections/:id", s.getConnection)
-	api.Patch("/connections/:id", s.patchConnection)
-	api.Delete("/connections/:id", s.deleteConnection)
-	api.Post("/connections/:id/properties", s.ensureProperties)
-	api.Get("/connections/:id/friends", s.listFriends)
-	api.Post("/connections/:id/messages", s.sendMessage)
+	s.apiRoutes(api)
+	s.jobRoutes(api)
+	s.uiRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())
 	})
