@@ -127,7 +127,7 @@ func serve(args []string, stderr io.Writer) error {
 	if toks, _ := st.APITokens(ctx); len(toks) == 0 {
 		log.Info("no API token yet: create one with `linehub token create --name admin` to use the admin API")
 	}
-	err = server.Serve(ctx, app, cfg.Listen, log)
+	err = server.Serve(ctx, server.Options{App: app, Config: cfg, Logger: log})
 	// The listener is closed and in-flight webhooks are answered: stop the
 	// workers between batches, then close the store.
 	stopWork()

@@ -27,16 +27,22 @@ type Config struct {
 	// PublicURL is the base of webhook URLs. Empty means derived; use
 	// WebhookBaseURL rather than reading it directly.
 	PublicURL string `yaml:"public_url"`
-	// Domain, when set, turns on automatic TLS (ACME) on :443.
-	Domain  string  `yaml:"domain"`
-	ACME    ACME    `yaml:"acme"`
-	DataDir string  `yaml:"data_dir"`
-	HubSpot HubSpot `yaml:"hubspot"`
-	LINE    LINE    `yaml:"line"`
-	Limits  Limits  `yaml:"limits"`
-	Log     Log     `yaml:"log"`
-	Sync    Sync    `yaml:"sync"`
-	Webhook Webhook `yaml:"webhook"`
+	// Domain, when set, turns on automatic TLS (ACME) on HTTPSListen.
+	Domain string `yaml:"domain"`
+	// HTTPSListen and HTTPListen are used instead of Listen when Domain is
+	// set: HTTPS with the ACME certificate, and plain HTTP that answers
+	// ACME HTTP-01 challenges and redirects everything else to HTTPS. Public
+	// CAs validate on 443 and 80; other ports are for tests and private CAs.
+	HTTPSListen string  `yaml:"https_listen"`
+	HTTPListen  string  `yaml:"http_listen"`
+	ACME        ACME    `yaml:"acme"`
+	DataDir     string  `yaml:"data_dir"`
+	HubSpot     HubSpot `yaml:"hubspot"`
+	LINE        LINE    `yaml:"line"`
+	Limits      Limits  `yaml:"limits"`
+	Log         Log     `yaml:"log"`
+	Sync        Sync    `yaml:"sync"`
+	Webhook     Webhook `yaml:"webhook"`
 
 	// Warnings are non-fatal findings of Load (unknown LINEHUB_* variables,
 	// settings that have no effect, a world-readable file holding a token).
@@ -109,8 +115,10 @@ const (
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
 	return &Config{
-		Listen:  ":8080",
-		DataDir: "./data",
+		Listen:      ":8080",
+		HTTPSListen: ":443",
+		HTTPListen:  ":80",
+		DataDir:     "./data",
 		HubSpot: HubSpot{
 			BaseURL: "https://api.hubapi.com",
 			Tier:    TierStarter,

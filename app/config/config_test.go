@@ -99,11 +99,13 @@ webhook:
   max_body_bytes: 2048
 `)
 	want := &Config{
-		Listen:    "127.0.0.1:9000",
-		PublicURL: "https://hooks.example.com/linehub/",
-		Domain:    "line.example.com",
-		ACME:      ACME{Email: "ops@example.com", CA: "https://acme.test/dir", CARoot: "/etc/ssl/test-root.pem"},
-		DataDir:   "/var/lib/linehub",
+		Listen:      "127.0.0.1:9000",
+		PublicURL:   "https://hooks.example.com/linehub/",
+		Domain:      "line.example.com",
+		HTTPSListen: ":443",
+		HTTPListen:  ":80",
+		ACME:        ACME{Email: "ops@example.com", CA: "https://acme.test/dir", CARoot: "/etc/ssl/test-root.pem"},
+		DataDir:     "/var/lib/linehub",
 		HubSpot: HubSpot{
 			BaseURL:          "http://127.0.0.1:4010",
 			Token:            "pat-na1-0123",
@@ -195,8 +197,8 @@ func TestEveryKeyHasEnv(t *testing.T) {
 			t.Errorf("%s maps to %s", f.key, f.env)
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("schema has %d keys, want 20 (update this test and config.example.yaml together)", len(seen))
+	if len(seen) != 22 {
+		t.Errorf("schema has %d keys, want 22 (update this test and config.example.yaml together)", len(seen))
 	}
 	for _, name := range envNotKeys {
 		if _, clash := seen[name]; clash {

@@ -44,6 +44,11 @@ func (c *Config) problems() []problem {
 	}
 
 	check("listen", checkListen(c.Listen))
+	check("https_listen", checkListen(c.HTTPSListen))
+	check("http_listen", checkListen(c.HTTPListen))
+	if c.Domain != "" && c.HTTPSListen == c.HTTPListen {
+		check("http_listen", "must differ from https_listen")
+	}
 	if c.PublicURL != "" {
 		check("public_url", checkHTTPURL(c.PublicURL, "https://line.example.com"))
 	}
