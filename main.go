@@ -27,18 +27,20 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `linehub connects LINE Official Accounts to HubSpot.
+const usageFormat = `linehub connects LINE Official Accounts to HubSpot.
 
 Usage:
   linehub [serve]                      run the appliance (default)
   linehub token create --name NAME     create an admin API token (printed once)
   linehub version                      print the version
-  linehub dev doubles [--hubspot ADDR] [--line ADDR]
+%s  linehub dev doubles [--hubspot ADDR] [--line ADDR]
                                        run the LINE and HubSpot test doubles
 
 Every command takes --config FILE (or LINEHUB_CONFIG); without one the
 defaults apply (SQLite in ./data, plain HTTP on :8080).
 `
+
+var usage = fmt.Sprintf(usageFormat, opsUsage)
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -62,6 +64,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "dev":
 		return devCmd(rest, stdout)
+	case "backup":
+		return backupCmd(rest, stdout)
+	case "restore":
+		return restoreCmd(rest, stdout)
+	case "check":
+		return checkCmd(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -103,6 +111,11 @@ func serve(args []string, stderr io.Writer) error {
 		log.Warn("configuration", "warning", w)
 	}
 
+	unlock, err := store.LockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := store.Open(cfg.DataDir, store.Options{Logger: log})
 	if err != nil {
 		return err

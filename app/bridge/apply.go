@@ -29,10 +29,10 @@ const (
 	ingestRecent = 200 * time.Millisecond
 )
 
-func (b *Bridge) runApplier(ctx context.Context) {
+func (b *Bridge) runApplier(ctx, workCtx context.Context) {
 	backoff := time.Second
 	for {
-		n, work, err := b.applyOnce(ctx)
+		n, work, err := b.applyOnce(workCtx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -68,6 +68,7 @@ type Status struct {
 	LastSyncAt     *time.Time `json:"last_sync_at"`
 	LastSyncError  string     `json:"last_sync_error"`
 	LastErrorAt    *time.Time `json:"last_sync_error_at"`
+	LastSyncOKAt   *time.Time `json:"last_sync_ok_at"`
 	LastApplyError string     `json:"last_apply_error"`
 	HubSpotPaused  string     `json:"hubspot_paused"`
 }
@@ -92,13 +93,22 @@ func New(o Options) (*Bridge, error) {
 	return b, nil
 }
 
+// DrainTimeout bounds how long the round in flight at a stop may take.
+const DrainTimeout = 10 * time.Second
+
 // Run drives the applier and the sync worker until ctx ends. The workers
-// stop between batches, so a batch in flight is finished and recorded.
+// stop between rounds: the round in flight runs on a context that outlives
+// ctx by up to DrainTimeout, so its HubSpot batch is sent and its results
+// recorded instead of being cut off (which would resend it after restart).
 func (b *Bridge) Run(ctx context.Context) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(DrainTimeout, cancel) })
+	defer stopDrain()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); b.runApplier(ctx) }()
-	go func() { defer wg.Done(); b.runSync(ctx) }()
+	go func() { defer wg.Done(); b.runApplier(ctx, work) }()
+	go func() { defer wg.Done(); b.runSync(ctx, work) }()
 	wg.Wait()
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"linehub/app/line"
+	"linehub/app/metrics"
 	"linehub/app/store"
 )
 
@@ -40,6 +41,9 @@ func (b *Bridge) Ingest(ctx context.Context, key, signature string, body []byte)
 		return res, err
 	}
 	res.Events = len(cb.Events)
+	for _, ev := range cb.Events {
+		metrics.WebhookEvents.Inc(metrics.EventType(ev.Type))
+	}
 	if len(cb.Events) == 0 {
 		return res, nil // LINE's "Verify" button sends no events
 	}

@@ -16,10 +16,10 @@ import (
 // splits them into requests of 100.
 const syncRound = 500
 
-func (b *Bridge) runSync(ctx context.Context) {
+func (b *Bridge) runSync(ctx, work context.Context) {
 	backoff := time.Second
 	for {
-		n, err := b.syncOnce(ctx)
+		n, err := b.syncOnce(work)
 		if ctx.Err() != nil {
 			return
 		}
@@ -204,6 +204,8 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 		s.LastSyncAt = &t
 		if callErr != nil {
 			s.LastSyncError, s.LastErrorAt = callErr.Error(), &t
+		} else {
+			s.LastSyncOKAt = &t
 		}
 	})
 	if callErr != nil {

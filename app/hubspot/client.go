@@ -421,6 +421,7 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte, 
 	c.requests.Add(1)
 	res, err := c.httpClient.Do(req)
 	if err != nil {
+		observe(method, path, 0)
 		return nil, err
 	}
 	defer res.Body.Close()
@@ -432,6 +433,7 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte, 
 		return nil, fmt.Errorf("%w (%d bytes)", errBodyTooLarge, maxResponseBody)
 	}
 	c.countStatus(res.StatusCode)
+	observe(method, path, res.StatusCode)
 	c.observeHeaders(res.Header, opts.search)
 	return &response{status: res.StatusCode, body: data, header: res.Header}, nil
 }

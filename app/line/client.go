@@ -147,6 +147,7 @@ func (c *Client) api(ctx context.Context) (*messaging_api.MessagingApiAPI, error
 func (c *Client) do(ctx context.Context, op string, call func(api *messaging_api.MessagingApiAPI) (*http.Response, error)) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := c.attempt(ctx, call)
+		observe(op, res)
 		if err == nil {
 			return res, nil
 		}

@@ -1,5 +1,7 @@
 package metrics
 
+import "strconv"
+
 // Default holds linehub's counters. The packages that count (web, hubspot,
 // line, bridge, jobs) increment these directly, so instrumenting a call
 // site needs no wiring through constructors.
@@ -24,3 +26,28 @@ var (
 	CertificateEvents = Default.Counter("linehub_certificate_events_total",
 		"Automatic TLS certificate events (cert_obtained, cert_failed, …).", "event")
 )
+
+// lineEventTypes are the webhook event types LINE documents; anything else
+// is counted as "other" so a malformed request cannot add series.
+var lineEventTypes = map[string]bool{
+	"message": true, "unsend": true, "follow": true, "unfollow": true, "join": true, "leave": true,
+	"memberJoined": true, "memberLeft": true, "postback": true, "videoPlayComplete": true,
+	"beacon": true, "accountLink": true, "things": true, "membership": true, "module": true,
+	"activated": true, "deactivated": true, "botSuspended": true, "botResumed": true,
+}
+
+// EventType is the label value for a LINE webhook event type.
+func EventType(t string) string {
+	if lineEventTypes[t] {
+		return t
+	}
+	return "other"
+}
+
+// Status is the label value for an HTTP status; 0 means no response.
+func Status(code int) string {
+	if code <= 0 {
+		return "error"
+	}
+	return strconv.Itoa(code)
+}

@@ -1,8 +1,186 @@
 package web
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/hubspot"
+	"linehub/app/metrics"
+)
+
+// Readiness thresholds.
+const (
+	// hubspotCheckTTL is how long a HubSpot token check is reused: readyz
+	// may be polled every few seconds, HubSpot's budget is shared with sync.
+	hubspotCheckTTL = 5 * time.Minute
+	// syncStale is how long sync may keep failing before readyz says so;
+	// shorter outages are retried quietly and lose nothing.
+	syncStale = 10 * time.Minute
+)
+
+// opsState is what the ops endpoints remember between requests.
+type opsState struct {
+	started time.Time
+
+	mu        sync.Mutex
+	hsChecked time.Time
+	hsErr     error
+}
 
 // opsRoutes registers the endpoints operators and monitors use.
 func (s *server) opsRoutes(app *fiber.App) {
+	s.ops = &opsState{started: time.Now()}
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metricsAccess, s.metrics)
+}
+
+type check struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// readyz answers 200 when linehub can do its job: the database takes
+// writes, HubSpot accepts the token, and sync is not failing for long.
+// Each check says why in "detail"; any failure makes it 503.
+func (s *server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	defer cancel()
+	checks := map[string]check{
+		"database": s.checkDatabase(ctx),
+		"hubspot":  s.checkHubSpot(ctx),
+		"sync":     s.checkSync(time.Now()),
+	}
+	ready := true
+	for _, ch := range checks {
+		ready = ready && ch.OK
+	}
+	status := fiber.StatusOK
+	if !ready {
+		status = fiber.StatusServiceUnavailable
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(fiber.Map{"ready": ready, "checks": checks})
+}
+
+func (s *server) checkDatabase(ctx context.Context) check {
+	if err := s.st.CheckWritable(ctx); err != nil {
+		s.log.Error("readiness: database not writable", "err", err)
+		return check{Detail: "database does not accept writes; see the log"}
+	}
+	return check{OK: true, Detail: "writable"}
+}
+
+func (s *server) checkHubSpot(ctx context.Context) check {
+	s.ops.mu.Lock()
+	defer s.ops.mu.Unlock()
+	if s.ops.hsChecked.IsZero() || time.Since(s.ops.hsChecked) > hubspotCheckTTL || errors.Is(s.ops.hsErr, bridge.ErrHubSpotNotConfigured) {
+		s.ops.hsErr = s.b.CheckHubSpot(ctx)
+		s.ops.hsChecked = time.Now()
+	}
+	err := s.ops.hsErr
+	age := time.Since(s.ops.hsChecked).Round(time.Second)
+	switch {
+	case err == nil:
+		return check{OK: true, Detail: "token accepted (checked " + age.String() + " ago)"}
+	case errors.Is(err, bridge.ErrHubSpotNotConfigured):
+		// A fresh install waiting for its wizard is working as intended.
+		return check{OK: true, Detail: err.Error()}
+	case errors.Is(err, hubspot.ErrUnauthorized):
+		return check{Detail: "HubSpot rejects the access token; set a new one in the dashboard or with PUT /api/v1/hubspot"}
+	}
+	return check{Detail: "HubSpot check failed: " + err.Error()}
+}
+
+// checkSync fails when the last sync round failed and none has succeeded
+// for syncStale (or since start, if that is longer ago).
+func (s *server) checkSync(now time.Time) check {
+	st := s.b.Status()
+	if st.LastErrorAt == nil || (st.LastSyncOKAt != nil && !st.LastErrorAt.After(*st.LastSyncOKAt)) {
+		if st.LastSyncOKAt == nil {
+			return check{OK: true, Detail: "no sync round yet"}
+		}
+		return check{OK: true, Detail: "last sync round ok " + now.Sub(*st.LastSyncOKAt).Round(time.Second).String() + " ago"}
+	}
+	since := s.ops.started
+	if st.LastSyncOKAt != nil {
+		since = *st.LastSyncOKAt
+	}
+	detail := "last sync error " + now.Sub(*st.LastErrorAt).Round(time.Second).String() + " ago: " + st.LastSyncError
+	return check{OK: now.Sub(since) < syncStale, Detail: detail}
+}
+
+// metricsAccess lets a scraper in with an API token, or from this host
+// without one. A request that came through a proxy on this host carries
+// forwarding headers and needs the token like any other.
+func (s *server) metricsAccess(c *fiber.Ctx) error {
+	if c.Get(fiber.HeaderAuthorization) == "" && isLoopback(c.Context().RemoteIP()) &&
+		c.Get(fiber.HeaderXForwardedFor) == "" && c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == "" {
+		return c.Next()
+	}
+	return s.requireToken(c)
+}
+
+func isLoopback(ip net.IP) bool { return ip != nil && ip.IsLoopback() }
+
+func (s *server) metrics(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var buf bytes.Buffer
+	if _, err := metrics.Default.WriteTo(&buf); err != nil {
+		return err
+	}
+	inbox, err := s.st.InboxStats(ctx, 0)
+	if err != nil {
+		return err
+	}
+	friends, err := s.st.FriendStats(ctx, 0)
+	if err != nil {
+		return err
+	}
+	conns, err := s.st.Connections(ctx)
+	if err != nil {
+		return err
+	}
+	gauges := []struct {
+		name, help string
+		samples    []metrics.Sample
+	}{
+		{"linehub_inbox_pending", "Webhook events stored but not yet applied to friend state.",
+			[]metrics.Sample{{Value: float64(inbox.Pending)}}},
+		{"linehub_inbox_failed", "Webhook events that could not be applied.",
+			[]metrics.Sample{{Value: float64(inbox.Failed)}}},
+		{"linehub_sync_backlog", "Friends whose changes are not yet written to HubSpot.",
+			[]metrics.Sample{{Value: float64(friends.Backlog)}}},
+		{"linehub_sync_errors", "Friends whose last HubSpot write failed.",
+			[]metrics.Sample{{Value: float64(friends.SyncErrors)}}},
+		{"linehub_friends", "LINE friends known, by state.", []metrics.Sample{
+			{Labels: []metrics.Label{{Name: "state", Value: "following"}}, Value: float64(friends.Following)},
+			{Labels: []metrics.Label{{Name: "state", Value: "blocked"}}, Value: float64(friends.Blocked)},
+		}},
+		{"linehub_connections", "Active LINE connections.", []metrics.Sample{{Value: float64(len(conns))}}},
+		{"linehub_build_info", "Always 1; the version label says which linehub runs.",
+			[]metrics.Sample{{Labels: []metrics.Label{{Name: "version", Value: s.ver}}, Value: 1}}},
+	}
+	if st := s.b.Status(); st.LastSyncOKAt != nil {
+		gauges = append(gauges, struct {
+			name, help string
+			samples    []metrics.Sample
+		}{"linehub_last_sync_success_timestamp_seconds", "When a HubSpot sync round last succeeded (Unix time).",
+			[]metrics.Sample{{Value: float64(st.LastSyncOKAt.UnixMilli()) / 1000}}})
+	}
+	for _, g := range gauges {
+		if err := metrics.WriteGauge(&buf, g.name, g.help, g.samples...); err != nil {
+			return err
+		}
+	}
+	c.Set(fiber.HeaderContentType, metrics.ContentType)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(buf.Bytes())
 }

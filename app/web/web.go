@@ -32,6 +32,7 @@ type server struct {
 	cfg *config.Config
 	log *slog.Logger
 	ver string
+	ops *opsState
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller

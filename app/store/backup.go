@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	// database/sql driver "sqlite3"; gorm's sqlite driver uses it too.
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// A backup is one SQLite file: a consistent copy of the database made with
+// VACUUM INTO (a snapshot inside one read transaction, so it works while
+// linehub writes), plus a table holding the secret key and facts about the
+// copy. One file is easy to move and to check, and without the key the
+// sealed channel secrets and tokens in it would be useless.
+const backupTable = "linehub_backup"
+
+// BackupInfo describes a backup file.
+type BackupInfo struct {
+	CreatedAt     time.Time
+	SchemaVersion int
+	Bytes         int64
+}
+
+// CheckWritable commits a small write, proving the database (and the disk
+// under it) accepts writes.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	return s.SetSetting(ctx, "ops.write_check_at", now().Format(time.RFC3339Nano))
+}
+
+// Backup writes a consistent copy of the database in dataDir, with its
+// secret key, to dest (replaced atomically if it exists). It opens the
+// database on its own connection, so it can run in another process while
+// linehub serves.
+func Backup(ctx context.Context, dataDir, dest string) (BackupInfo, error) {
+	src := filepath.Join(dataDir, DBFile)
+	if _, err := os.Stat(src); err != nil {
+		return BackupInfo{}, fmt.Errorf("no database to back up: %w", err)
+	}
+	key, err := os.ReadFile(filepath.Join(dataDir, KeyFile))
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("read the secret key (backups must include it): %w", err)
+	}
+	dest, err = filepath.Abs(dest)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	tmp := dest + ".tmp-" + randomSuffix()
+	defer os.Remove(tmp)
+
+	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=10000")
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		return BackupInfo{}, fmt.Errorf("copy database: %w", err)
+	}
+	info := BackupInfo{CreatedAt: now()}
+	if err := writeBackupMeta(ctx, tmp, strings.TrimSpace(string(key)), &info); err != nil {
+		return BackupInfo{}, err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return BackupInfo{}, err
+	}
+	if err := syncFile(tmp); err != nil {
+		return BackupInfo{}, err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return BackupInfo{}, fmt.Errorf("write backup: %w", err)
+	}
+	syncDir(filepath.Dir(dest))
+	if fi, err := os.Stat(dest); err == nil {
+		info.Bytes = fi.Size()
+	}
+	return info, nil
+}
+
+func writeBackupMeta(ctx context.Context, path, key string, info *BackupInfo) error {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&info.SchemaVersion); err != nil {
+		return fmt.Errorf("read schema version of the copy: %w", err)
+	}
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{"CREATE TABLE " + backupTable + " (key TEXT PRIMARY KEY, value TEXT NOT NULL)", nil},
+		{"INSERT INTO " + backupTable + " (key, value) VALUES ('secret_key', ?), ('created_at', ?), ('schema_version', ?)",
+			[]any{key, info.CreatedAt.Format(time.RFC3339Nano), strconv.Itoa(info.SchemaVersion)}},
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s.q, s.args...); err != nil {
+			return fmt.Errorf("write backup metadata: %w", err)
+		}
+	}
+	return db.Close()
+}
+
+// VerifyBackup checks that file is an intact linehub backup and reads its
+// metadata.
+func VerifyBackup(ctx context.Context, file string) (BackupInfo, error) {
+	info, _, err := readBackup(ctx, file)
+	return info, err
+}
+
+func readBackup(ctx context.Context, file string) (BackupInfo, string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return BackupInfo{}, "", fmt.Errorf("backup file: %w", err)
+	}
+	if err := checkSQLiteHeader(file); err != nil {
+		return BackupInfo{}, "", err
+	}
+	// mode=ro and immutable: verifying must not change the file (no
+	// journal, no -wal next to it).
+	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro&immutable=1")
+	if err != nil {
+		return BackupInfo{}, "", fmt.Errorf("open backup: %w", err)
+	}
+	defer db.Close()
+	var result string
+	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
+		return BackupInfo{}, "", fmt.Errorf("%s is damaged: %w", file, err)
+	}
+	if result != "ok" {
+		return BackupInfo{}, "", fmt.Errorf("%s is damaged: integrity check says %q", file, result)
+	}
+	meta := map[string]string{}
+	rows, err := db.QueryContext(ctx, "SELECT key, value FROM "+backupTable)
+	if err != nil {
+		return BackupInfo{}, "", fmt.Errorf("%s is an SQLite file but not a linehub backup (made with `linehub backup`): %w", file, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return BackupInfo{}, "", err
+		}
+		meta[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return BackupInfo{}, "", err
+	}
+	info := BackupInfo{Bytes: fi.Size()}
+	info.CreatedAt, _ = time.Parse(time.RFC3339Nano, meta["created_at"])
+	info.SchemaVersion, _ = strconv.Atoi(meta["schema_version"])
+	key := meta["secret_key"]
+	if _, err := newSealerFromText(key); err != nil {
+		return BackupInfo{}, "", fmt.Errorf("%s holds no usable secret key: %w", file, err)
+	}
+	if latest := migrations[len(migrations)-1].version; info.SchemaVersion > latest {
+		return BackupInfo{}, "", fmt.Errorf("backup has schema version %d, newer than this linehub (knows up to %d): restore it with the linehub that made it", info.SchemaVersion, latest)
+	}
+	return info, key, nil
+}
+
+func checkSQLiteHeader(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("backup file: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
+		return fmt.Errorf("%s is not an SQLite database, so not a linehub backup", file)
+	}
+	return nil
+}
+
+// RestoreResult says where the replaced files went.
+type RestoreResult struct {
+	Info BackupInfo
+	// Aside lists the previous database and key files, renamed with a
+	// .before-restore-<time> suffix; nothing is deleted.
+	Aside []string
+}
+
+// Restore replaces the database and key in dataDir with those of a backup.
+// linehub must not be running (the caller holds the data directory lock).
+// The backup is verified and prepared next to the database first, so a bad
+// file changes nothing; then the current files are renamed aside.
+func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
+	info, key, err := readBackup(ctx, file)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return RestoreResult{}, fmt.Errorf("create data dir: %w", err)
+	}
+	dbPath := filepath.Join(dataDir, DBFile)
+	tmp := dbPath + ".restore-" + randomSuffix()
+	defer os.Remove(tmp)
+	if err := copyFile(file, tmp, 0o600); err != nil {
+		return RestoreResult{}, fmt.Errorf("copy backup: %w", err)
+	}
+	if err := stripBackupMeta(ctx, tmp); err != nil {
+		return RestoreResult{}, err
+	}
+	keyTmp := filepath.Join(dataDir, KeyFile+".restore-"+randomSuffix())
+	defer os.Remove(keyTmp)
+	if err := os.WriteFile(keyTmp, []byte(key+"\n"), 0o600); err != nil {
+		return RestoreResult{}, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := syncFile(keyTmp); err != nil {
+		return RestoreResult{}, err
+	}
+
+	res := RestoreResult{Info: info}
+	suffix := ".before-restore-" + now().Format("20060102T150405Z")
+	for _, name := range []string{DBFile, DBFile + "-wal", DBFile + "-shm", KeyFile} {
+		p := filepath.Join(dataDir, name)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		// The -wal and -shm files keep their suffix after the new name, so
+		// the set aside copy still opens as a database with its journal.
+		aside := p + suffix
+		if strings.HasPrefix(name, DBFile+"-") {
+			aside = filepath.Join(dataDir, DBFile+suffix+strings.TrimPrefix(name, DBFile))
+		}
+		if err := os.Rename(p, aside); err != nil {
+			return res, fmt.Errorf("set %s aside: %w", name, err)
+		}
+		res.Aside = append(res.Aside, aside)
+	}
+	if err := os.Rename(tmp, dbPath); err != nil {
+		return res, fmt.Errorf("put the restored database in place: %w", err)
+	}
+	if err := os.Rename(keyTmp, filepath.Join(dataDir, KeyFile)); err != nil {
+		return res, fmt.Errorf("put the restored secret key in place: %w", err)
+	}
+	syncDir(dataDir)
+	return res, nil
+}
+
+// stripBackupMeta removes the key table from the restored copy (the key
+// lives in its own file) and puts the copy back into WAL mode.
+func stripBackupMeta(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, q := range []string{"DROP TABLE " + backupTable, "VACUUM", "PRAGMA journal_mode=WAL"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("prepare restored database (%s): %w", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("prepare restored database: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	for _, ext := range []string{"-wal", "-shm"} {
+		_ = os.Remove(path + ext)
+	}
+	return syncFile(path)
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes renames in dir durable; best effort, as not every file
+// system supports it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ErrLocked means another linehub process holds the data directory.
+var ErrLocked = errors.New("data directory is in use by a running linehub")
+
+// newSealerFromText checks a key in its file format (base64 of 32 bytes).
+func newSealerFromText(text string) (*Sealer, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("not 32 base64-encoded bytes")
+	}
+	return newSealer(key)
+}

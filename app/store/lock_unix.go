@@ -1,0 +1,49 @@
+//go:build unix
+
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// LockFile is held (flock) by a serving linehub for its lifetime.
+const LockFile = "linehub.lock"
+
+// LockDataDir takes the data directory's lock without waiting, so that two
+// servers never share a database and restore never runs under a server.
+// The lock goes with the process, even on SIGKILL. The file records the
+// holder's pid for the error message.
+func LockDataDir(dataDir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dataDir, err)
+	}
+	path := filepath.Join(dataDir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		raw, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(raw))); perr == nil {
+				return nil, fmt.Errorf("%w (pid %d, %s)", ErrLocked, pid, dataDir)
+			}
+			return nil, fmt.Errorf("%w (%s)", ErrLocked, dataDir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = f.Truncate(0)
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
