@@ -20,6 +20,9 @@ const (
 	// hubspotCheckTTL is how long a HubSpot token check is reused: readyz
 	// may be polled every few seconds, HubSpot's budget is shared with sync.
 	hubspotCheckTTL = 5 * time.Minute
+	// hubspotRecheck is the shorter reuse of a failed check, so a fixed
+	// token turns readyz green soon.
+	hubspotRecheck = 30 * time.Second
 	// syncStale is how long sync may keep failing before readyz says so;
 	// shorter outages are retried quietly and lose nothing.
 	syncStale = 10 * time.Minute
@@ -81,7 +84,11 @@ func (s *server) checkDatabase(ctx context.Context) check {
 func (s *server) checkHubSpot(ctx context.Context) check {
 	s.ops.mu.Lock()
 	defer s.ops.mu.Unlock()
-	if s.ops.hsChecked.IsZero() || time.Since(s.ops.hsChecked) > hubspotCheckTTL || errors.Is(s.ops.hsErr, bridge.ErrHubSpotNotConfigured) {
+	ttl := hubspotCheckTTL
+	if s.ops.hsErr != nil {
+		ttl = hubspotRecheck
+	}
+	if s.ops.hsChecked.IsZero() || time.Since(s.ops.hsChecked) > ttl || errors.Is(s.ops.hsErr, bridge.ErrHubSpotNotConfigured) {
 		s.ops.hsErr = s.b.CheckHubSpot(ctx)
 		s.ops.hsChecked = time.Now()
 	}
