@@ -323,7 +323,7 @@ while [ $i -lt 20 ]; do
 		exit 1
 	fi
 	link=$(journalctl -u linehub.service --since "$since" --no-pager -o cat 2>/dev/null |
-		grep -o 'https\{0,1\}://[^ "]*/setup?token=[^ "]*' | tail -n 1 || true)
+		grep -o '[^ "=]*/setup?token=[^ "]*' | tail -n 1 || true)
 	[ -n "$link" ] && break
 	i=$((i + 1))
 	sleep 1
