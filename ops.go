@@ -140,6 +140,12 @@ func checkCmd(args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		// Locking would create it (as whoever runs check).
+		r.line("warn", "data directory", cfg.DataDir+" does not exist yet; linehub creates it at its first start")
+		checkNetwork(ctx, r, cfg, false)
+		return r.finish()
+	}
 	running := false
 	if unlock, err := store.LockDataDir(cfg.DataDir); errors.Is(err, store.ErrLocked) {
 		running = true
@@ -151,7 +157,15 @@ func checkCmd(args []string, stdout io.Writer) error {
 		unlock()
 		r.line("warn", "server", "not running on "+cfg.DataDir)
 	}
+	checkNetwork(ctx, r, cfg, running)
 
+	dbPath := filepath.Join(cfg.DataDir, store.DBFile)
+	if _, err := os.Stat(dbPath); err != nil {
+		// Opening would create it (as whoever runs check): leave that to
+		// the first start.
+		r.line("warn", "database", "no database at "+dbPath+" yet; linehub creates it at its first start")
+		return r.finish()
+	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(cfg.DataDir, store.Options{Logger: quiet})
 	if err != nil {
@@ -174,6 +188,12 @@ func checkCmd(args []string, stdout io.Writer) error {
 		checkUpstreams(ctx, r, b, st)
 	}
 
+	return r.finish()
+}
+
+// checkNetwork reports on the listeners (free, unless linehub holds them)
+// and, with a domain, its DNS and stored certificates.
+func checkNetwork(ctx context.Context, r *report, cfg *config.Config, running bool) {
 	if cfg.Domain == "" {
 		r.line("ok", "listen", cfg.Listen+" (plain HTTP, no domain set)")
 		if !running {
@@ -198,11 +218,13 @@ func checkCmd(args []string, stdout io.Writer) error {
 			r.line("warn", "certificates", "none stored yet; obtained at the first start with the domain")
 		}
 	}
+}
 
+func (r *report) finish() error {
 	if r.failed > 0 {
 		return fmt.Errorf("check failed: %d problem(s)", r.failed)
 	}
-	fmt.Fprintln(stdout, "all checks passed")
+	fmt.Fprintln(r.w, "all checks passed")
 	return nil
 }
 

@@ -251,6 +251,11 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 	if !strings.Contains(logs, `msg="authorization finalized" component=certmagic.acme_client authz_status=valid`) {
 		t.Errorf("no valid authorization in the log")
 	}
+	// The test domain resolves nowhere outside Pebble's DNS: a warning,
+	// not a refusal.
+	if !strings.Contains(logs, `level=WARN msg="domain check: the CA may not reach this server" domain=shop.linehub.test`) {
+		t.Errorf("no DNS warning for the test domain in the log")
+	}
 	if want == "http-01" && !strings.Contains(logs, "served key authentication") {
 		t.Errorf("no HTTP-01 key authentication served")
 	}

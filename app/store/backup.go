@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	// database/sql driver "sqlite3"; gorm's sqlite driver uses it too.
@@ -238,6 +239,18 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 			return res, fmt.Errorf("set %s aside: %w", name, err)
 		}
 		res.Aside = append(res.Aside, aside)
+	}
+	// Run as root (sudo linehub restore), the new files would belong to
+	// root and the service user could not open them: give them the data
+	// directory's owner.
+	if fi, err := os.Stat(dataDir); err == nil && os.Geteuid() == 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			for _, p := range []string{tmp, keyTmp} {
+				if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil {
+					return res, fmt.Errorf("give %s to the data directory's owner: %w", p, err)
+				}
+			}
+		}
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return res, fmt.Errorf("put the restored database in place: %w", err)
