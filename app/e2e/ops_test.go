@@ -404,3 +404,76 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("check with a revoked token: %v\n%s", err, out)
 	}
 }
+
+// TestStopFinishesHubSpotBatch sends SIGTERM while a batch create is on its
+// way to HubSpot. linehub must wait for the answer and record it: after a
+// restart nothing is sent again (a cut-off batch would be resent and its
+// contacts found as duplicates).
+func TestStopFinishesHubSpotBatch(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.configureHubSpot("starter")
+	c := e.connect("Drain Shop")
+	const createPath = "POST /crm/objects/2026-03/contacts/batch/create"
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	e.HS.SetFault(func(r *http.Request) (int, string, bool) {
+		if r.Method+" "+r.URL.Path == createPath {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+		return 0, "", false
+	})
+	var evs []json.RawMessage
+	for i := range 5 {
+		u := linetest.NewUserID()
+		e.LINE.AddFriend(c.token, line.Profile{UserID: u, DisplayName: fmt.Sprintf("D%d", i)})
+		evs = append(evs, linetest.FollowEvent(u, false, time.Now()))
+	}
+	if st := e.deliver(c, evs...); st != 200 {
+		t.Fatal(st)
+	}
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no batch create reached HubSpot")
+	}
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Shutdown has begun once the listener is gone; only then does HubSpot
+	// answer.
+	e.eventually("listener closed", func() bool {
+		resp, err := http.Get(e.url("/healthz"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	close(release)
+	select {
+	case <-e.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("linehub did not exit")
+	}
+	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, e.logs.String())
+	}
+	e.cmd = nil
+	e.HS.SetFault(nil)
+
+	e.start()
+	e.settled()
+	if n := e.HS.RequestsByPath()[createPath]; n != 1 {
+		t.Errorf("%d batch creates in all, want 1 (the batch in flight at the stop was not recorded)", n)
+	}
+	if n := len(e.HS.Contacts()); n != 5 {
+		t.Errorf("%d contacts, want 5", n)
+	}
+	// linehub recorded the answer: every friend knows its contact.
+	for _, f := range listAllFriends(t, e, c.ID) {
+		if f.ContactID == "" || !f.Synced {
+			t.Errorf("friend %s after restart: contact %q, synced %v", f.UserID, f.ContactID, f.Synced)
+		}
+	}
+}
