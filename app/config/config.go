@@ -212,6 +212,9 @@ func (c *Config) effectWarnings() []string {
 	if c.Domain == "" && (c.ACME.Email != "" || c.ACME.CA != "" || c.ACME.CARoot != "") {
 		w = append(w, "acme.* is set but domain is empty, so no certificate is requested")
 	}
+	if c.Domain != "" && c.Listen != Default().Listen {
+		w = append(w, "listen is not used when domain is set: linehub serves HTTPS on https_listen and redirects on http_listen (leave domain empty to run behind a reverse proxy)")
+	}
 	if c.ACME.CARoot != "" && c.ACME.CA == "" {
 		w = append(w, "acme.ca_root is set without acme.ca; it only applies to that CA")
 	}

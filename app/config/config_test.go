@@ -233,6 +233,13 @@ func TestEffectWarnings(t *testing.T) {
 	if len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "domain is empty") || !strings.Contains(c.Warnings[1], "acme.ca_root") {
 		t.Errorf("Warnings = %q", c.Warnings)
 	}
+	c = mustLoad(t, "", []string{"LINEHUB_DOMAIN=line.example.com", "LINEHUB_LISTEN=127.0.0.1:9000"})
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "listen is not used when domain is set") {
+		t.Errorf("Warnings = %q", c.Warnings)
+	}
+	if _, err := Load("", []string{"LINEHUB_DOMAIN=line.example.com", "LINEHUB_HTTP_LISTEN=:443"}); err == nil || !strings.Contains(err.Error(), "http_listen: must differ from https_listen") {
+		t.Errorf("same port for both listeners: %v", err)
+	}
 }
 
 func TestPermissionWarning(t *testing.T) {
