@@ -242,6 +242,14 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 	if want := httpsURL + "/setup?x=1"; resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
 		t.Errorf("HTTP answer %d Location %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
+	// Old protocol versions are refused.
+	old, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{
+		RootCAs: peb.Issuing, ServerName: domain, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
+	})
+	if err == nil {
+		old.Close()
+		t.Error("TLS 1.1 handshake accepted")
+	}
 	// The certificate is stored under the data directory.
 	if _, err := os.Stat(filepath.Join(dataDir, "certmagic")); err != nil {
 		t.Errorf("no certificate storage in data_dir: %v", err)
@@ -271,5 +279,31 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 	}
 	if got := peb.orders.Load(); got != orders {
 		t.Errorf("after restart Pebble received %d orders in all, want %d (stored certificate not reused)", got, orders)
+	}
+}
+
+// TestListenErrors: a port that cannot be bound stops linehub at start with
+// a message naming the config key.
+func TestListenErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"listen", []string{"LINEHUB_LISTEN=" + busy.Addr().String()}, "config key listen"},
+		{"https_listen", []string{"LINEHUB_DOMAIN=shop.linehub.test", "LINEHUB_HTTPS_LISTEN=" + busy.Addr().String(), "LINEHUB_HTTP_LISTEN=127.0.0.1:0"}, "config key https_listen"},
+		{"http_listen", []string{"LINEHUB_DOMAIN=shop.linehub.test", "LINEHUB_HTTPS_LISTEN=127.0.0.1:0", "LINEHUB_HTTP_LISTEN=" + busy.Addr().String()}, "config key http_listen"},
+	} {
+		cmd := exec.Command(binary(t), "serve")
+		cmd.Env = append(append(os.Environ(), "LINEHUB_DATA_DIR="+t.TempDir()), tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "already uses this port") {
+			t.Errorf("%s on a busy port: %v\n%s", tc.name, err, out)
+		}
 	}
 }
