@@ -300,34 +300,48 @@ fi
 
 # ---------------------------------------------------------------- start
 since=$(date '+%Y-%m-%d %H:%M:%S')
-[ "$unit_changed" = 1 ] && systemctl daemon-reload
-systemctl enable linehub.service >/dev/null 2>&1
+if [ "$unit_changed" = 1 ]; then
+	systemctl daemon-reload
+fi
+systemctl enable --quiet linehub.service
+started=1
 if systemctl is-active --quiet linehub.service; then
 	if [ "$binary_changed" = 1 ] || [ "$unit_changed" = 1 ]; then
 		say "restarting linehub"
 		systemctl restart linehub.service
+	else
+		started=0
+		say "linehub is running and nothing changed; not restarted"
 	fi
 else
 	say "starting linehub"
 	systemctl start linehub.service
 fi
 
-# The first start logs a one-time setup link; show it, so nobody has to
-# dig through the journal.
+# A start logs a one-time setup link while nobody has set linehub up; show
+# it, so nobody has to dig through the journal. Once linehub logs that it
+# listens, the link would already be there.
 link=""
-i=0
-while [ $i -lt 20 ]; do
-	if ! systemctl is-active --quiet linehub.service; then
-		echo "linehub did not stay up; the last log lines:" >&2
-		journalctl -u linehub.service --since "$since" -n 30 --no-pager -o cat >&2 || true
-		exit 1
-	fi
-	link=$(journalctl -u linehub.service --since "$since" --no-pager -o cat 2>/dev/null |
-		grep -o '[^ "=]*/setup?token=[^ "]*' | tail -n 1 || true)
-	[ -n "$link" ] && break
-	i=$((i + 1))
-	sleep 1
-done
+if [ "$started" = 1 ]; then
+	i=0
+	listening=0
+	while [ $i -lt 30 ]; do
+		sleep 1
+		if ! systemctl is-active --quiet linehub.service; then
+			echo "install.sh: linehub did not stay up; its last log lines:" >&2
+			journalctl -u linehub.service --since "$since" -n 30 --no-pager -o cat >&2 || true
+			exit 1
+		fi
+		log=$(journalctl -u linehub.service --since "$since" --no-pager -o cat 2>/dev/null || true)
+		link=$(printf '%s\n' "$log" | grep -o '[^ "=]*/setup?token=[^ "]*' | tail -n 1 || true)
+		[ -n "$link" ] && break
+		[ "$listening" = 1 ] && break
+		case "$log" in
+		*msg=listening* | *'"msg":"listening"'*) listening=1 ;;
+		esac
+		i=$((i + 1))
+	done
+fi
 
 say "linehub is running (journalctl -u linehub -f for its log)"
 if [ -n "$link" ]; then
@@ -335,11 +349,11 @@ if [ -n "$link" ]; then
 	echo "    Finish the setup in your browser (the link works once, for 30 minutes):"
 	echo "    $link"
 	echo
-elif grep -q '^domain: ""' "$conf_file" 2>/dev/null; then
-	say "no setup link in the log (already set up?); the dashboard is on port 8080"
-else
+elif [ "$started" = 1 ]; then
 	say "no setup link in the log (already set up?)"
 fi
-if [ -n "$domain" ]; then
-	say "make sure DNS for $domain points here and ports 80 and 443 are open (ufw allow 80,443/tcp)"
+if grep -q '^domain: "[^"]' "$conf_file" 2>/dev/null; then
+	say "make sure DNS for the domain points here and ports 80 and 443 are open (ufw allow 80,443/tcp)"
+else
+	say "no domain set: linehub serves plain HTTP on the listen address; put a TLS proxy in front"
 fi
