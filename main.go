@@ -142,7 +142,8 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	err = server.Serve(ctx, server.Options{App: app, Config: cfg, Logger: log})
 	// The listener is closed and in-flight webhooks are answered: stop the
-	// workers between batches, then close the store.
+	// workers (the round in flight finishes, up to bridge.DrainTimeout),
+	// then close the store.
 	stopWork()
 	wg.Wait()
 	log.Info("stopped")

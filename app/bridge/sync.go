@@ -16,10 +16,10 @@ import (
 // splits them into requests of 100.
 const syncRound = 500
 
-func (b *Bridge) runSync(ctx, work context.Context) {
+func (b *Bridge) runSync(ctx, workCtx context.Context) {
 	backoff := time.Second
 	for {
-		n, err := b.syncOnce(work)
+		n, err := b.syncOnce(workCtx)
 		if ctx.Err() != nil {
 			return
 		}
