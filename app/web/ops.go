@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,14 +53,17 @@ type check struct {
 
 // readyz answers 200 when linehub can do its job: the database takes
 // writes, HubSpot accepts the token, and sync is not failing for long.
-// Each check says why in "detail"; any failure makes it 503.
+// Each check says why in "detail"; any failure makes it 503. Error texts
+// from HubSpot may quote contact data, so only callers that could read
+// /metrics (this host, or an API token) see them.
 func (s *server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
+	trusted := s.trusted(c)
 	checks := map[string]check{
 		"database": s.checkDatabase(ctx),
-		"hubspot":  s.checkHubSpot(ctx),
-		"sync":     s.checkSync(time.Now()),
+		"hubspot":  s.checkHubSpot(ctx, trusted),
+		"sync":     syncCheck(s.b.Status(), s.ops.started, time.Now(), trusted),
 	}
 	ready := true
 	for _, ch := range checks {
@@ -81,7 +85,7 @@ func (s *server) checkDatabase(ctx context.Context) check {
 	return check{OK: true, Detail: "writable"}
 }
 
-func (s *server) checkHubSpot(ctx context.Context) check {
+func (s *server) checkHubSpot(ctx context.Context, showErrors bool) check {
 	s.ops.mu.Lock()
 	defer s.ops.mu.Unlock()
 	ttl := hubspotCheckTTL
@@ -103,24 +107,29 @@ func (s *server) checkHubSpot(ctx context.Context) check {
 	case errors.Is(err, hubspot.ErrUnauthorized):
 		return check{Detail: "HubSpot rejects the access token; set a new one in the dashboard or with PUT /api/v1/hubspot"}
 	}
+	if !showErrors {
+		return check{Detail: "HubSpot check failed; details in the log and in /readyz from this host"}
+	}
 	return check{Detail: "HubSpot check failed: " + err.Error()}
 }
 
-// checkSync fails when the last sync round failed and none has succeeded
+// syncCheck fails when the last sync round failed and none has succeeded
 // for syncStale (or since start, if that is longer ago).
-func (s *server) checkSync(now time.Time) check {
-	st := s.b.Status()
+func syncCheck(st bridge.Status, started, now time.Time, showErrors bool) check {
 	if st.LastErrorAt == nil || (st.LastSyncOKAt != nil && !st.LastErrorAt.After(*st.LastSyncOKAt)) {
 		if st.LastSyncOKAt == nil {
 			return check{OK: true, Detail: "no sync round yet"}
 		}
 		return check{OK: true, Detail: "last sync round ok " + now.Sub(*st.LastSyncOKAt).Round(time.Second).String() + " ago"}
 	}
-	since := s.ops.started
+	since := started
 	if st.LastSyncOKAt != nil {
 		since = *st.LastSyncOKAt
 	}
-	detail := "last sync error " + now.Sub(*st.LastErrorAt).Round(time.Second).String() + " ago: " + st.LastSyncError
+	detail := "last sync error " + now.Sub(*st.LastErrorAt).Round(time.Second).String() + " ago"
+	if showErrors {
+		detail += ": " + st.LastSyncError
+	}
 	return check{OK: now.Sub(since) < syncStale, Detail: detail}
 }
 
@@ -128,11 +137,31 @@ func (s *server) checkSync(now time.Time) check {
 // without one. A request that came through a proxy on this host carries
 // forwarding headers and needs the token like any other.
 func (s *server) metricsAccess(c *fiber.Ctx) error {
-	if c.Get(fiber.HeaderAuthorization) == "" && isLoopback(c.Context().RemoteIP()) &&
-		c.Get(fiber.HeaderXForwardedFor) == "" && c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == "" {
+	if c.Get(fiber.HeaderAuthorization) == "" && isLocal(c) {
 		return c.Next()
 	}
 	return s.requireToken(c)
+}
+
+// isLocal says whether a request comes from this host directly, not
+// through a proxy running here.
+func isLocal(c *fiber.Ctx) bool {
+	return isLoopback(c.Context().RemoteIP()) &&
+		c.Get(fiber.HeaderXForwardedFor) == "" && c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
+}
+
+// trusted says whether a request may see operational details: it is local
+// or carries a valid API token.
+func (s *server) trusted(c *fiber.Ctx) bool {
+	if isLocal(c) {
+		return true
+	}
+	scheme, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return false
+	}
+	_, err := s.st.CheckAPIToken(c.UserContext(), strings.TrimSpace(token))
+	return err == nil
 }
 
 func isLoopback(ip net.IP) bool { return ip != nil && ip.IsLoopback() }
