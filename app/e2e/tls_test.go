@@ -211,6 +211,9 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 				if resp.TLS.NegotiatedProtocol != "http/1.1" && resp.TLS.NegotiatedProtocol != "" {
 					t.Errorf("negotiated %q", resp.TLS.NegotiatedProtocol)
 				}
+				if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+					t.Errorf("no HSTS header over HTTPS: %q", h)
+				}
 				if resp.TLS.Version < tls.VersionTLS12 {
 					t.Errorf("TLS version %x", resp.TLS.Version)
 				}

@@ -21,6 +21,11 @@ import (
 // ShutdownTimeout bounds how long in-flight requests may take after a stop.
 const ShutdownTimeout = 15 * time.Second
 
+const (
+	readTimeout = 30 * time.Second
+	idleTimeout = 2 * time.Minute
+)
+
 // Options wires Serve.
 type Options struct {
 	App    *fiber.App
@@ -55,6 +60,15 @@ func Serve(ctx context.Context, o Options) error {
 // gracefully: the listener closes at once, open requests get
 // ShutdownTimeout to finish.
 func runFiber(ctx context.Context, o Options, ln net.Listener) error {
+	// Without timeouts a client that sends nothing holds a connection
+	// forever; these bound reading a request and keeping an idle one.
+	srv := o.App.Server()
+	if srv.ReadTimeout == 0 {
+		srv.ReadTimeout = readTimeout
+	}
+	if srv.IdleTimeout == 0 {
+		srv.IdleTimeout = idleTimeout
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- o.App.Listener(ln) }()
 	select {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
+	"github.com/valyala/fasthttp"
 
 	"linehub/app/config"
 )
@@ -85,6 +86,13 @@ func serveTLS(ctx context.Context, o Options) error {
 	// listeners already run to answer the challenges.
 	if err := magic.cfg.ManageAsync(ctx, []string{cfg.Domain}); err != nil {
 		return fmt.Errorf("certificate for %s: %w", cfg.Domain, err)
+	}
+	// Browsers that saw the site over HTTPS keep using HTTPS: the :80
+	// redirect is then never an opening for a downgrade.
+	next := o.App.Server().Handler
+	o.App.Server().Handler = func(c *fasthttp.RequestCtx) {
+		next(c)
+		c.Response.Header.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if o.Ready != nil {
 		o.Ready([]net.Addr{httpsLn.Addr(), httpLn.Addr()})
