@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -124,5 +125,24 @@ func TestZapLogsReachSlog(t *testing.T) {
 	}
 	if strings.Contains(got, "hidden") {
 		t.Error("debug line logged at info level")
+	}
+}
+
+func TestDNSReport(t *testing.T) {
+	ip := net.ParseIP
+	for _, tc := range []struct {
+		name string
+		r    DNSReport
+		ok   bool
+		want string
+	}{
+		{"points here", DNSReport{Domain: "a.example.com", Addrs: []net.IP{ip("203.0.113.7")}, Local: []net.IP{ip("127.0.0.1"), ip("203.0.113.7")}}, true, "resolves to 203.0.113.7 (this host)"},
+		{"points elsewhere", DNSReport{Domain: "a.example.com", Addrs: []net.IP{ip("198.51.100.1")}, Local: []net.IP{ip("203.0.113.7")}}, false, "not an address of this host"},
+		{"no records", DNSReport{Domain: "a.example.com", Local: []net.IP{ip("203.0.113.7")}}, false, "no A or AAAA record"},
+		{"lookup fails", DNSReport{Domain: "a.example.com", Err: errors.New("no such host")}, false, "does not resolve (no such host)"},
+	} {
+		if tc.r.OK() != tc.ok || !strings.Contains(tc.r.String(), tc.want) {
+			t.Errorf("%s: OK %v, %q; want %v, %q", tc.name, tc.r.OK(), tc.r.String(), tc.ok, tc.want)
+		}
 	}
 }
