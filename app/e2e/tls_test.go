@@ -245,6 +245,16 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 	if want := httpsURL + "/setup?x=1"; resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
 		t.Errorf("HTTP answer %d Location %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
+	// The expiry of the served certificate is a metric, for alerting.
+	mresp, err := client.Get(httpsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbody, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if want := fmt.Sprintf("linehub_certificate_expiry_timestamp_seconds{domain=%q} %d\n", domain, leaf.NotAfter.Unix()); !strings.Contains(string(mbody), want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, mbody)
+	}
 	// Old protocol versions are refused.
 	old, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{
 		RootCAs: peb.Issuing, ServerName: domain, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,

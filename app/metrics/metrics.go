@@ -19,10 +19,31 @@ import (
 // ContentType is the media type of WriteTo's output.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// Registry holds counter families in registration order.
+// Registry holds counter families in registration order, then gauges
+// that are read when scraped.
 type Registry struct {
 	mu       sync.Mutex
 	counters []*CounterVec
+	gauges   []*gaugeFunc
+}
+
+type gaugeFunc struct {
+	name, help string
+	read       func() []Sample
+}
+
+// SetGaugeFunc registers (or replaces, when the name is taken) a gauge
+// family whose samples read returns at each scrape; read may return none.
+func (r *Registry) SetGaugeFunc(name, help string, read func() []Sample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.gauges {
+		if g.name == name {
+			g.help, g.read = help, read
+			return
+		}
+	}
+	r.gauges = append(r.gauges, &gaugeFunc{name: name, help: help, read: read})
 }
 
 // CounterVec is a counter family with fixed label names.
@@ -92,6 +113,10 @@ func (c *CounterVec) Value(values ...string) uint64 {
 func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 	r.mu.Lock()
 	cs := slices.Clone(r.counters)
+	gs := make([]gaugeFunc, len(r.gauges))
+	for i, g := range r.gauges {
+		gs[i] = *g
+	}
 	r.mu.Unlock()
 	var b strings.Builder
 	for _, c := range cs {
@@ -103,6 +128,9 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 		c.mu.RUnlock()
 		slices.SortFunc(series, func(a, b Sample) int { return strings.Compare(labelString(a.Labels), labelString(b.Labels)) })
 		writeFamily(&b, c.name, c.help, "counter", series)
+	}
+	for _, g := range gs {
+		writeFamily(&b, g.name, g.help, "gauge", g.read())
 	}
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
@@ -180,6 +208,10 @@ func formatValue(v float64) string {
 		return "-Inf"
 	case math.IsNaN(v):
 		return "NaN"
+	}
+	// Plain digits for counts and Unix times: easier to read than 1.8e+09.
+	if math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }

@@ -13,6 +13,8 @@ func TestExposition(t *testing.T) {
 	c.Inc("/a", "500")
 	c.Inc(`we"ird`+"\n", "1")
 	r.Counter("y_total", "Unused.")
+	r.SetGaugeFunc("g_old", "Replaced.", func() []Sample { return nil })
+	r.SetGaugeFunc("g_old", "Read at scrape.", func() []Sample { return []Sample{{Value: 7}} })
 
 	var b strings.Builder
 	if _, err := r.WriteTo(&b); err != nil {
@@ -28,6 +30,9 @@ x_requests_total{path="/b",status="200"} 1
 x_requests_total{path="we\"ird\n",status="1"} 1
 # HELP y_total Unused.
 # TYPE y_total counter
+# HELP g_old Read at scrape.
+# TYPE g_old gauge
+g_old 7
 # HELP z_depth Depth.
 # TYPE z_depth gauge
 z_depth 1.5

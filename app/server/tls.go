@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"linehub/app/config"
+	"linehub/app/metrics"
 )
 
 // CertDir is where certificates, keys and the ACME account live, inside
@@ -50,6 +51,17 @@ func serveTLS(ctx context.Context, o Options) error {
 		return err
 	}
 	defer magic.cache.Stop()
+	metrics.Default.SetGaugeFunc("linehub_certificate_expiry_timestamp_seconds",
+		"When the certificate served for the domain expires (Unix time); alert well before it, renewal starts about 30 days ahead.",
+		func() []metrics.Sample {
+			var out []metrics.Sample
+			for _, c := range magic.cache.AllMatchingCertificates(cfg.Domain) {
+				if c.Leaf != nil {
+					out = append(out, metrics.Sample{Labels: []metrics.Label{{Name: "domain", Value: cfg.Domain}}, Value: float64(c.Leaf.NotAfter.Unix())})
+				}
+			}
+			return out
+		})
 
 	tlsCfg := magic.cfg.TLSConfig()
 	// fasthttp speaks HTTP/1.1 only; acme-tls/1 is offered so that the CA's
