@@ -115,6 +115,7 @@ webhook:
 		Log:     Log{Level: "debug", Format: "json"},
 		Sync:    Sync{BatchSize: 25, Interval: 250 * time.Millisecond, ProfileCacheTTL: 90 * time.Minute},
 		Webhook: Webhook{MaxBodyBytes: 2048},
+		Jobs:    Default().Jobs,
 	}
 	c := mustLoad(t, path, nil)
 	if got := withoutWarnings(c); !reflect.DeepEqual(got, want) {
@@ -195,8 +196,8 @@ func TestEveryKeyHasEnv(t *testing.T) {
 			t.Errorf("%s maps to %s", f.key, f.env)
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("schema has %d keys, want 20 (update this test and config.example.yaml together)", len(seen))
+	if len(seen) != 30 {
+		t.Errorf("schema has %d keys, want 30 (update this test and config.example.yaml together)", len(seen))
 	}
 	for _, name := range envNotKeys {
 		if _, clash := seen[name]; clash {
