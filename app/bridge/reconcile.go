@@ -37,6 +37,7 @@ type ReconcileStats struct {
 	Path       string `json:"path"` // followers_ids | profiles
 	Confirmed  int64  `json:"confirmed"`
 	Unfollowed int64  `json:"unfollowed"`
+	NotListed  int64  `json:"not_listed"` // of Unfollowed: missing from LINE's follower list
 	Refreshed  int64  `json:"profiles_refreshed"`
 	Unknown    int64  `json:"unknown_followers"` // LINE followers linehub has never seen (see ImportFriends)
 	Errors     int64  `json:"errors"`
@@ -212,6 +213,7 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 					}
 				}
 				stats.Unfollowed += int64(len(save))
+				stats.NotListed += int64(len(save))
 				return tx.SaveFriends(save)
 			})
 			if err != nil {
