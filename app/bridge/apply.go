@@ -93,7 +93,7 @@ func (b *Bridge) ApplyPending(ctx context.Context) (int, error) {
 // the network): the share of CPU and database it took from webhooks.
 func (b *Bridge) applyOnce(ctx context.Context) (n int, work time.Duration, err error) {
 	started := time.Now()
-	rows, err := b.st.PendingInbox(ctx, applyBatch)
+	rows, err := b.st.PendingInboxFair(ctx, applyBatch)
 	if err != nil || len(rows) == 0 {
 		return 0, time.Since(started), err
 	}
