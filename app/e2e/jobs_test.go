@@ -18,7 +18,8 @@ import (
 // jobsEnv makes the import check run every second and lets jobs call the
 // LINE double as fast as LINE allows.
 func jobsEnv(extra ...string) envOptions {
-	return envOptions{Env: append([]string{"LINEHUB_JOBS_IMPORT_CHECK=@every 1s", "LINEHUB_JOBS_LINE_RATE=2000"}, extra...)}
+	return envOptions{Env: append([]string{"LINEHUB_JOBS_IMPORT_CHECK=@every 1s", "LINEHUB_JOBS_LINE_RATE=2000",
+		"LINEHUB_JOBS_RECONCILE=0 */6 * * *", "LINEHUB_JOBS_RECONCILE_SPREAD=0s"}, extra...)}
 }
 
 // connectWith is connect with the LINE channel prepared (friends added,
