@@ -65,16 +65,21 @@ func TestReconcileCatchesBlockWithoutWebhookViaFollowerIDs(t *testing.T) {
 	// LINE sends no unfollow webhook (linehub was down, LINE gave up).
 	fx.ln.Block(c.token, uids[1])
 	fx.ln.SetProfile(c.token, lineProfile(uids[2], "Renamed"))
+	// A follow whose webhook was lost.
+	missed := fx.friend(c, "Missed")
 	time.Sleep(2 * time.Millisecond) // the new sync date must differ
 
 	st, err := fx.b.Reconcile(fx.ctx, c.conn.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Path != "followers_ids" || st.NotListed != 1 || st.Unfollowed != 1 || st.Refreshed != 1 {
-		t.Fatalf("stats %+v: want the follower-ids path, 1 not listed, 1 renamed", st)
+	if st.Path != "followers_ids" || st.NotListed != 1 || st.Unfollowed != 1 || st.Refreshed != 1 || st.Unknown != 1 {
+		t.Fatalf("stats %+v: want the follower-ids path, 1 not listed, 1 renamed, 1 unknown", st)
 	}
 	fx.sync()
+	if got := fx.prop(missed, "line_follow", serial); got != "Yes" || fx.prop(missed, "line_user_name", serial) != "Missed" {
+		t.Errorf("follower whose follow webhook was lost: Follow %q", got)
+	}
 	if got := fx.prop(uids[1], "line_follow", serial); got != "No" {
 		t.Errorf("blocked friend Follow = %q, want No", got)
 	}

@@ -39,7 +39,7 @@ type ReconcileStats struct {
 	Unfollowed int64  `json:"unfollowed"`
 	NotListed  int64  `json:"not_listed"` // of Unfollowed: missing from LINE's follower list
 	Refreshed  int64  `json:"profiles_refreshed"`
-	Unknown    int64  `json:"unknown_followers"` // LINE followers linehub has never seen (see ImportFriends)
+	Unknown    int64  `json:"unknown_followers"` // LINE followers linehub had never seen: their follow is applied
 	Errors     int64  `json:"errors"`
 	Resumed    bool   `json:"resumed"`
 }
@@ -164,8 +164,16 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 			if err != nil {
 				return stats, b.saveCursor(cur, fmt.Errorf("list LINE followers: %w", err))
 			}
-			if err := b.confirmFollowers(ctx, connID, ids, time.Now().UnixMilli(), &stats); err != nil {
+			unknown, err := b.confirmFollowers(ctx, connID, ids, time.Now().UnixMilli(), &stats)
+			if err != nil {
 				return stats, b.saveCursor(cur, err)
+			}
+			// A follower linehub never heard of followed while its webhook
+			// was lost: that follow is applied now (DESIGN.md §3, follow).
+			if len(unknown) > 0 {
+				if err := b.importChunk(ctx, cs, unknown, pace); err != nil {
+					return stats, b.saveCursor(cur, err)
+				}
 			}
 			cur.Cursor = next
 			if next == "" {
@@ -275,13 +283,20 @@ func markUnfollowed(f *store.Friend, at int64) bool {
 
 // confirmFollowers records that LINE listed ids as followers at (ms):
 // Follow = Yes (a missed re-follow) and a new LINE ID Sync Date.
-func (b *Bridge) confirmFollowers(ctx context.Context, connID int64, ids []string, at int64, stats *ReconcileStats) error {
-	return b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+// It returns the ids linehub has no friend for.
+func (b *Bridge) confirmFollowers(ctx context.Context, connID int64, ids []string, at int64, stats *ReconcileStats) (unknown []string, err error) {
+	err = b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+		unknown = unknown[:0]
 		fs, err := tx.Friends(connID, ids)
 		if err != nil {
 			return err
 		}
-		stats.Unknown += int64(len(ids) - len(fs))
+		for _, id := range ids {
+			if fs[id] == nil {
+				unknown = append(unknown, id)
+			}
+		}
+		stats.Unknown += int64(len(unknown))
 		save := make([]*store.Friend, 0, len(fs))
 		for _, f := range fs {
 			if !f.Following && at > f.FollowAt {
@@ -297,6 +312,7 @@ func (b *Bridge) confirmFollowers(ctx context.Context, connID int64, ids []strin
 		}
 		return tx.SaveFriends(save)
 	})
+	return unknown, err
 }
 
 // lineDownAfter consecutive LINE failures end a profile pass: LINE is
