@@ -19,7 +19,7 @@ import (
 // LINE double as fast as LINE allows.
 func jobsEnv(extra ...string) envOptions {
 	return envOptions{Env: append([]string{"LINEHUB_JOBS_IMPORT_CHECK=@every 1s", "LINEHUB_JOBS_LINE_RATE=2000",
-		"LINEHUB_JOBS_RECONCILE=0 */6 * * *", "LINEHUB_JOBS_RECONCILE_SPREAD=0s"}, extra...)}
+		"LINEHUB_JOBS_RECONCILE=0 */6 * * *", "LINEHUB_JOBS_RECONCILE_SPREAD=0s", "LINEHUB_JOBS_DRIFT_READS_PER_MINUTE=1140"}, extra...)}
 }
 
 // connectWith is connect with the LINE channel prepared (friends added,
@@ -178,6 +178,51 @@ func TestImportAndReconcileThroughAPI(t *testing.T) {
 	}
 	if st := e.api("POST", "/connections/999/reconcile", nil, nil); st != 404 {
 		t.Errorf("reconcile of an unknown connection: %d", st)
+	}
+
+	// Dead letters and the other jobs through the API.
+	var dl struct {
+		DeadLetters []any `json:"dead_letters"`
+		Total       int64 `json:"total"`
+	}
+	if st := e.api("GET", fmt.Sprintf("/connections/%d/dead-letters", c.ID), nil, &dl); st != 200 || dl.DeadLetters == nil || dl.Total != 0 {
+		t.Errorf("GET dead letters: %d %+v", st, dl)
+	}
+	var retried map[string]int
+	if st := e.api("POST", "/dead-letters/retry", map[string][]int64{"ids": {}}, &retried); st != 200 || retried["retried"] != 0 {
+		t.Errorf("POST dead-letters/retry: %d %v", st, retried)
+	}
+	for _, job := range []string{"dead_letters", "prune_inbox"} {
+		var out struct {
+			Run runView `json:"run"`
+		}
+		if st := e.api("POST", "/jobs/"+job+"/run", nil, &out); st != 202 || out.Run.ID == 0 {
+			t.Fatalf("POST /jobs/%s/run: %d %+v", job, st, out)
+		}
+		var r runView
+		e.waitFor(job+" to finish", 30*time.Second, func() bool {
+			e.api("GET", fmt.Sprintf("/jobs/runs/%d", out.Run.ID), nil, &r)
+			return r.Status != "running"
+		})
+		if r.Status != "ok" {
+			t.Errorf("%s run: %+v", job, r)
+		}
+	}
+	if st := e.api("POST", "/jobs/nonsense/run", nil, nil); st != 404 {
+		t.Errorf("unknown job: %d", st)
+	}
+	var dr struct {
+		RunID int64 `json:"run_id"`
+	}
+	if st := e.api("POST", fmt.Sprintf("/connections/%d/drift-repair", c.ID), nil, &dr); st != 202 {
+		t.Fatalf("POST drift-repair: %d", st)
+	}
+	e.waitFor("drift repair", time.Minute, func() bool {
+		e.api("GET", fmt.Sprintf("/jobs/runs/%d", dr.RunID), nil, &run)
+		return run.Status != "running"
+	})
+	if run.Status != "ok" || !strings.Contains(run.Message, fmt.Sprintf("checked=%d", followers)) {
+		t.Errorf("drift repair run: %+v", run)
 	}
 }
 

@@ -73,26 +73,64 @@ func (s *Store) DirtyFriendsFair(ctx context.Context, nowMs int64, limit int) ([
 	return out, nil
 }
 
+// pendingConnections lists the connections with pending events. It walks
+// idx_inbox_pending_conn one connection at a time (a "skip scan" written as
+// a recursive query, valid in SQLite and PostgreSQL), so its cost grows
+// with the number of connections, not with the depth of the inbox.
+func (s *Store) pendingConnections(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	err := s.r.WithContext(ctx).Raw(`WITH RECURSIVE c(id) AS (
+		SELECT MIN(connection_id) FROM inbox_events WHERE pending
+		UNION ALL
+		SELECT (SELECT MIN(connection_id) FROM inbox_events WHERE pending AND connection_id > c.id) FROM c WHERE c.id IS NOT NULL
+	) SELECT id FROM c WHERE id IS NOT NULL`).Scan(&ids).Error
+	return ids, err
+}
+
 // PendingInboxFair is PendingInbox with the batch shared out between
-// connections.
+// connections: an equal share each, and what a connection leaves unused
+// goes to the others, so the batch is full whenever enough is pending.
 func (s *Store) PendingInboxFair(ctx context.Context, limit int) ([]InboxEvent, error) {
-	counts, err := countByConnection(s.r.WithContext(ctx).Model(&InboxEvent{}).Where("pending = ?", true))
+	conns, err := s.pendingConnections(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count pending events: %w", err)
+		return nil, fmt.Errorf("list connections with pending events: %w", err)
 	}
-	if len(counts) <= 1 {
+	if len(conns) <= 1 {
 		return s.PendingInbox(ctx, limit)
 	}
-	out := make([]InboxEvent, 0, limit)
-	for conn, n := range fairShares(counts, limit) {
-		if n == 0 {
-			continue
-		}
+	read := func(conn int64, offset, n int) ([]InboxEvent, error) {
 		var rows []InboxEvent
-		err := s.r.WithContext(ctx).Where("pending = ? AND connection_id = ?", true, conn).
-			Order("timestamp, id").Limit(n).Find(&rows).Error
+		// "pending" literally, so that SQLite can use the partial index.
+		err := s.r.WithContext(ctx).Where("pending AND connection_id = ?", conn).
+			Order("timestamp, id").Offset(offset).Limit(n).Find(&rows).Error
 		if err != nil {
 			return nil, fmt.Errorf("read pending inbox: %w", err)
+		}
+		return rows, nil
+	}
+	per := max(limit/len(conns), 1)
+	out := make([]InboxEvent, 0, limit)
+	var full []int64 // connections that may have more
+	for _, c := range conns {
+		if len(out) >= limit {
+			break
+		}
+		rows, err := read(c, 0, min(per, limit-len(out)))
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == per {
+			full = append(full, c)
+		}
+		out = append(out, rows...)
+	}
+	for _, c := range full {
+		if len(out) >= limit {
+			break
+		}
+		rows, err := read(c, per, limit-len(out))
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, rows...)
 	}

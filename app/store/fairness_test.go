@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -24,5 +26,47 @@ func TestFairShares(t *testing.T) {
 				t.Errorf("fairShares = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPendingInboxFair(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	var burst []string
+	for i := range 300 {
+		burst = append(burst, fmt.Sprint("a", i))
+	}
+	if _, err := st.AppendInbox(ctx, inboxRows(1, burst...)); err != nil {
+		t.Fatal(err)
+	}
+	late := inboxRows(2, "b0")
+	late[0].Timestamp = 999999 // newer than the whole burst
+	if _, err := st.AppendInbox(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.PendingInboxFair(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 100 {
+		t.Fatalf("%d rows, want a full batch of 100", len(rows))
+	}
+	var fromB int
+	var lastA int64 = -1
+	for _, r := range rows {
+		if r.ConnectionID == 2 {
+			fromB++
+			continue
+		}
+		if r.Timestamp < lastA {
+			t.Fatalf("connection 1's events out of order: %d after %d", r.Timestamp, lastA)
+		}
+		lastA = r.Timestamp
+	}
+	if fromB != 1 || lastA != 1000+98 {
+		t.Fatalf("batch has %d of connection 2 and connection 1 up to %d; want 1 and the 99 oldest", fromB, lastA)
+	}
+	if conns, _ := st.pendingConnections(ctx); !reflect.DeepEqual(conns, []int64{1, 2}) {
+		t.Fatalf("pendingConnections = %v", conns)
 	}
 }

@@ -69,6 +69,12 @@ func migrateJobs(tx *gorm.DB) error {
 	if err := tx.Exec("CREATE INDEX idx_friend_conn_dirty ON friends (connection_id, dirty, next_sync_at)").Error; err != nil {
 		return fmt.Errorf("create index idx_friend_conn_dirty: %w", err)
 	}
+	// The fair applier reads pending events connection by connection; the
+	// index holds only pending rows, so it stays small however long the
+	// retention.
+	if err := tx.Exec("CREATE INDEX idx_inbox_pending_conn ON inbox_events (connection_id, timestamp, id) WHERE pending").Error; err != nil {
+		return fmt.Errorf("create index idx_inbox_pending_conn: %w", err)
+	}
 	// Inbox pruning deletes applied rows by age.
 	return tx.Exec("CREATE INDEX idx_inbox_applied_at ON inbox_events (applied_at) WHERE NOT pending").Error
 }
