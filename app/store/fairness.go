@@ -87,52 +87,49 @@ func (s *Store) pendingConnections(ctx context.Context) ([]int64, error) {
 	return ids, err
 }
 
-// PendingInboxFair is PendingInbox with the batch shared out between
-// connections: an equal share each, and what a connection leaves unused
-// goes to the others, so the batch is full whenever enough is pending.
+// PendingInboxFair is PendingInbox made fair between connections: the
+// oldest events overall, as PendingInbox reads them (one query; when every
+// connection is busy they interleave anyway), plus the oldest few of every
+// connection with pending events that this would leave out, which take up
+// to half the batch. A burst on one connection therefore cannot hold back
+// another's events for more than one batch.
 func (s *Store) PendingInboxFair(ctx context.Context, limit int) ([]InboxEvent, error) {
+	rows, err := s.PendingInbox(ctx, limit)
+	if err != nil || len(rows) < limit {
+		return rows, err // everything pending is in the batch
+	}
 	conns, err := s.pendingConnections(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list connections with pending events: %w", err)
 	}
-	if len(conns) <= 1 {
-		return s.PendingInbox(ctx, limit)
+	present := map[int64]bool{}
+	for _, r := range rows {
+		present[r.ConnectionID] = true
 	}
-	read := func(conn int64, offset, n int) ([]InboxEvent, error) {
-		var rows []InboxEvent
+	var missing []int64
+	for _, c := range conns {
+		if !present[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) == 0 {
+		return rows, nil
+	}
+	room := max(limit/2, 1)
+	each := max(room/len(missing), 1)
+	var extra []InboxEvent
+	for _, c := range missing {
+		if len(extra) >= room {
+			break
+		}
+		var more []InboxEvent
 		// "pending" literally, so that SQLite can use the partial index.
-		err := s.r.WithContext(ctx).Where("pending AND connection_id = ?", conn).
-			Order("timestamp, id").Offset(offset).Limit(n).Find(&rows).Error
+		err := s.r.WithContext(ctx).Where("pending AND connection_id = ?", c).
+			Order("timestamp, id").Limit(min(each, room-len(extra))).Find(&more).Error
 		if err != nil {
 			return nil, fmt.Errorf("read pending inbox: %w", err)
 		}
-		return rows, nil
+		extra = append(extra, more...)
 	}
-	per := max(limit/len(conns), 1)
-	out := make([]InboxEvent, 0, limit)
-	var full []int64 // connections that may have more
-	for _, c := range conns {
-		if len(out) >= limit {
-			break
-		}
-		rows, err := read(c, 0, min(per, limit-len(out)))
-		if err != nil {
-			return nil, err
-		}
-		if len(rows) == per {
-			full = append(full, c)
-		}
-		out = append(out, rows...)
-	}
-	for _, c := range full {
-		if len(out) >= limit {
-			break
-		}
-		rows, err := read(c, per, limit-len(out))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
+	return append(rows[:limit-len(extra)], extra...), nil
 }

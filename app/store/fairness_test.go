@@ -63,7 +63,7 @@ func TestPendingInboxFair(t *testing.T) {
 		}
 		lastA = r.Timestamp
 	}
-	if fromB != 1 || lastA != 1000+98 {
+	if fromB != 1 || lastA != 1000+98 { // 99 oldest: 1000..1098
 		t.Fatalf("batch has %d of connection 2 and connection 1 up to %d; want 1 and the 99 oldest", fromB, lastA)
 	}
 	if conns, _ := st.pendingConnections(ctx); !reflect.DeepEqual(conns, []int64{1, 2}) {
