@@ -92,18 +92,28 @@ func (c *Client) readHistoryChunk(ctx context.Context, ids, props []string, foun
 		more, err := c.readHistoryChunk(ctx, rest, props, found)
 		return append(gone, more...), err
 	}
+	nf, err := parseHistoryBatch(resp.body, found)
+	if err != nil {
+		return nil, fmt.Errorf("batch read contacts with history: %w", err)
+	}
+	return nf, nil
+}
+
+// parseHistoryBatch decodes a 2xx batch read answer with
+// propertiesWithHistory into found and returns the ids it reports missing.
+func parseHistoryBatch(body []byte, found map[string]ContactHistory) ([]string, error) {
 	var raw batchResponseJSON
-	if err := json.Unmarshal(resp.body, &raw); err != nil {
-		return nil, fmt.Errorf("batch read contacts with history: decode: %w", err)
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	for _, r := range raw.Results {
 		o, err := parseObject(r)
 		if err != nil {
-			return nil, fmt.Errorf("batch read contacts with history: %w", err)
+			return nil, err
 		}
 		var h objectHistoryJSON
 		if err := json.Unmarshal(r, &h); err != nil {
-			return nil, fmt.Errorf("batch read contacts with history: decode history: %w", err)
+			return nil, fmt.Errorf("decode history: %w", err)
 		}
 		ch := ContactHistory{Contact: o.contact, History: map[string][]PropertyVersion{}}
 		for name, vs := range h.PropertiesWithHistory {
