@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ const (
 	jobReconcile = "reconcile"
 
 	followerPage = 1000 // LINE's maximum for GET /v2/bot/followers/ids
+	confirmChunk = 200
 	profilePage  = 200
 	// A stored cursor older than this belongs to a run too old to finish:
 	// its confirmations no longer say anything about now.
@@ -164,9 +166,16 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 			if err != nil {
 				return stats, b.saveCursor(cur, fmt.Errorf("list LINE followers: %w", err))
 			}
-			unknown, err := b.confirmFollowers(ctx, connID, ids, time.Now().UnixMilli(), &stats)
-			if err != nil {
-				return stats, b.saveCursor(cur, err)
+			// Transactions of confirmChunk friends: each holds the single
+			// writer that webhook acknowledgements wait for.
+			var unknown []string
+			at := time.Now().UnixMilli()
+			for part := range slices.Chunk(ids, confirmChunk) {
+				u, err := b.confirmFollowers(ctx, connID, part, at, &stats)
+				if err != nil {
+					return stats, b.saveCursor(cur, err)
+				}
+				unknown = append(unknown, u...)
 			}
 			// A follower linehub never heard of followed while its webhook
 			// was lost: that follow is applied now (DESIGN.md §3, follow).

@@ -255,7 +255,7 @@ func outage(t *testing.T) time.Duration {
 // while, then 5% of them (502); webhooks keep coming the whole time. Once
 // it is over every friend's contact is right and nothing was lost.
 func TestHubSpotOutageConverges(t *testing.T) {
-	e := newEnv(t, jobsEnv("LINEHUB_SYNC_INTERVAL=200ms"))
+	e := newEnv(t, envOptions{Env: []string{"LINEHUB_SYNC_INTERVAL=200ms"}})
 	e.configureHubSpot("starter")
 	c1 := e.connect("Shop One")
 	c2 := e.connect("Shop Two")
