@@ -281,7 +281,13 @@ func (s *Scheduler) scheduledPerConnection(job string) {
 	if n == 0 {
 		return
 	}
-	sem := make(chan struct{}, reconcileParallel)
+	parallel := reconcileParallel
+	if job == DriftRepair {
+		// One connection at a time: jobs.drift_reads_per_minute is then the
+		// HubSpot budget drift repair takes in all.
+		parallel = 1
+	}
+	sem := make(chan struct{}, parallel)
 	for i, c := range conns {
 		delay := time.Duration(0)
 		if job == Reconcile {
