@@ -97,8 +97,8 @@ func New(o Options) (*Scheduler, error) {
 	funcs := map[string]func(){
 		Reconcile:   func() { s.scheduledPerConnection(Reconcile) },
 		DriftRepair: func() { s.scheduledPerConnection(DriftRepair) },
-		DeadLetters: func() { _, _ = s.RunJob(DeadLetters, TriggerSchedule) },
-		PruneInbox:  func() { _, _ = s.RunJob(PruneInbox, TriggerSchedule) },
+		DeadLetters: func() { s.scheduled(DeadLetters) },
+		PruneInbox:  func() { s.scheduled(PruneInbox) },
 		ImportCheck: func() { s.importCheck() },
 	}
 	for name, spec := range o.Config.Jobs.Schedules() {
@@ -351,6 +351,18 @@ func (s *Scheduler) importCheck() {
 		if _, err := s.RunImport(id, TriggerConnect); err != nil && !errors.Is(err, ErrRunning) {
 			s.log.Error("start friend import", "connection", id, "err", err)
 		}
+	}
+}
+
+// scheduled starts a whole-process job from the cron; a run still going
+// means this one is skipped.
+func (s *Scheduler) scheduled(name string) {
+	run, err := s.RunJob(name, TriggerSchedule)
+	switch {
+	case errors.Is(err, ErrRunning):
+		s.log.Info("job skipped: the previous run is still going", "job", name, "run", run.ID)
+	case err != nil:
+		s.log.Error("start job", "job", name, "err", err)
 	}
 }
 
