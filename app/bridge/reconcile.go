@@ -258,7 +258,7 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 			if len(fs) == 0 {
 				break
 			}
-			if err := b.checkProfiles(ctx, cs, fs, pace, &stats); err != nil {
+			if err := b.checkProfiles(ctx, cs, fs, pace, cur.RunStarted, &stats); err != nil {
 				return stats, b.saveCursor(cur, err)
 			}
 			after = fs[len(fs)-1].ID
@@ -331,7 +331,7 @@ const lineDownAfter = 5
 // checkProfiles reads the profile of each friend (marked following) and
 // records what it says: a changed name or picture, a new sync date, or
 // (404) that the friend blocked the account.
-func (b *Bridge) checkProfiles(ctx context.Context, cs *connState, fs []store.Friend, pace *pacer, stats *ReconcileStats) error {
+func (b *Bridge) checkProfiles(ctx context.Context, cs *connState, fs []store.Friend, pace *pacer, runStarted int64, stats *ReconcileStats) error {
 	results := make([]profileResult, len(fs))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -396,6 +396,11 @@ func (b *Bridge) checkProfiles(ctx context.Context, cs *connState, fs []store.Fr
 				}
 			default:
 				name, pic := f.DisplayName, f.PictureURL
+				if f.ProfileAt >= runStarted {
+					// Already confirmed by this run's follower list: a second
+					// sync date would only cost another HubSpot write.
+					r.at = f.ProfileAt
+				}
 				applyProfile(f, &r, func(fl Field) { f.Dirty |= int(fl) })
 				if f.DisplayName != name || f.PictureURL != pic {
 					stats.Refreshed++
