@@ -172,7 +172,7 @@ func TestReconcileResumesFromStoredCursor(t *testing.T) {
 	fx.followed(c, 5)
 	// A run stopped by a restart in the profile pass after the first two.
 	fs, _ := fx.st.FollowingPage(fx.ctx, c.conn.ID, 0, 10)
-	started := time.Now().Add(-time.Minute).UnixMilli()
+	started := time.Now().UnixMilli() + 1 // after the friends' profiles were read
 	cur := &store.JobCursor{Job: jobReconcile, ConnectionID: c.conn.ID, RunStarted: started, Phase: phaseProfiles, Cursor: fmt.Sprint(fs[1].ID)}
 	if err := fx.st.SaveJobCursor(fx.ctx, cur); err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 		cur.Phase, cur.Cursor = phaseProfiles, ""
 	}
 	stats.Path = "followers_ids"
-	if cur.Phase == phaseProfiles && !stats.Resumed {
+	if b.followersForbidden(ctx, cs) {
 		stats.Path = "profiles"
 	}
 	pace := newPacer(b.cfg.Jobs.LINERate)
@@ -400,12 +400,13 @@ func (b *Bridge) checkProfiles(ctx context.Context, cs *connState, fs []store.Fr
 					// Already confirmed by this run's follower list: a second
 					// sync date would only cost another HubSpot write.
 					r.at = f.ProfileAt
+				} else {
+					stats.Confirmed++
 				}
 				applyProfile(f, &r, func(fl Field) { f.Dirty |= int(fl) })
 				if f.DisplayName != name || f.PictureURL != pic {
 					stats.Refreshed++
 				}
-				stats.Confirmed++
 				save = append(save, f)
 			}
 		}

@@ -321,3 +321,66 @@ func TestHubSpotOutageConverges(t *testing.T) {
 	}
 	t.Logf("outage %s then 5%% 502s: %d HubSpot requests failed on purpose, %d friends converged", down, failed.Load(), len(all))
 }
+
+// runNow starts a connection job through the API and waits for its run.
+func (e *env) runNow(path string) runView {
+	e.t.Helper()
+	var started struct {
+		RunID int64 `json:"run_id"`
+	}
+	if st := e.api("POST", path, nil, &started); st != 202 {
+		e.t.Fatalf("POST %s: %d", path, st)
+	}
+	var run runView
+	e.waitFor(path+" to finish", time.Minute, func() bool {
+		e.api("GET", fmt.Sprintf("/jobs/runs/%d", started.RunID), nil, &run)
+		return run.Status != "running"
+	})
+	if run.Status != "ok" {
+		e.t.Fatalf("%s run: %+v", path, run)
+	}
+	return run
+}
+
+// TestReconcileAndDriftRespectHubSpot (DESIGN.md §3 end to end): a contact
+// deleted in HubSpot is not recreated by reconcile or drift repair, only by
+// the friend's next message; a person's edit of Unanswered survives drift
+// repair until a new LINE event changes it.
+func TestReconcileAndDriftRespectHubSpot(t *testing.T) {
+	e := newEnv(t, envOptions{Env: []string{"LINEHUB_JOBS_LINE_RATE=2000"}})
+	e.configureHubSpot("starter")
+	c := e.connect("Shop")
+	p := func(key string) string { return fmt.Sprintf("%s_%d", key, c.Serial) }
+	gone, edited := linetest.NewUserID(), linetest.NewUserID()
+	at := time.Now().Add(-time.Minute)
+	for _, u := range []string{gone, edited} {
+		e.LINE.AddFriend(c.token, line.Profile{UserID: u, DisplayName: "N" + u[1:7]})
+		e.deliver(c, linetest.FollowEvent(u, false, at), linetest.TextMessageEvent(u, "hi", at.Add(time.Second)))
+	}
+	e.settled()
+	e.HS.DeleteContact(mustContact(t, e.HS, gone).ID)
+	ed := mustContact(t, e.HS, edited)
+	e.HS.EditContact(ed.ID, map[string]string{p("line_unanswered"): "No"})
+
+	if run := e.runNow(fmt.Sprintf("/connections/%d/reconcile", c.ID)); !strings.Contains(run.Message, "confirmed=2") {
+		t.Errorf("reconcile run %+v", run)
+	}
+	e.settled()
+	if run := e.runNow(fmt.Sprintf("/connections/%d/drift-repair", c.ID)); !strings.Contains(run.Message, "human_edits_kept=1") {
+		t.Errorf("drift repair run %+v", run)
+	}
+	e.settled()
+	if n := countContacts(e.HS, gone); n != 0 {
+		t.Fatalf("contact deleted in HubSpot recreated by jobs (%d)", n)
+	}
+	if got := mustContact(t, e.HS, edited).Properties[p("line_unanswered")]; got != "No" {
+		t.Errorf("person's Unanswered = No overwritten: %q", got)
+	}
+
+	e.deliver(c, linetest.TextMessageEvent(gone, "back again", time.Now()), linetest.TextMessageEvent(edited, "still there?", time.Now()))
+	e.settled()
+	expectProps(t, mustContact(t, e.HS, gone), map[string]string{p("line_last_response"): "back again", p("line_follow"): "Yes"})
+	if got := mustContact(t, e.HS, edited).Properties[p("line_unanswered")]; got != "Yes" {
+		t.Errorf("Unanswered after a new message = %q", got)
+	}
+}
