@@ -13,11 +13,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"linehub/app/bridge"
 	"linehub/app/config"
 	"linehub/app/hubspot"
 	"linehub/app/hubspot/hubspottest"
+	"linehub/app/jobs"
 	"linehub/app/line/linetest"
 	"linehub/app/server"
 	"linehub/app/store"
@@ -126,7 +128,11 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: log, Version: version})
+	sched, err := jobs.New(jobs.Options{Bridge: b, Store: st, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	app := web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -134,6 +140,11 @@ func serve(args []string, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); b.Run(workCtx) }()
+	if err := sched.Start(ctx); err != nil {
+		stopWork()
+		wg.Wait()
+		return err
+	}
 
 	log.Info("linehub started", "version", version, "data_dir", cfg.DataDir, "webhook_base", cfg.WebhookBaseURL(),
 		"hubspot_configured", hs.HasToken())
@@ -141,6 +152,12 @@ func serve(args []string, stderr io.Writer) error {
 		log.Info("no API token yet: create one with `linehub token create --name admin` to use the admin API")
 	}
 	err = server.Serve(ctx, server.Options{App: app, Config: cfg, Logger: log})
+	// Jobs stop first: they store their cursors and resume after a restart.
+	jobsCtx, cancelJobs := context.WithTimeout(context.Background(), 10*time.Second)
+	if jerr := sched.Stop(jobsCtx); jerr != nil {
+		log.Warn("stopping jobs", "err", jerr)
+	}
+	cancelJobs()
 	// The listener is closed and in-flight webhooks are answered: stop the
 	// workers (the round in flight finishes, up to bridge.DrainTimeout),
 	// then close the store.

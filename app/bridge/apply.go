@@ -93,7 +93,7 @@ func (b *Bridge) ApplyPending(ctx context.Context) (int, error) {
 // the network): the share of CPU and database it took from webhooks.
 func (b *Bridge) applyOnce(ctx context.Context) (n int, work time.Duration, err error) {
 	started := time.Now()
-	rows, err := b.st.PendingInbox(ctx, applyBatch)
+	rows, err := b.st.PendingInboxFair(ctx, applyBatch)
 	if err != nil || len(rows) == 0 {
 		return 0, time.Since(started), err
 	}
@@ -112,9 +112,24 @@ func (b *Bridge) applyOnce(ctx context.Context) (n int, work time.Duration, err 
 	// calls never hold the database's single writer.
 	profiles := map[int64]map[string]profileResult{}
 	fetchStarted := time.Now()
+	// Connections in parallel: a fair batch holds a few events of each of
+	// many connections, and one after the other their LINE round trips
+	// added up to most of the batch's time (docs/benchmarks.md, soak).
+	var pmu sync.Mutex
+	var pwg sync.WaitGroup
+	psem := make(chan struct{}, profileFetchers)
 	for _, connID := range order {
-		profiles[connID] = b.prefetchProfiles(ctx, connID, byConn[connID])
+		pwg.Add(1)
+		psem <- struct{}{}
+		go func() {
+			defer func() { <-psem; pwg.Done() }()
+			p := b.prefetchProfiles(ctx, connID, byConn[connID])
+			pmu.Lock()
+			profiles[connID] = p
+			pmu.Unlock()
+		}()
 	}
+	pwg.Wait()
 	fetching := time.Since(fetchStarted)
 
 	appliedAt := time.Now().UTC()

@@ -116,7 +116,7 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 	if !b.hs.HasToken() {
 		return 0, nil
 	}
-	friends, err := b.st.DirtyFriends(ctx, time.Now().UnixMilli(), syncRound)
+	friends, err := b.st.DirtyFriendsFair(ctx, time.Now().UnixMilli(), syncRound)
 	if err != nil || len(friends) == 0 {
 		return 0, err
 	}

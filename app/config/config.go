@@ -43,6 +43,7 @@ type Config struct {
 	Log         Log     `yaml:"log"`
 	Sync        Sync    `yaml:"sync"`
 	Webhook     Webhook `yaml:"webhook"`
+	Jobs        Jobs    `yaml:"jobs"`
 
 	// Warnings are non-fatal findings of Load (unknown LINEHUB_* variables,
 	// settings that have no effect, a world-readable file holding a token).
@@ -105,6 +106,33 @@ type Webhook struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 }
 
+// Jobs schedules the background jobs (robfig/cron syntax: five fields,
+// or six with leading seconds, or @every 1h / @daily; "off" disables a job).
+type Jobs struct {
+	// TimeZone the schedules are read in, e.g. Asia/Tokyo (default UTC).
+	TimeZone string `yaml:"time_zone"`
+	// Reconcile checks follow status, names and sync dates with LINE.
+	Reconcile string `yaml:"reconcile"`
+	// ReconcileSpread staggers the connections' reconciles over this span
+	// so that many connections do not hit LINE at the same moment.
+	ReconcileSpread time.Duration `yaml:"reconcile_spread"`
+	// DriftRepair re-reads linehub's contacts in HubSpot.
+	DriftRepair string `yaml:"drift_repair"`
+	// DeadLetters parks items that keep failing and retries old ones.
+	DeadLetters string `yaml:"dead_letters"`
+	// PruneInbox deletes applied webhook events older than InboxRetention.
+	PruneInbox     string        `yaml:"prune_inbox"`
+	InboxRetention time.Duration `yaml:"inbox_retention"`
+	// ImportCheck looks for verified connections whose friends were never
+	// imported (a new connection, or a token added later).
+	ImportCheck string `yaml:"import_check"`
+	// LINERate caps LINE API calls per second per connection made by jobs.
+	LINERate int `yaml:"line_rate"`
+	// DriftReadsPerMinute caps the HubSpot batch reads of drift repair, so
+	// that it leaves the request budget to the sync worker.
+	DriftReadsPerMinute int `yaml:"drift_reads_per_minute"`
+}
+
 // HubSpot subscription tiers.
 const (
 	TierStarter      = "starter"
@@ -134,6 +162,18 @@ func Default() *Config {
 			ProfileCacheTTL: 24 * time.Hour,
 		},
 		Webhook: Webhook{MaxBodyBytes: 1 << 20},
+		Jobs: Jobs{
+			TimeZone:            "UTC",
+			Reconcile:           "0 */6 * * *",
+			ReconcileSpread:     time.Hour,
+			DriftRepair:         "30 3 * * *",
+			DeadLetters:         "@hourly",
+			PruneInbox:          "15 4 * * *",
+			InboxRetention:      30 * 24 * time.Hour,
+			ImportCheck:         "@every 1m",
+			LINERate:            50,
+			DriftReadsPerMinute: 60,
+		},
 	}
 }
 

@@ -117,6 +117,7 @@ webhook:
 		Log:     Log{Level: "debug", Format: "json"},
 		Sync:    Sync{BatchSize: 25, Interval: 250 * time.Millisecond, ProfileCacheTTL: 90 * time.Minute},
 		Webhook: Webhook{MaxBodyBytes: 2048},
+		Jobs:    Default().Jobs,
 	}
 	c := mustLoad(t, path, nil)
 	if got := withoutWarnings(c); !reflect.DeepEqual(got, want) {
@@ -197,8 +198,8 @@ func TestEveryKeyHasEnv(t *testing.T) {
 			t.Errorf("%s maps to %s", f.key, f.env)
 		}
 	}
-	if len(seen) != 22 {
-		t.Errorf("schema has %d keys, want 22 (update this test and config.example.yaml together)", len(seen))
+	if len(seen) != 32 {
+		t.Errorf("schema has %d keys, want 32 (update this test and config.example.yaml together)", len(seen))
 	}
 	for _, name := range envNotKeys {
 		if _, clash := seen[name]; clash {

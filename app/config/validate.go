@@ -102,6 +102,7 @@ func (c *Config) problems() []problem {
 	if n := c.Webhook.MaxBodyBytes; n < 1 || n > maxWebhookBody {
 		check("webhook.max_body_bytes", fmt.Sprintf("must be 1..%d, got %d", maxWebhookBody, n))
 	}
+	ps = append(ps, c.Jobs.problems()...)
 	return ps
 }
 

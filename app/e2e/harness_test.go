@@ -120,6 +120,9 @@ func (e *env) command(args ...string) *exec.Cmd {
 		"LINEHUB_LINE_DATA_API_BASE_URL="+e.LINE.URL(),
 		"LINEHUB_SYNC_INTERVAL=50ms",
 		"LINEHUB_LOG_LEVEL=debug",
+		// Scheduled jobs would act on the doubles' friends in the middle of
+		// a test; tests that want them turn them on (jobs_test.go).
+		"LINEHUB_JOBS_IMPORT_CHECK=off", "LINEHUB_JOBS_RECONCILE=off", "LINEHUB_JOBS_DRIFT_REPAIR=off",
 	)
 	cmd.Env = append(cmd.Env, e.extra...)
 	return cmd

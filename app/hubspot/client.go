@@ -71,6 +71,9 @@ type Config struct {
 	// (defaults 500 ms and 30 s).
 	RetryBaseDelay time.Duration
 	RetryMaxDelay  time.Duration
+	// Now is the clock of the daily limit (default time.Now): tests move
+	// it past midnight instead of waiting for it.
+	Now func() time.Time
 }
 
 // Client talks to one HubSpot account. It is safe for concurrent use.
@@ -95,6 +98,7 @@ type Client struct {
 	headerMax  int // budget HubSpot announced in X-HubSpot-RateLimit-Max, scaled to window; 0 unknown
 	loc        *time.Location
 	dailyUntil time.Time
+	now        func() time.Time
 
 	requests    atomic.Int64
 	retries     atomic.Int64
@@ -120,6 +124,10 @@ func New(cfg Config) *Client {
 		tier:       normalizeTier(cfg.Tier),
 		loc:        time.UTC,
 		byStatus:   map[int]int64{},
+		now:        cfg.Now,
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.baseURL == "" {
 		c.baseURL = DefaultBaseURL
@@ -511,7 +519,7 @@ func headerIntOK(h http.Header, name string) (int, bool) {
 func (c *Client) blockUntilMidnight() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now().In(c.loc)
+	now := c.now().In(c.loc)
 	until := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, c.loc)
 	if until.After(c.dailyUntil) {
 		c.dailyUntil = until
@@ -523,7 +531,7 @@ func (c *Client) checkDaily() error {
 	c.mu.Lock()
 	until := c.dailyUntil
 	c.mu.Unlock()
-	if until.IsZero() || !time.Now().Before(until) {
+	if until.IsZero() || !c.now().Before(until) {
 		return nil
 	}
 	return fmt.Errorf("%w: calls suspended until %s", ErrDailyLimit, until.Format(time.RFC3339))

@@ -68,3 +68,27 @@ func FuzzParseBatchResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHistoryBatch checks the decoder of batch reads with
+// propertiesWithHistory: no panic, and every version list it returns is
+// newest first.
+func FuzzParseHistoryBatch(f *testing.F) {
+	f.Add([]byte(`{"status":"COMPLETE","results":[{"id":"7","properties":{"line_unanswered_1":"No"},"propertiesWithHistory":{"line_unanswered_1":[{"value":"No","timestamp":"2026-11-25T06:00:00.000Z","sourceType":"CRM_UI","sourceId":"userId:1","updatedByUserId":1},{"value":"Yes","timestamp":"2026-11-25T05:00:00.000Z","sourceType":"INTEGRATION","sourceId":"123"}],"line_follow_1":[]},"createdAt":"2026-11-25T05:00:00.000Z","updatedAt":"2026-11-25T06:00:00.000Z","archived":false}],"numErrors":1,"errors":[{"status":"error","category":"OBJECT_NOT_FOUND","message":"Could not get some CONTACT objects","context":{"ids":["8"]}}]}`))
+	f.Add([]byte(`{"results":[{"id":"1","propertiesWithHistory":{"p":[{"value":null,"timestamp":"bad"},{"timestamp":"2020-01-01T00:00:00Z"}]}}]}`))
+	f.Add([]byte(`{"results":[{"id":"1","propertiesWithHistory":{"p":{"value":"x"}}}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		found := map[string]ContactHistory{}
+		if _, err := parseHistoryBatch(body, found); err != nil {
+			return
+		}
+		for _, c := range found {
+			for name, vs := range c.History {
+				for i := 1; i < len(vs); i++ {
+					if vs[i].Timestamp.After(vs[i-1].Timestamp) {
+						t.Fatalf("%s history not newest first: %v", name, vs)
+					}
+				}
+			}
+		}
+	})
+}

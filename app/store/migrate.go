@@ -119,6 +119,7 @@ var migrations = []migration{
 		// only cost a write on every webhook insert and every applied mark.
 		return tx.Exec("DROP INDEX IF EXISTS idx_inbox_pending").Error
 	}},
+	{4, "job runs, dead letters, job cursors, friend imports", migrateJobs},
 }
 
 type schemaMigration struct {

@@ -13,6 +13,7 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/config"
 	"linehub/app/hubspot"
+	"linehub/app/jobs"
 	"linehub/app/line"
 	"linehub/app/store"
 )
@@ -24,15 +25,18 @@ type Options struct {
 	Config  *config.Config
 	Logger  *slog.Logger
 	Version string
+	// Jobs is the scheduler behind the jobs API; nil answers 503 there.
+	Jobs *jobs.Scheduler
 }
 
 type server struct {
-	b   *bridge.Bridge
-	st  *store.Store
-	cfg *config.Config
-	log *slog.Logger
-	ver string
-	ops *opsState
+	b    *bridge.Bridge
+	st   *store.Store
+	cfg  *config.Config
+	log  *slog.Logger
+	ver  string
+	ops  *opsState
+	jobs *jobs.Scheduler
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller
@@ -44,7 +48,7 @@ func New(o Options) *fiber.App {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
+	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
 	app := fiber.New(fiber.Config{
 		AppName:               "linehub",
 		BodyLimit:             bodyLimit,

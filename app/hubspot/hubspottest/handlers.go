@@ -477,6 +477,7 @@ func (s *Server) batchContacts(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Inputs     []objectIn `json:"inputs"`
 		Properties []string   `json:"properties"`
+		History    []string   `json:"propertiesWithHistory"`
 		IDProperty string     `json:"idProperty"`
 	}
 	if !s.decode(w, r, &in) || !s.checkInputCount(w, len(in.Inputs)) {
@@ -492,7 +493,7 @@ func (s *Server) batchContacts(w http.ResponseWriter, r *http.Request) {
 	case "upsert":
 		s.batchUpsertLocked(w, in.Inputs)
 	case "read":
-		s.batchReadLocked(w, in.Inputs, in.Properties, in.IDProperty)
+		s.batchReadLocked(w, in.Inputs, in.Properties, in.History, in.IDProperty)
 	default:
 		s.writeError(w, http.StatusNotFound, "", "No route for batch action "+r.PathValue("action"), nil)
 	}
@@ -712,7 +713,7 @@ func (s *Server) batchUpsertLocked(w http.ResponseWriter, inputs []objectIn) {
 	writeJSON(w, http.StatusOK, batchBody(results, nil, started))
 }
 
-func (s *Server) batchReadLocked(w http.ResponseWriter, inputs []objectIn, want []string, idProperty string) {
+func (s *Server) batchReadLocked(w http.ResponseWriter, inputs []objectIn, want, withHistory []string, idProperty string) {
 	started := time.Now()
 	if len(want) == 0 {
 		want = nil
@@ -734,7 +735,11 @@ func (s *Server) batchReadLocked(w http.ResponseWriter, inputs []objectIn, want 
 			missing = append(missing, in.ID)
 			continue
 		}
-		results = append(results, objectOut(c, want))
+		out := objectOut(c, want)
+		if len(withHistory) > 0 {
+			out["propertiesWithHistory"] = historyOut(c, withHistory)
+		}
+		results = append(results, out)
 	}
 	var errs []map[string]any
 	if len(missing) > 0 {
@@ -744,4 +749,29 @@ func (s *Server) batchReadLocked(w http.ResponseWriter, inputs []objectIn, want 
 		})
 	}
 	writeJSON(w, batchStatus(http.StatusOK, errs), batchBody(results, errs, started))
+}
+
+// historyOut renders propertiesWithHistory: every version of each asked
+// property, newest first, as {"value","timestamp","sourceType","sourceId"}.
+// Properties never set have an empty list.
+func historyOut(c *contactRec, names []string) map[string]any {
+	out := map[string]any{}
+	for _, n := range names {
+		vs := c.history[n]
+		list := make([]map[string]any, 0, len(vs))
+		for i := len(vs) - 1; i >= 0; i-- {
+			v := vs[i]
+			e := map[string]any{"value": v.value, "timestamp": hsTime(v.at), "sourceType": v.source}
+			switch v.source {
+			case SourceIntegration:
+				e["sourceId"] = "linehub-double-app"
+			case SourceCRMUI:
+				e["sourceId"] = "userId:1"
+				e["updatedByUserId"] = 1
+			}
+			list = append(list, e)
+		}
+		out[n] = list
+	}
+	return out
 }

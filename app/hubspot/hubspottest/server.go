@@ -43,8 +43,12 @@
 //     with errorType RATE_LIMIT and policyName TEN_SECONDLY_ROLLING, SECONDLY
 //     (search) or DAILY; the daily count resets at midnight in the account's
 //     time zone.
+//   - Batch read with propertiesWithHistory (crm/objects/objects/batch/get-objects):
+//     each property's versions newest first as {"value","timestamp",
+//     "sourceType","sourceId"}; API writes are recorded as INTEGRATION,
+//     EditContact as CRM_UI (EditContactAs picks another source).
 //
-// Not reproduced: associations, propertiesWithHistory, sorts, merges, the
+// Not reproduced: associations, sorts, merges, the
 // exact wording of messages HubSpot does not document.
 package hubspottest
 

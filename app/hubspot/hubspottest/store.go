@@ -55,6 +55,7 @@ type contactRec struct {
 	id          string
 	props       map[string]string
 	propUpdated map[string]time.Time
+	history     map[string][]propVersion // newest last
 	created     time.Time
 	updated     time.Time
 	archived    bool
@@ -167,9 +168,30 @@ func (s *Server) DeleteContact(id string) {
 	}
 }
 
+// propVersion is one entry of a property's history (propertiesWithHistory).
+type propVersion struct {
+	value  string
+	at     time.Time
+	source string
+}
+
+// Source types the double records in property history: API writes count
+// as the private app's ("INTEGRATION"), EditContact as a person's.
+const (
+	SourceIntegration = "INTEGRATION"
+	SourceCRMUI       = "CRM_UI"
+	SourceWorkflow    = "WORKFLOW"
+)
+
 // EditContact changes properties as a HubSpot user would in the UI: no API
 // request is counted, and an empty value clears the property.
 func (s *Server) EditContact(id string, props map[string]string) {
+	s.EditContactAs(id, props, SourceCRMUI)
+}
+
+// EditContactAs is EditContact recorded in the history under another
+// source type, such as SourceWorkflow or SourceIntegration (another app).
+func (s *Server) EditContactAs(id string, props map[string]string, source string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.liveLocked(id)
@@ -180,7 +202,7 @@ func (s *Server) EditContact(id string, props map[string]string) {
 		props = maps.Clone(props)
 		props["email"] = strings.ToLower(strings.TrimSpace(e))
 	}
-	s.applyLocked(c, props, time.Now())
+	s.applyFromLocked(c, props, time.Now(), source)
 }
 
 // PropertyGroups lists the contact property groups.
@@ -247,6 +269,13 @@ func (s *Server) newContactLocked(props map[string]string, now time.Time) *conta
 // applyLocked writes properties ("" clears one) and keeps the email index
 // and the modification dates right.
 func (s *Server) applyLocked(c *contactRec, props map[string]string, now time.Time) {
+	s.applyFromLocked(c, props, now, SourceIntegration)
+}
+
+func (s *Server) applyFromLocked(c *contactRec, props map[string]string, now time.Time, source string) {
+	if c.history == nil {
+		c.history = map[string][]propVersion{}
+	}
 	for k, v := range props {
 		if k == "hs_object_id" || k == "lastmodifieddate" {
 			continue
@@ -265,6 +294,7 @@ func (s *Server) applyLocked(c *contactRec, props map[string]string, now time.Ti
 			c.props[k] = v
 		}
 		c.propUpdated[k] = now
+		c.history[k] = append(c.history[k], propVersion{value: v, at: now, source: source})
 	}
 	c.updated = now
 	c.props["lastmodifieddate"] = hsTime(now)

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestPruneInboxKeepsPendingAndRecent(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := st.AppendInbox(ctx, inboxRows(1, "old", "recent", "pending")); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := st.PendingInbox(ctx, 10)
+	ids := map[string]int64{}
+	for _, r := range rows {
+		ids[r.WebhookEventID] = r.ID
+	}
+	err := st.Apply(ctx, func(tx *ApplyTx) error {
+		if err := tx.MarkApplied(ids["old"], time.Now().UTC().Add(-31*24*time.Hour), ""); err != nil {
+			return err
+		}
+		return tx.MarkApplied(ids["recent"], time.Now().UTC().Add(-time.Hour), "")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.PruneInbox(ctx, time.Now().UTC().Add(-30*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want only the old applied row", n, err)
+	}
+	stats, _ := st.InboxStats(ctx, 0)
+	if stats.Total != 2 || stats.Pending != 1 {
+		t.Fatalf("inbox after prune: %+v", stats)
+	}
+}
+
+func TestJobRunsAndCursors(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	r, err := st.StartJobRun(ctx, "reconcile", 3, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AbandonRunningJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.JobRun(ctx, r.ID)
+	if got.Status != RunFailed || got.FinishedAt == nil {
+		t.Fatalf("run left by a restart: %+v", got)
+	}
+	c := &JobCursor{Job: "reconcile", ConnectionID: 3, RunStarted: 42, Phase: "ids", Cursor: "abc"}
+	if err := st.SaveJobCursor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Cursor = "def"
+	if err := st.SaveJobCursor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := st.JobCursor(ctx, "reconcile", 3); back == nil || back.Cursor != "def" || back.RunStarted != 42 {
+		t.Fatalf("cursor %+v", back)
+	}
+	if err := st.DeleteJobCursor(ctx, "reconcile", 3); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := st.JobCursor(ctx, "reconcile", 3); back != nil {
+		t.Fatalf("cursor after delete %+v", back)
+	}
+	for range 5 {
+		if _, err := st.StartJobRun(ctx, "prune_inbox", 0, "schedule"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PruneJobRuns(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := st.JobRuns(ctx, "", 0, 100); len(runs) != 3 {
+		t.Fatalf("%d runs kept, want 3", len(runs))
+	}
+}
