@@ -8,3 +8,9 @@ import "embed"
 //
 //go:embed pages
 var Pages embed.FS
+
+// UI holds the admin dashboard: HTML templates, the message catalogues
+// (one JSON file per language) and static files (CSS, JS).
+//
+//go:embed templates i18n static
+var UI embed.FS
