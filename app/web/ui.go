@@ -119,39 +119,43 @@ func (s *server) startSetup(ctx context.Context) (string, error) {
 	return s.ui.setupURL, nil
 }
 
-// uiRoutes registers the admin's browser pages.
+// uiRoutes registers the admin's browser pages. Middleware is attached
+// per route (not with Use) so that the webhook, the API and the JSON 404
+// for unknown paths stay as they are.
 func (s *server) uiRoutes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
 	app.Get("/lang/:code", s.setLang)
-	app.Use(s.setupGate)
-	app.Get("/setup", s.setupForm)
-	app.Post("/setup", s.csrf, s.setupSubmit)
-	app.Get("/login", s.loginForm)
-	app.Post("/login", s.csrf, s.loginSubmit)
+	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
+	authed := func(h fiber.Handler) []fiber.Handler {
+		return []fiber.Handler{s.setupGate, s.requireSession, s.csrf, h}
+	}
+	app.Get("/setup", open(s.setupForm)...)
+	app.Post("/setup", open(s.setupSubmit)...)
+	app.Get("/login", open(s.loginForm)...)
+	app.Post("/login", open(s.loginSubmit)...)
 
-	a := app.Group("", s.requireSession, s.csrf)
-	a.Post("/logout", s.logout)
-	a.Get("/", s.dashboard)
-	a.Get("/settings", s.settingsPage)
-	a.Get("/wizard/:step", s.wizardPage)
-	a.Post("/settings/domain", s.saveDomain)
-	a.Post("/settings/hubspot", s.saveHubSpot)
-	a.Post("/settings/tier", s.saveTier)
-	a.Post("/settings/password", s.savePassword)
-	a.Get("/connections/new", s.newConnectionForm)
-	a.Post("/connections", s.uiCreateConnection)
-	a.Get("/connections/:id", s.connectionPage)
-	a.Get("/connections/:id/icon", s.connectionIcon)
-	a.Get("/connections/:id/friends", s.friendsPage)
-	a.Post("/connections/:id/edit", s.editConnection)
-	a.Post("/connections/:id/credentials", s.saveCredentials)
-	a.Post("/connections/:id/verify", s.verifyConnection)
-	a.Post("/connections/:id/webhook", s.registerWebhook)
-	a.Post("/connections/:id/properties", s.retryProperties)
-	a.Post("/connections/:id/delete", s.uiDeleteConnection)
-	a.Get("/tokens", s.tokensPage)
-	a.Post("/tokens", s.createToken)
-	a.Post("/tokens/:id/revoke", s.revokeToken)
+	app.Post("/logout", authed(s.logout)...)
+	app.Get("/", authed(s.dashboard)...)
+	app.Get("/settings", authed(s.settingsPage)...)
+	app.Get("/wizard/:step", authed(s.wizardPage)...)
+	app.Post("/settings/domain", authed(s.saveDomain)...)
+	app.Post("/settings/hubspot", authed(s.saveHubSpot)...)
+	app.Post("/settings/tier", authed(s.saveTier)...)
+	app.Post("/settings/password", authed(s.savePassword)...)
+	app.Get("/connections/new", authed(s.newConnectionForm)...)
+	app.Post("/connections", authed(s.uiCreateConnection)...)
+	app.Get("/connections/:id", authed(s.connectionPage)...)
+	app.Get("/connections/:id/icon", authed(s.connectionIcon)...)
+	app.Get("/connections/:id/friends", authed(s.friendsPage)...)
+	app.Post("/connections/:id/edit", authed(s.editConnection)...)
+	app.Post("/connections/:id/credentials", authed(s.saveCredentials)...)
+	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
+	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)
+	app.Post("/connections/:id/properties", authed(s.retryProperties)...)
+	app.Post("/connections/:id/delete", authed(s.uiDeleteConnection)...)
+	app.Get("/tokens", authed(s.tokensPage)...)
+	app.Post("/tokens", authed(s.createToken)...)
+	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
 }
 
 func (s *server) static(c *fiber.Ctx) error {
