@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -146,7 +145,6 @@ func newLimiter(max int, w time.Duration) *limiter {
 	return &limiter{max: max, window: w, hits: map[string]*window{}}
 }
 
-var errTooMany = errors.New("too many attempts")
 
 // blocked tells whether key used up its failures in the current window.
 func (l *limiter) blocked(key string, now time.Time) bool {
