@@ -4,11 +4,6 @@ package assets
 
 import "embed"
 
-// Pages are the HTML pages served by the web package.
-//
-//go:embed pages
-var Pages embed.FS
-
 // UI holds the admin dashboard: HTML templates, the message catalogues
 // (one JSON file per language) and static files (CSS, JS).
 //

@@ -269,4 +269,10 @@ func TestBrowserWizard(t *testing.T) {
 		chromedp.Navigate(e.url("/lang/ja?back=/settings")), chromedp.WaitVisible(chromedp.ID("password")),
 		contains("h1", "設定"), shots.shot("settings-ja"),
 	)
+	logs := e.logs.String()
+	for _, secret := range []string{hubspotToken, secret, token, "Tr0ub4dor&3-horse"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains a secret ending %q", secret[len(secret)-4:])
+		}
+	}
 }

@@ -100,6 +100,12 @@ var uiFuncs = template.FuncMap{
 		return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"add": func(a, b int) int { return a + b },
+	"initial": func(s string) string {
+		for _, r := range s {
+			return string(r)
+		}
+		return "?"
+	},
 	"at":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }
 

@@ -145,7 +145,6 @@ func newLimiter(max int, w time.Duration) *limiter {
 	return &limiter{max: max, window: w, hits: map[string]*window{}}
 }
 
-
 // blocked tells whether key used up its failures in the current window.
 func (l *limiter) blocked(key string, now time.Time) bool {
 	l.mu.Lock()

@@ -62,6 +62,11 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		if cn.LastEventAt == nil {
+			if cn.LastEventAt, err = s.st.LastEventAt(ctx, cn.ID); err != nil {
+				return err
+			}
+		}
 		_, ierr := s.st.ConnectionIcon(ctx, cn.ID)
 		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil})
 	}
