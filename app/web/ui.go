@@ -106,7 +106,7 @@ var uiFuncs = template.FuncMap{
 		}
 		return "?"
 	},
-	"at":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }
 
 // startSetup creates the one-time link when no admin exists yet and
