@@ -3,23 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 )
 
-func openTest(t *testing.T) *Store {
-	t.Helper()
-	st, err := Open(t.TempDir(), Options{Synchronous: "NORMAL", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func TestFirstAdminOnlyOnce(t *testing.T) {
-	st, ctx := openTest(t), context.Background()
+	st, ctx := openTest(t, t.TempDir()), context.Background()
 	if has, _ := st.HasAdmin(ctx); has {
 		t.Fatal("fresh store has an admin")
 	}
@@ -36,7 +25,7 @@ func TestFirstAdminOnlyOnce(t *testing.T) {
 }
 
 func TestSessionsStoredHashed(t *testing.T) {
-	st, ctx := openTest(t), context.Background()
+	st, ctx := openTest(t, t.TempDir()), context.Background()
 	a, _ := st.CreateFirstAdmin(ctx, "a@example.com", "h")
 	if err := st.CreateSession(ctx, "cookie-value", a.ID, "csrf", time.Hour); err != nil {
 		t.Fatal(err)
@@ -69,7 +58,7 @@ func TestSessionsStoredHashed(t *testing.T) {
 }
 
 func TestEventsPerDayAndSearch(t *testing.T) {
-	st, ctx := openTest(t), context.Background()
+	st, ctx := openTest(t, t.TempDir()), context.Background()
 	c := &Connection{Name: "A"}
 	if err := st.CreateConnection(ctx, c, "", "", 5); err != nil {
 		t.Fatal(err)
