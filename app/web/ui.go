@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,7 @@ type ui struct {
 	cat      catalog
 	pages    map[string]*template.Template
 	claim    *setupClaim
+	claimed  atomic.Bool // an admin exists: the gate stops asking the database
 	byIP     *limiter
 	byEmail  *limiter
 	setupURL string
@@ -232,7 +234,7 @@ func (s *server) render(c *fiber.Ctx, status int, name string, p *page) error {
 // setupGate answers every page with "setup pending" until the admin
 // account exists, except the one-time setup link itself.
 func (s *server) setupGate(c *fiber.Ctx) error {
-	if s.ui.claim == nil {
+	if s.ui.claim == nil || s.ui.claimed.Load() {
 		return c.Next()
 	}
 	has, err := s.st.HasAdmin(c.UserContext())
@@ -240,6 +242,7 @@ func (s *server) setupGate(c *fiber.Ctx) error {
 		return err
 	}
 	if has {
+		s.ui.claimed.Store(true)
 		return c.Next()
 	}
 	tok := c.Query("token")

@@ -476,3 +476,31 @@ func mustKey(t *testing.T, u *uiEnv, id string) string {
 	t.Fatalf("no connection %s", id)
 	return ""
 }
+
+// With an https public URL (TLS here or at a proxy) cookies carry Secure;
+// over plain http on a laptop they cannot.
+func TestCookiesSecureWhenHTTPS(t *testing.T) {
+	e := newEnv(t, envOpts{}) // public URL https://hub.example.com
+	req, _ := http.NewRequest("GET", "/login", nil)
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sc := strings.ToLower(strings.Join(resp.Header.Values("Set-Cookie"), "\n"))
+	if !strings.Contains(sc, "linehub_csrf=") || !strings.Contains(sc, "secure") || !strings.Contains(sc, "httponly") || !strings.Contains(sc, "samesite=lax") {
+		t.Errorf("cookie over https: %q", sc)
+	}
+
+	u := newUIEnv(t, envOpts{}) // http://127.0.0.1:port
+	b := u.browser(t)
+	req, _ = http.NewRequest("GET", u.base+"/login", nil)
+	resp, err = b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if sc := strings.ToLower(strings.Join(resp.Header.Values("Set-Cookie"), "\n")); strings.Contains(sc, "secure") {
+		t.Errorf("Secure cookie over plain http: %q", sc)
+	}
+}
