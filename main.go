@@ -132,7 +132,9 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched})
+	app := web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched, SetupURL: func(link string) {
+		fmt.Fprintf(os.Stderr, "\nlinehub: no admin account yet. Open this one-time link within 30 minutes to set up:\n\n    %s\n\n", link)
+	}})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

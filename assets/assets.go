@@ -4,7 +4,8 @@ package assets
 
 import "embed"
 
-// Pages are the HTML pages served by the web package.
+// UI holds the admin dashboard: HTML templates, the message catalogues
+// (one JSON file per language) and static files (CSS, JS).
 //
-//go:embed pages
-var Pages embed.FS
+//go:embed templates i18n static
+var UI embed.FS

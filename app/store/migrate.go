@@ -119,6 +119,42 @@ var migrations = []migration{
 		// only cost a write on every webhook insert and every applied mark.
 		return tx.Exec("DROP INDEX IF EXISTS idx_inbox_pending").Error
 	}},
+	{3, "admin accounts, browser sessions, connection icons", func(tx *gorm.DB) error {
+		type admin struct {
+			ID           int64  `gorm:"primaryKey"`
+			Email        string `gorm:"not null;uniqueIndex"`
+			PasswordHash string `gorm:"not null"`
+			CreatedAt    time.Time
+			UpdatedAt    time.Time
+		}
+		type session struct {
+			Hash      string `gorm:"primaryKey"`
+			AdminID   int64  `gorm:"not null;index"`
+			CSRF      string `gorm:"not null"`
+			CreatedAt time.Time
+			ExpiresAt time.Time `gorm:"not null;index"`
+		}
+		type connectionIcon struct {
+			ConnectionID int64  `gorm:"primaryKey;autoIncrement:false"`
+			ContentType  string `gorm:"not null"`
+			Data         []byte `gorm:"not null"`
+			UpdatedAt    time.Time
+		}
+		m := tx.Migrator()
+		for _, t := range []struct {
+			name  string
+			model any
+		}{
+			{"admins", &admin{}},
+			{"sessions", &session{}},
+			{"connection_icons", &connectionIcon{}},
+		} {
+			if err := m.CreateTable(t.model); err != nil {
+				return fmt.Errorf("create table %s: %w", t.name, err)
+			}
+		}
+		return nil
+	}},
 	{4, "job runs, dead letters, job cursors, friend imports", migrateJobs},
 }
 

@@ -1,19 +1,502 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"linehub/app/bridge"
+	"linehub/app/store"
 	"linehub/assets"
 )
 
-// uiRoutes registers the admin's browser pages.
-func (s *server) uiRoutes(app *fiber.App) {
-	app.Get("/", func(c *fiber.Ctx) error {
-		page, err := assets.Pages.ReadFile("pages/index.html")
+const (
+	sessionCookie = "linehub_session"
+	preCSRFCookie = "linehub_csrf" // double-submit token for forms shown before sign-in
+	langCookie    = "linehub_lang"
+	sessionTTL    = 12 * time.Hour
+)
+
+// ui is the state of the browser dashboard.
+type ui struct {
+	cat      catalog
+	pages    map[string]*template.Template
+	claim    *setupClaim
+	claimed  atomic.Bool // an admin exists: the gate stops asking the database
+	byIP     *limiter
+	byEmail  *limiter
+	setupURL string
+}
+
+// page is what every template receives.
+type page struct {
+	L       *locale
+	Title   string
+	CSRF    string
+	Admin   *store.Admin
+	Flash   string
+	Error   string
+	Nav     string
+	Version string
+	Data    any
+}
+
+func (s *server) initUI() error {
+	cat, err := loadCatalog()
+	if err != nil {
+		return err
+	}
+	layout, err := fs.ReadFile(assets.UI, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("layout template: %w", err)
+	}
+	names, err := fs.Glob(assets.UI, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		body, err := fs.ReadFile(assets.UI, n)
 		if err != nil {
 			return err
 		}
-		c.Type("html", "utf-8")
-		return c.Send(page)
-	})
+		t, err := template.New("layout").Funcs(uiFuncs).Parse(string(layout))
+		if err == nil {
+			_, err = t.Parse(string(body))
+		}
+		if err != nil {
+			return fmt.Errorf("template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	s.ui = &ui{cat: cat, pages: pages, byIP: newLimiter(10, 15*time.Minute), byEmail: newLimiter(5, 15*time.Minute)}
+	return nil
+}
+
+var uiFuncs = template.FuncMap{
+	"when": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"ms": func(ms int64) string {
+		if ms == 0 {
+			return "—"
+		}
+		return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"add": func(a, b int) int { return a + b },
+	"initial": func(s string) string {
+		for _, r := range s {
+			return string(r)
+		}
+		return "?"
+	},
+	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}
+
+// startSetup creates the one-time link when no admin exists yet and
+// returns it ("" when the claim is done).
+func (s *server) startSetup(ctx context.Context) (string, error) {
+	has, err := s.st.HasAdmin(ctx)
+	if err != nil {
+		return "", err
+	}
+	if has {
+		return "", nil
+	}
+	claim, tok := newSetupClaim(time.Now())
+	s.ui.claim = claim
+	s.ui.setupURL = s.cfg.WebhookBaseURL() + "/setup?token=" + tok
+	return s.ui.setupURL, nil
+}
+
+// uiRoutes registers the admin's browser pages. Middleware is attached
+// per route (not with Use) so that the webhook, the API and the JSON 404
+// for unknown paths stay as they are.
+func (s *server) uiRoutes(app *fiber.App) {
+	app.Get("/static/:file", s.static)
+	app.Get("/lang/:code", s.setLang)
+	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
+	authed := func(h fiber.Handler) []fiber.Handler {
+		return []fiber.Handler{s.setupGate, s.requireSession, s.csrf, h}
+	}
+	app.Get("/setup", open(s.setupForm)...)
+	app.Post("/setup", open(s.setupSubmit)...)
+	app.Get("/login", open(s.loginForm)...)
+	app.Post("/login", open(s.loginSubmit)...)
+
+	app.Post("/logout", authed(s.logout)...)
+	app.Get("/", authed(s.dashboard)...)
+	app.Get("/settings", authed(s.settingsPage)...)
+	app.Get("/wizard/:step", authed(s.wizardPage)...)
+	app.Post("/settings/domain", authed(s.saveDomain)...)
+	app.Post("/settings/hubspot", authed(s.saveHubSpot)...)
+	app.Post("/settings/tier", authed(s.saveTier)...)
+	app.Post("/settings/password", authed(s.savePassword)...)
+	app.Get("/connections/new", authed(s.newConnectionForm)...)
+	app.Post("/connections", authed(s.uiCreateConnection)...)
+	app.Get("/connections/:id", authed(s.connectionPage)...)
+	app.Get("/connections/:id/icon", authed(s.connectionIcon)...)
+	app.Get("/connections/:id/friends", authed(s.friendsPage)...)
+	app.Post("/connections/:id/edit", authed(s.editConnection)...)
+	app.Post("/connections/:id/credentials", authed(s.saveCredentials)...)
+	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
+	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)
+	app.Post("/connections/:id/properties", authed(s.retryProperties)...)
+	app.Post("/connections/:id/delete", authed(s.uiDeleteConnection)...)
+	app.Get("/tokens", authed(s.tokensPage)...)
+	app.Post("/tokens", authed(s.createToken)...)
+	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
+}
+
+func (s *server) static(c *fiber.Ctx) error {
+	name := c.Params("file")
+	b, err := fs.ReadFile(assets.UI, "static/"+name)
+	if err != nil || strings.Contains(name, "/") {
+		return fiber.NewError(fiber.StatusNotFound, "no such file")
+	}
+	c.Type(strings.TrimPrefix(name[strings.LastIndex(name, "."):], "."), "utf-8")
+	c.Set("Cache-Control", "public, max-age=3600")
+	return c.Send(b)
+}
+
+func (s *server) locale(c *fiber.Ctx) *locale {
+	return s.ui.cat.locale(pickLang(c.Cookies(langCookie), c.Get("Accept-Language")))
+}
+
+func (s *server) setLang(c *fiber.Ctx) error {
+	code := pickLang(c.Params("code"), "")
+	c.Cookie(&fiber.Cookie{Name: langCookie, Value: code, Path: "/", MaxAge: 365 * 86400, HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
+	back := c.Query("back", "/")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+		back = "/"
+	}
+	return c.Redirect(back, fiber.StatusSeeOther)
+}
+
+// secure tells whether cookies must carry Secure: served over TLS, or a
+// domain is configured (TLS terminates here or at a proxy in front).
+func (s *server) secure(c *fiber.Ctx) bool {
+	return c.Protocol() == "https" || s.cfg.Domain != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+}
+
+// render writes a page; status 0 means 200.
+func (s *server) render(c *fiber.Ctx, status int, name string, p *page) error {
+	t := s.ui.pages[name]
+	if t == nil {
+		return fmt.Errorf("no template %q", name)
+	}
+	if p.L == nil {
+		p.L = s.locale(c)
+	}
+	if p.CSRF == "" {
+		p.CSRF = s.csrfToken(c)
+	}
+	if a, ok := c.Locals("admin").(*store.Admin); ok {
+		p.Admin = a
+	}
+	if ok := c.Query("ok"); ok != "" && p.L.Has(ok) && p.Flash == "" {
+		p.Flash = p.L.T(ok)
+	}
+	p.Version = s.ver
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	if status == 0 {
+		status = fiber.StatusOK
+	}
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set("Cache-Control", "no-store")
+	c.Type("html", "utf-8")
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// setupGate answers every page with "setup pending" until the admin
+// account exists, except the one-time setup link itself.
+func (s *server) setupGate(c *fiber.Ctx) error {
+	if s.ui.claim == nil || s.ui.claimed.Load() {
+		return c.Next()
+	}
+	has, err := s.st.HasAdmin(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if has {
+		s.ui.claimed.Store(true)
+		return c.Next()
+	}
+	tok := c.Query("token")
+	if c.Method() == fiber.MethodPost {
+		tok = c.FormValue("token")
+	}
+	if c.Path() == "/setup" && s.ui.claim.valid(tok, time.Now()) {
+		return c.Next()
+	}
+	return s.render(c, fiber.StatusForbidden, "pending", &page{Title: "pending.title"})
+}
+
+func (s *server) csrfToken(c *fiber.Ctx) string {
+	if sess, ok := c.Locals("session").(*store.Session); ok {
+		return sess.CSRF
+	}
+	if v := c.Cookies(preCSRFCookie); len(v) >= 32 {
+		return v
+	}
+	v, _ := c.Locals("precsrf").(string)
+	if v == "" {
+		v = randomToken()
+		c.Locals("precsrf", v)
+		c.Cookie(&fiber.Cookie{Name: preCSRFCookie, Value: v, Path: "/", HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
+	}
+	return v
+}
+
+// csrf rejects a state-changing request whose form token does not match
+// the session's (or, before sign-in, the double-submit cookie).
+func (s *server) csrf(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodPost {
+		return c.Next()
+	}
+	want := ""
+	if sess, ok := c.Locals("session").(*store.Session); ok {
+		want = sess.CSRF
+	} else {
+		want = c.Cookies(preCSRFCookie)
+	}
+	got := c.FormValue("csrf")
+	if want == "" || len(got) != len(want) || got != want {
+		l := s.locale(c)
+		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "csrf.title", Error: l.T("csrf.body")})
+	}
+	return c.Next()
+}
+
+func (s *server) requireSession(c *fiber.Ctx) error {
+	v := c.Cookies(sessionCookie)
+	if v != "" {
+		sess, err := s.st.Session(c.UserContext(), v)
+		if err == nil {
+			a, err := s.st.Admin(c.UserContext(), sess.AdminID)
+			if err == nil {
+				c.Locals("session", sess)
+				c.Locals("admin", a)
+				return c.Next()
+			}
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if c.Method() != fiber.MethodGet {
+		return s.render(c, fiber.StatusUnauthorized, "message", &page{Title: "login.title", Error: s.locale(c).T("login.expired")})
+	}
+	return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+}
+
+// startSession signs the admin in with a brand-new session id, dropping
+// whatever session cookie the browser brought (fixation).
+func (s *server) startSession(c *fiber.Ctx, adminID int64) error {
+	if old := c.Cookies(sessionCookie); old != "" {
+		if err := s.st.DeleteSession(c.UserContext(), old); err != nil {
+			return err
+		}
+	}
+	id := randomToken()
+	if err := s.st.CreateSession(c.UserContext(), id, adminID, randomToken(), sessionTTL); err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: id, Path: "/", HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c), Expires: time.Now().Add(sessionTTL)})
+	c.ClearCookie(preCSRFCookie)
+	return nil
+}
+
+func (s *server) setupForm(c *fiber.Ctx) error {
+	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || s.ui.claim == nil {
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	return s.render(c, 0, "setup", &page{Title: "setup.title", Data: fiber.Map{"Token": c.Query("token"), "Email": ""}})
+}
+
+func (s *server) setupSubmit(c *fiber.Ctx) error {
+	l := s.locale(c)
+	email, pw := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
+	data := fiber.Map{"Token": c.FormValue("token"), "Email": email}
+	fail := func(key string) error {
+		return s.render(c, fiber.StatusBadRequest, "setup", &page{L: l, Title: "setup.title", Error: l.T(key), Data: data})
+	}
+	if !validEmail(email) {
+		return fail("err.email")
+	}
+	if p := passwordProblem(pw, email); p != "" {
+		return fail(p)
+	}
+	if pw != c.FormValue("password2") {
+		return fail("err.password_mismatch")
+	}
+	hash, err := hashPassword(pw)
+	if err != nil {
+		return err
+	}
+	a, err := s.st.CreateFirstAdmin(c.UserContext(), email, hash)
+	if errors.Is(err, store.ErrAdminExists) {
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	if err != nil {
+		return err
+	}
+	s.ui.claim.consume()
+	s.log.Info("admin account created; setup link retired", "admin_id", a.ID)
+	if err := s.startSession(c, a.ID); err != nil {
+		return err
+	}
+	return c.Redirect("/wizard/domain", fiber.StatusSeeOther)
+}
+
+func validEmail(e string) bool {
+	at := strings.LastIndex(e, "@")
+	return len(e) <= 254 && at > 0 && at < len(e)-3 && strings.Contains(e[at:], ".") && !strings.ContainsAny(e, " \t\r\n<>\"")
+}
+
+func (s *server) loginForm(c *fiber.Ctx) error {
+	return s.render(c, 0, "login", &page{Title: "login.title", Data: fiber.Map{"Next": safeNext(c.Query("next")), "Email": ""}})
+}
+
+func safeNext(n string) string {
+	if !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, "/\\") {
+		return "/"
+	}
+	return n
+}
+
+func (s *server) loginSubmit(c *fiber.Ctx) error {
+	l := s.locale(c)
+	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+	next := safeNext(c.FormValue("next"))
+	now := time.Now()
+	ipKey, emailKey := "ip:"+c.IP(), "email:"+email
+	data := fiber.Map{"Next": next, "Email": email}
+	if s.ui.byIP.blocked(ipKey, now) || s.ui.byEmail.blocked(emailKey, now) {
+		s.log.Warn("sign-in rate limited", "ip", c.IP())
+		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
+	}
+	a, err := s.st.AdminByEmail(c.UserContext(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ok := false
+	if a != nil {
+		ok = checkPassword(a.PasswordHash, c.FormValue("password"))
+	} else {
+		// Same work for an unknown email, so timing does not reveal accounts.
+		checkPassword("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", c.FormValue("password"))
+	}
+	if !ok {
+		s.ui.byIP.fail(ipKey, now)
+		s.ui.byEmail.fail(emailKey, now)
+		s.log.Warn("sign-in failed", "ip", c.IP())
+		return s.render(c, fiber.StatusUnauthorized, "login", &page{L: l, Title: "login.title", Error: l.T("login.bad"), Data: data})
+	}
+	s.ui.byEmail.reset(emailKey)
+	if err := s.startSession(c, a.ID); err != nil {
+		return err
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+func (s *server) logout(c *fiber.Ctx) error {
+	if err := s.st.DeleteSession(c.UserContext(), c.Cookies(sessionCookie)); err != nil {
+		return err
+	}
+	c.ClearCookie(sessionCookie)
+	return c.Redirect("/login", fiber.StatusSeeOther)
+}
+
+func (s *server) savePassword(c *fiber.Ctx) error {
+	l := s.locale(c)
+	a := c.Locals("admin").(*store.Admin)
+	if !checkPassword(a.PasswordHash, c.FormValue("current")) {
+		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T("err.password_current"))
+	}
+	pw := c.FormValue("password")
+	if p := passwordProblem(pw, a.Email); p != "" {
+		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T(p))
+	}
+	if pw != c.FormValue("password2") {
+		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T("err.password_mismatch"))
+	}
+	hash, err := hashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetAdminPassword(c.UserContext(), a.ID, hash, c.Cookies(sessionCookie)); err != nil {
+		return err
+	}
+	return c.Redirect("/settings?ok=flash.password", fiber.StatusSeeOther)
+}
+
+// userError is the text to show for an error from the bridge, or ""
+// when the error is linehub's own (logged, shown generically).
+func (s *server) userError(c *fiber.Ctx, err error) string {
+	status, msg := statusOf(err)
+	if status >= 500 && status != fiber.StatusBadGateway {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		return s.locale(c).T("err.internal")
+	}
+	return msg
+}
+
+func (s *server) connParam(c *fiber.Ctx) (*store.Connection, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return nil, fiber.NewError(fiber.StatusNotFound, "no such connection")
+	}
+	conn, err := s.st.Connection(c.UserContext(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fiber.NewError(fiber.StatusNotFound, "no such connection")
+	}
+	return conn, err
+}
+
+var errNoIcon = errors.New("no icon")
+
+// readIcon reads an uploaded icon; errNoIcon when none was sent.
+func readIcon(c *fiber.Ctx) (string, []byte, error) {
+	fh, err := c.FormFile("icon")
+	if err != nil || fh.Size == 0 {
+		return "", nil, errNoIcon
+	}
+	if fh.Size > maxIconBytes {
+		return "", nil, &bridge.InputError{Msg: "icon"}
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", nil, fmt.Errorf("open upload: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxIconBytes+1))
+	if err != nil {
+		return "", nil, fmt.Errorf("read upload: %w", err)
+	}
+	ct, err := checkIcon(data)
+	return ct, data, err
 }

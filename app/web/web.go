@@ -25,6 +25,9 @@ type Options struct {
 	Config  *config.Config
 	Logger  *slog.Logger
 	Version string
+	// SetupURL, when set, receives the one-time first-run link (serve
+	// prints it); it is not called once an admin exists.
+	SetupURL func(url string)
 	// Jobs is the scheduler behind the jobs API; nil answers 503 there.
 	Jobs *jobs.Scheduler
 }
@@ -37,6 +40,7 @@ type server struct {
 	ver  string
 	ops  *opsState
 	jobs *jobs.Scheduler
+	ui   *ui
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller
@@ -49,6 +53,18 @@ func New(o Options) *fiber.App {
 		o.Logger = slog.Default()
 	}
 	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
+	if err := s.initUI(); err != nil {
+		panic(err) // embedded templates are part of the build; a test catches this
+	}
+	s.applySavedPublicURL()
+	if link, err := s.startSetup(context.Background()); err != nil {
+		s.log.Error("first-run setup link", "err", err)
+	} else if link != "" {
+		s.log.Warn("setup pending: open the one-time setup link (valid 30 minutes) to create the admin account", "url", link)
+		if o.SetupURL != nil {
+			o.SetupURL(link)
+		}
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "linehub",
 		BodyLimit:             bodyLimit,

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"testing"
+)
+
+// FuzzCheckIcon feeds uploads to the icon check: it must never panic and
+// must accept only what decodes as a PNG or JPEG of sane size.
+func FuzzCheckIcon(f *testing.F) {
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, image.NewGray(image.Rect(0, 0, 2, 2)))
+	f.Add(buf.Bytes())
+	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+	f.Add([]byte("GIF89a"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ct, err := checkIcon(data)
+		if err != nil {
+			return
+		}
+		cfg, _, derr := image.DecodeConfig(bytes.NewReader(data))
+		if derr != nil || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels || (ct != "image/png" && ct != "image/jpeg") {
+			t.Fatalf("accepted %q (%v)", ct, derr)
+		}
+	})
+}
+
+// FuzzCheckPassword parses stored PHC strings: malformed ones must be
+// refused, never panic, and never accept.
+func FuzzCheckPassword(f *testing.F) {
+	f.Add("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA", "pw")
+	f.Add("$argon2id$v=19$m=0,t=0,p=0$$", "")
+	f.Add("garbage", "x")
+	f.Fuzz(func(t *testing.T, phc, pw string) {
+		if checkPassword(phc, pw) && phc == "garbage" {
+			t.Fatal("accepted a malformed hash")
+		}
+	})
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCataloguesHaveTheSameKeys(t *testing.T) {
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"en", "ja"} {
+		for _, b := range []string{"en", "ja"} {
+			for k := range cat[a] {
+				if _, ok := cat[b][k]; !ok {
+					t.Errorf("%s.json has %q, %s.json does not", a, k, b)
+				}
+			}
+		}
+	}
+	for k, v := range cat["en"] {
+		if strings.Count(v, "%") != strings.Count(cat["ja"][k], "%") {
+			t.Errorf("%q: en and ja differ in format verbs", k)
+		}
+	}
+}
+
+func TestPickLang(t *testing.T) {
+	for _, tc := range []struct{ cookie, accept, want string }{
+		{"", "ja,en-US;q=0.8", "ja"},
+		{"", "en-GB,en;q=0.9", "en"},
+		{"", "fr-FR", "en"},
+		{"", "", "en"},
+		{"en", "ja", "en"},
+		{"ja", "en", "ja"},
+		{"xx", "ja-JP", "ja"},
+	} {
+		if got := pickLang(tc.cookie, tc.accept); got != tc.want {
+			t.Errorf("pickLang(%q, %q) = %q, want %q", tc.cookie, tc.accept, got, tc.want)
+		}
+	}
+}
+
+func TestPasswordHashing(t *testing.T) {
+	h, err := hashPassword("Correct-Horse-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash format: %s", h)
+	}
+	if !checkPassword(h, "Correct-Horse-9") || checkPassword(h, "correct-horse-9") || checkPassword("garbage", "x") {
+		t.Error("checkPassword")
+	}
+	for pw, bad := range map[string]bool{"short": true, "alllowercaseletters": false, "alllowercase1": true, "Correct-Horse-9": false, "password1234ABC!": true} {
+		if got := passwordProblem(pw, "a@example.com") != ""; got != bad {
+			t.Errorf("passwordProblem(%q) rejected=%v, want %v", pw, got, bad)
+		}
+	}
+}
+
+func TestSetupClaimExpires(t *testing.T) {
+	now := time.Now()
+	c, tok := newSetupClaim(now)
+	if !c.valid(tok, now) || c.valid(tok+"x", now) || c.valid("", now) {
+		t.Fatal("fresh claim")
+	}
+	if c.valid(tok, now.Add(31*time.Minute)) {
+		t.Error("claim valid after 30 minutes")
+	}
+	c.consume()
+	if c.valid(tok, now) {
+		t.Error("claim valid after use")
+	}
+}
+
+func TestCheckIcon(t *testing.T) {
+	for _, in := range [][]byte{nil, []byte("GIF89a"), []byte("\x89PNG\r\n\x1a\n garbage")} {
+		if _, err := checkIcon(in); err == nil {
+			t.Errorf("checkIcon(%q) accepted", in)
+		}
+	}
+}

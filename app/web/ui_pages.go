@@ -1,0 +1,512 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	_ "image/jpeg" // icon uploads
+	_ "image/png"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/config"
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+const (
+	maxIconBytes     = 512 << 10
+	maxIconPixels    = 2048
+	friendsPerPage   = 50
+	settingPublicURL = "web.public_url"
+)
+
+// checkIcon accepts PNG and JPEG that decode and are of sane size.
+func checkIcon(data []byte) (string, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "png" && format != "jpeg") {
+		return "", &bridge.InputError{Msg: "icon"}
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels {
+		return "", &bridge.InputError{Msg: "icon"}
+	}
+	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
+		return "", &bridge.InputError{Msg: "icon"}
+	}
+	return "image/" + format, nil
+}
+
+type card struct {
+	Conn    store.Connection
+	Stats   store.FriendStats
+	HasIcon bool
+}
+
+func (s *server) dashboard(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	conns, err := s.st.Connections(ctx)
+	if err != nil {
+		return err
+	}
+	cards := make([]card, 0, len(conns))
+	for _, cn := range conns {
+		st, err := s.st.FriendStats(ctx, cn.ID)
+		if err != nil {
+			return err
+		}
+		if cn.LastEventAt == nil {
+			if cn.LastEventAt, err = s.st.LastEventAt(ctx, cn.ID); err != nil {
+				return err
+			}
+		}
+		_, ierr := s.st.ConnectionIcon(ctx, cn.ID)
+		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil})
+	}
+	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
+	days, err := s.st.EventsPerDay(ctx, 0, since)
+	if err != nil {
+		return err
+	}
+	l := s.locale(c)
+	hs := s.b.HubSpotInfo(ctx)
+	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
+		"Cards":   cards,
+		"AtLimit": len(conns) >= hs.MaxConnections,
+		"HubSpot": hs,
+		"Charts": []template.HTML{
+			chart(l.T("chart.follows"), "follow", "#06c755", days, since),
+			chart(l.T("chart.unfollows"), "unfollow", "#d1242f", days, since),
+			chart(l.T("chart.messages"), "message", "#0969da", days, since),
+		},
+	}})
+}
+
+// chart draws one 30-day bar chart as inline SVG.
+func chart(title, typ, color string, days []store.DayCount, since time.Time) template.HTML {
+	counts := make([]int, 30)
+	for _, d := range days {
+		if d.Type != typ {
+			continue
+		}
+		t, err := time.Parse("2006-01-02", d.Day)
+		if err != nil {
+			continue
+		}
+		if i := int(t.Sub(since) / (24 * time.Hour)); i >= 0 && i < 30 {
+			counts[i] += d.Count
+		}
+	}
+	max, total := 1, 0
+	for _, n := range counts {
+		total += n
+		if n > max {
+			max = n
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<figure class="chart"><figcaption>%s <b>%d</b></figcaption><svg viewBox="0 0 300 80" role="img" aria-label="%s" preserveAspectRatio="none">`,
+		template.HTMLEscapeString(title), total, template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<line x1="0" y1="79.5" x2="300" y2="79.5" stroke="#d0d7de"/>`)
+	for i, n := range counts {
+		h := float64(n) / float64(max) * 76
+		day := since.AddDate(0, 0, i).Format("01-02")
+		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="8" height="%.1f" fill="%s"><title>%s: %d</title></rect>`, i*10+1, 79-h, h, color, day, n)
+	}
+	b.WriteString(`</svg></figure>`)
+	return template.HTML(b.String())
+}
+
+var wizardSteps = []string{"domain", "hubspot", "tier"}
+
+func (s *server) settingsData(c *fiber.Ctx) fiber.Map {
+	ctx := c.UserContext()
+	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
+	return fiber.Map{
+		"HubSpot":      s.b.HubSpotInfo(ctx),
+		"PublicURL":    publicURL,
+		"ConfigURL":    s.cfg.PublicURL,
+		"Domain":       s.cfg.Domain,
+		"EffectiveURL": s.cfg.WebhookBaseURL(),
+		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
+		"Scopes":       []string{"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read", "crm.schemas.contacts.write", "oauth"},
+	}
+}
+
+func (s *server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) error {
+	data := s.settingsData(c)
+	data["Step"] = step
+	for i, st := range wizardSteps {
+		if st == step {
+			data["StepNo"] = i + 2 // step 1 was the account
+		}
+	}
+	title := "settings.title"
+	if step != "" {
+		title = "wizard.title"
+	}
+	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data})
+}
+
+func (s *server) settingsPage(c *fiber.Ctx) error { return s.settingsWith(c, 0, "", "") }
+
+func (s *server) wizardPage(c *fiber.Ctx) error {
+	step := c.Params("step")
+	for _, st := range wizardSteps {
+		if st == step {
+			return s.settingsWith(c, 0, step, "")
+		}
+	}
+	return fiber.NewError(fiber.StatusNotFound, "no such step")
+}
+
+// afterSave continues the wizard or returns to Settings.
+func afterSave(c *fiber.Ctx, flash string) error {
+	step := c.FormValue("step")
+	for i, st := range wizardSteps {
+		if st == step {
+			if i+1 < len(wizardSteps) {
+				return c.Redirect("/wizard/"+wizardSteps[i+1]+"?ok="+flash, fiber.StatusSeeOther)
+			}
+			return c.Redirect("/?ok=flash.wizard_done", fiber.StatusSeeOther)
+		}
+	}
+	return c.Redirect("/settings?ok="+flash, fiber.StatusSeeOther)
+}
+
+func (s *server) saveDomain(c *fiber.Ctx) error {
+	raw := strings.TrimRight(strings.TrimSpace(c.FormValue("public_url")), "/")
+	if raw != "" {
+		if !strings.Contains(raw, "://") {
+			raw = "https://" + raw
+		}
+		if !validBaseURL(raw) {
+			return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.locale(c).T("err.public_url"))
+		}
+	}
+	if err := s.st.SetSetting(c.UserContext(), settingPublicURL, raw); err != nil {
+		return err
+	}
+	return afterSave(c, "flash.domain")
+}
+
+func validBaseURL(raw string) bool {
+	req, err := http.NewRequest(http.MethodGet, raw, nil)
+	if err != nil {
+		return false
+	}
+	u := req.URL
+	return (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && len(raw) < 200
+}
+
+func (s *server) saveHubSpot(c *fiber.Ctx) error {
+	tier := s.b.HubSpotInfo(c.UserContext()).Tier
+	if _, err := s.b.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
+		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
+	}
+	return afterSave(c, "flash.hubspot")
+}
+
+func (s *server) saveTier(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	tier := c.FormValue("tier")
+	tok, err := s.st.SecretSetting(ctx, "hubspot.token")
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		tok = s.cfg.HubSpot.Token
+	}
+	if tok == "" {
+		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.locale(c).T("err.hubspot_first"))
+	}
+	if _, err := s.b.ConfigureHubSpot(ctx, tok, tier); err != nil {
+		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
+	}
+	return afterSave(c, "flash.tier")
+}
+
+func (s *server) newConnectionForm(c *fiber.Ctx) error {
+	return s.render(c, 0, "connection_new", &page{Title: "conn.new_title", Nav: "dash", Data: fiber.Map{"Name": "", "Description": ""}})
+}
+
+func (s *server) uiCreateConnection(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	l := s.locale(c)
+	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
+	fail := func(status int, msg string) error {
+		return s.render(c, status, "connection_new", &page{L: l, Title: "conn.new_title", Nav: "dash", Error: msg, Data: fiber.Map{"Name": name, "Description": desc}})
+	}
+	if len(desc) > 500 {
+		return fail(fiber.StatusBadRequest, l.T("err.description"))
+	}
+	ct, icon, err := readIcon(c)
+	if err != nil && !errors.Is(err, errNoIcon) {
+		var ie *bridge.InputError
+		if errors.As(err, &ie) {
+			return fail(fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10))
+		}
+		return err
+	}
+	conn, err := s.b.CreateConnection(ctx, bridge.NewConnection{Name: name, Description: desc})
+	if err != nil {
+		status, _ := statusOf(err)
+		if errors.Is(err, store.ErrLimit) {
+			return fail(status, l.T("dash.limit", s.b.MaxConnections()))
+		}
+		return fail(status, s.userError(c, err))
+	}
+	if icon != nil {
+		if err := s.st.SetConnectionIcon(ctx, conn.ID, ct, icon); err != nil {
+			return err
+		}
+	}
+	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.created", conn.ID), fiber.StatusSeeOther)
+}
+
+type propLabel struct{ Label, Name string }
+
+func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errMsg string, extra fiber.Map) error {
+	ctx := c.UserContext()
+	var props []propLabel
+	for _, p := range bridge.Properties(conn.Serial) {
+		props = append(props, propLabel{p.Label, p.Name})
+	}
+	_, ierr := s.st.ConnectionIcon(ctx, conn.ID)
+	st, err := s.st.FriendStats(ctx, conn.ID)
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{
+		"Conn": conn, "Props": props, "WebhookURL": s.b.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
+		"HasToken": conn.TokenLast4 != "", "HasSecret": conn.SecretLast4 != "",
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return s.render(c, status, "connection", &page{Title: "conn.title", Nav: "dash", Error: errMsg, Data: data})
+}
+
+func (s *server) connectionPage(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	return s.connView(c, conn, 0, "", nil)
+}
+
+func (s *server) connectionIcon(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	icon, err := s.st.ConnectionIcon(c.UserContext(), conn.ID)
+	if err != nil {
+		return err
+	}
+	c.Set("Content-Type", icon.ContentType)
+	c.Set("Cache-Control", "private, max-age=60")
+	return c.Send(icon.Data)
+}
+
+func (s *server) editConnection(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	l := s.locale(c)
+	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
+	if len(desc) > 500 {
+		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.description"), nil)
+	}
+	ct, icon, err := readIcon(c)
+	if err != nil && !errors.Is(err, errNoIcon) {
+		var ie *bridge.InputError
+		if errors.As(err, &ie) {
+			return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10), nil)
+		}
+		return err
+	}
+	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
+		status, _ := statusOf(err)
+		return s.connView(c, conn, status, s.userError(c, err), nil)
+	}
+	if icon != nil {
+		if err := s.st.SetConnectionIcon(c.UserContext(), conn.ID, ct, icon); err != nil {
+			return err
+		}
+	}
+	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.saved", conn.ID), fiber.StatusSeeOther)
+}
+
+func (s *server) saveCredentials(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	var p bridge.ConnectionPatch
+	if v := strings.TrimSpace(c.FormValue("channel_secret")); v != "" {
+		p.ChannelSecret = &v
+	}
+	if v := strings.TrimSpace(c.FormValue("channel_access_token")); v != "" {
+		p.ChannelAccessToken = &v
+	}
+	if p.ChannelSecret == nil && p.ChannelAccessToken == nil {
+		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.nothing"), nil)
+	}
+	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
+		status, _ := statusOf(err)
+		return s.connView(c, conn, status, s.userError(c, err), nil)
+	}
+	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.credentials", conn.ID), fiber.StatusSeeOther)
+}
+
+// verifyConnection re-checks the saved token with LINE's bot info, which
+// also refreshes the bot name and picture shown on the page.
+func (s *server) verifyConnection(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	_, token, err := s.st.ConnectionSecrets(conn)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.no_token"), nil)
+	}
+	updated, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{ChannelAccessToken: &token})
+	if err != nil {
+		status, _ := statusOf(err)
+		return s.connView(c, conn, status, s.userError(c, err), nil)
+	}
+	return s.connView(c, updated, 0, "", fiber.Map{"Verified": true})
+}
+
+func (s *server) registerWebhook(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	l := s.locale(c)
+	_, token, err := s.st.ConnectionSecrets(conn)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.no_token"), nil)
+	}
+	cl, err := line.NewClient(line.Options{Token: token, APIBaseURL: s.cfg.LINE.APIBaseURL, DataAPIBaseURL: s.cfg.LINE.DataAPIBaseURL})
+	if err != nil {
+		return fmt.Errorf("LINE client: %w", err)
+	}
+	endpoint := s.b.WebhookURL(conn)
+	if err := cl.SetWebhookEndpoint(c.UserContext(), endpoint); err != nil {
+		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_set_failed")+": "+s.userError(c, err), nil)
+	}
+	res, err := cl.TestWebhookEndpoint(c.UserContext(), endpoint)
+	if err != nil {
+		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_test_failed")+": "+s.userError(c, err), nil)
+	}
+	s.log.Info("webhook URL registered with LINE", "connection", conn.ID, "test_success", res.Success, "test_status", res.StatusCode)
+	return s.connView(c, conn, 0, "", fiber.Map{"WebhookTest": res})
+}
+
+func (s *server) retryProperties(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.b.EnsureProperties(c.UserContext(), conn.ID); err != nil {
+		conn, _ = s.st.Connection(c.UserContext(), conn.ID)
+		return s.connView(c, conn, fiber.StatusBadGateway, s.userError(c, err), nil)
+	}
+	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.properties", conn.ID), fiber.StatusSeeOther)
+}
+
+func (s *server) uiDeleteConnection(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	if c.FormValue("confirm") != "yes" {
+		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("conn.delete_confirm_needed"), nil)
+	}
+	if err := s.b.DeleteConnection(c.UserContext(), conn.ID); err != nil {
+		return err
+	}
+	return c.Redirect("/?ok=flash.deleted", fiber.StatusSeeOther)
+}
+
+func (s *server) friendsPage(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	q := strings.TrimSpace(c.Query("q"))
+	pg, _ := strconv.Atoi(c.Query("page"))
+	if pg < 1 {
+		pg = 1
+	}
+	friends, more, err := s.st.SearchFriends(c.UserContext(), conn.ID, q, (pg-1)*friendsPerPage, friendsPerPage)
+	if err != nil {
+		return err
+	}
+	hs := s.b.HubSpotInfo(c.UserContext())
+	return s.render(c, 0, "friends", &page{Title: "friends.title", Nav: "dash", Data: fiber.Map{
+		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID,
+	}})
+}
+
+func (s *server) tokensPage(c *fiber.Ctx) error { return s.tokensView(c, 0, "", "") }
+
+func (s *server) tokensView(c *fiber.Ctx, status int, created, errMsg string) error {
+	toks, err := s.st.APITokens(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, "tokens", &page{Title: "tokens.title", Nav: "tokens", Error: errMsg, Data: fiber.Map{"Tokens": toks, "Created": created}})
+}
+
+func (s *server) createToken(c *fiber.Ctx) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	if name == "" || len(name) > 100 {
+		return s.tokensView(c, fiber.StatusBadRequest, "", s.locale(c).T("err.token_name"))
+	}
+	plain, tok, err := s.st.CreateAPIToken(c.UserContext(), name)
+	if err != nil {
+		return err
+	}
+	s.log.Info("API token created in dashboard", "id", tok.ID, "name", name)
+	// Shown once, in this response only; it is never stored in plain.
+	return s.tokensView(c, fiber.StatusOK, plain, "")
+}
+
+func (s *server) revokeToken(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return fiber.NewError(fiber.StatusNotFound, "no such token")
+	}
+	if err := s.st.RevokeAPIToken(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.Redirect("/tokens?ok=flash.revoked", fiber.StatusSeeOther)
+}
+
+// applySavedPublicURL uses the public URL saved in the wizard unless the
+// config file or environment sets one (those are explicit and win).
+func (s *server) applySavedPublicURL() {
+	if s.cfg.PublicURL != "" || s.cfg.Domain != "" {
+		return
+	}
+	if v, err := s.st.Setting(context.Background(), settingPublicURL); err == nil && v != "" {
+		s.cfg.PublicURL = v
+	}
+}
