@@ -119,8 +119,9 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); b.Run(workCtx) }()
+	go func() { defer wg.Done(); b.RunMessaging(workCtx) }()
 
 	log.Info("linehub started", "version", version, "data_dir", cfg.DataDir, "webhook_base", cfg.WebhookBaseURL(),
 		"hubspot_configured", hs.HasToken())

@@ -119,6 +119,8 @@ var migrations = []migration{
 		// only cost a write on every webhook insert and every applied mark.
 		return tx.Exec("DROP INDEX IF EXISTS idx_inbox_pending").Error
 	}},
+	// Versions 3 and 4 belong to issues B and D.
+	{5, "messaging: workflow hook keys, templates, sends, chat, broadcasts", migrateMessaging},
 }
 
 type schemaMigration struct {

@@ -117,6 +117,7 @@ type Server struct {
 	contacts   map[string]*contactRec
 	byEmail    map[string]string
 	nextID     int64
+	lists      listsState // lists.go
 }
 
 // New starts a Server on 127.0.0.1 on a free port. It panics if it cannot
