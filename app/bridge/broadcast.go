@@ -46,7 +46,7 @@ type BroadcastInput struct {
 // BroadcastView is a broadcast with its progress, for the API.
 type BroadcastView struct {
 	store.Broadcast
-	Messages []json.RawMessage      `json:"messages"`
+	Messages []json.RawMessage       `json:"messages"`
 	Progress store.BroadcastProgress `json:"progress"`
 }
 

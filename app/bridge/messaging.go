@@ -40,3 +40,10 @@ func (b *Bridge) RunMessaging(ctx context.Context) {
 		}
 	}
 }
+
+// SendPending does one pass of the messaging worker now: due broadcasts,
+// then pending notes (tests and a manual "run now" use it).
+func (b *Bridge) SendPending(ctx context.Context) {
+	b.runBroadcasts(ctx)
+	b.flushNotes(ctx)
+}

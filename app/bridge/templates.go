@@ -203,7 +203,9 @@ func (b *Bridge) GetTemplate(ctx context.Context, id int64) (Template, error) {
 }
 
 // DeleteTemplate removes a template.
-func (b *Bridge) DeleteTemplate(ctx context.Context, id int64) error { return b.st.DeleteTemplate(ctx, id) }
+func (b *Bridge) DeleteTemplate(ctx context.Context, id int64) error {
+	return b.st.DeleteTemplate(ctx, id)
+}
 
 // templateByRef finds a template by id or name.
 func (b *Bridge) templateByRef(ctx context.Context, ref string) (*store.MessageTemplate, error) {

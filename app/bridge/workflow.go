@@ -258,6 +258,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 			sigErr = &AuthError{"no request URI to verify the signature against"}
 		}
 		if sigErr != nil {
+			b.log.Debug("workflow signature mismatch", "uris", call.URIs)
 			return SendResult{}, sigErr
 		}
 	}

@@ -99,9 +99,10 @@ func (s *Server) ExpireReplyTokens(token string) {
 	}
 }
 
-// issueReplyTokens remembers the reply tokens of events being delivered:
-// LINE accepts a token only from an event it sent.
-func (s *Server) issueReplyTokens(token string, events []json.RawMessage) {
+// IssueReplyTokens remembers the reply tokens of events as LINE would when
+// sending them (Deliver does this itself; tests that post webhooks another
+// way call it): LINE accepts a token only from an event it sent.
+func (s *Server) IssueReplyTokens(token string, events ...json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.channels[token]

@@ -324,7 +324,7 @@ func (s *Server) Deliver(ctx context.Context, webhookURL, token string, events .
 	if !ok {
 		return 0, errors.New("linetest: deliver: no channel with that token")
 	}
-	s.issueReplyTokens(token, events)
+	s.IssueReplyTokens(token, events...)
 	return s.post(ctx, webhookURL, ch.Secret, Body(ch.BotUserID, events...))
 }
 
