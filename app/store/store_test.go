@@ -37,7 +37,7 @@ func TestOpenCreatesKeyAndMigratesOnce(t *testing.T) {
 		t.Fatalf("database file: %v %v, want mode 0600", fi.Mode().Perm(), err)
 	}
 	v, err := st.SchemaVersion(context.Background())
-	if err != nil || v != len(migrations) {
+	if err != nil || v != migrations[len(migrations)-1].version {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	st.Close()
@@ -329,8 +329,9 @@ func TestUpgradeKeepsData(t *testing.T) {
 	old.Close()
 
 	st := openTest(t, dir)
-	if v, _ := st.SchemaVersion(ctx); v != len(all) {
-		t.Fatalf("schema version after upgrade %d, want %d", v, len(all))
+	// Versions may have gaps while issues are merged; the last one counts.
+	if v, _ := st.SchemaVersion(ctx); v != all[len(all)-1].version {
+		t.Fatalf("schema version after upgrade %d, want %d", v, all[len(all)-1].version)
 	}
 	var n int64
 	st.r.Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx_inbox_pending'").Scan(&n)

@@ -120,7 +120,7 @@ func TestWorkflowHook(t *testing.T) {
 		"objectId":   contact,
 		"callbackId": "ap-1234-5678",
 		"properties": map[string]any{
-			"firstname":                             map[string]any{"value": "Hanako"},
+			"firstname":                              map[string]any{"value": "Hanako"},
 			"line_user_id_" + strconv.Itoa(c.serial): uid,
 			"line_follow_" + strconv.Itoa(c.serial):  "Yes",
 		},

@@ -58,6 +58,9 @@ type messaging struct {
 	limited     bool
 	limit       int64
 	used        int64
+	// multicastHook runs after a multicast is accepted and before LINE
+	// answers: a crash test kills the sender there.
+	multicastHook func(Multicast)
 }
 
 func (m *messaging) overQuota(n int) bool {
@@ -71,6 +74,15 @@ func (s *Server) SetQuota(token string, limit, used int64) {
 	defer s.mu.Unlock()
 	c := s.mustChannel(token)
 	c.limited, c.limit, c.used = limit >= 0, limit, used
+}
+
+// SetMulticastHook installs f, called for every accepted multicast before
+// the response is written (nil removes it). A test can kill the sender in
+// it: LINE has then accepted a request whose answer the sender never sees.
+func (s *Server) SetMulticastHook(token string, f func(Multicast)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustChannel(token).multicastHook = f
 }
 
 // Multicasts returns the accepted multicasts, oldest first.
@@ -228,11 +240,16 @@ func (s *Server) multicast(w http.ResponseWriter, r *http.Request, token, reqID 
 		return
 	}
 	c.used += int64(len(req.To))
-	c.multicasts = append(c.multicasts, Multicast{To: req.To, Texts: texts, Messages: req.Messages, RetryKey: retryKey, RequestID: reqID})
+	m := Multicast{To: req.To, Texts: texts, Messages: req.Messages, RetryKey: retryKey, RequestID: reqID}
+	c.multicasts = append(c.multicasts, m)
 	if retryKey != "" {
 		c.accepted[strings.ToLower(retryKey)] = acceptedPush{requestID: reqID}
 	}
+	hook := c.multicastHook
 	s.mu.Unlock()
+	if hook != nil {
+		hook(m)
+	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
