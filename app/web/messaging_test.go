@@ -526,3 +526,45 @@ func TestReplyAndNotes(t *testing.T) {
 		t.Fatalf("idempotent send pushed %d times", len(p)-2)
 	}
 }
+
+// TestWorkflowRetryAfterCrash: linehub recorded the send and its retry key,
+// LINE accepted the push, and linehub died before recording that. HubSpot's
+// retry must not deliver the message a second time.
+func TestWorkflowRetryAfterCrash(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true})
+	c := e.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	contact := e.friendWithContact(c, uid, "Jun")
+	_, key := e.api("POST", "/api/v1/connections/"+c.id+"/workflow/key", nil)
+	apiKey := key["key"].(string)
+	e.secrets = append(e.secrets, apiKey)
+
+	msgs := []json.RawMessage{line.TextMessage("Your appointment is tomorrow")}
+	raw, _ := json.Marshal(msgs)
+	row := &store.Send{ConnectionID: mustID(c.id), IdemKey: "cb:ap-crash", Kind: "workflow", UserID: uid, Messages: string(raw), RetryKey: "0d1c7a52-8f44-4b0e-9a51-3f0f1c2b7d11"}
+	if _, created, err := e.st.ClaimSend(e.ctx, row, 0); err != nil || !created {
+		t.Fatalf("claim: %v %v", created, err)
+	}
+	lc, err := line.NewClient(line.Options{Token: c.ch.token, APIBaseURL: e.ln.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Push(e.ctx, uid, msgs, row.RetryKey); err != nil {
+		t.Fatalf("first push: %v", err)
+	}
+	body := map[string]any{"objectId": contact, "callbackId": "ap-crash", "properties": map[string]any{"line_user_id_" + strconv.Itoa(c.serial): uid}}
+	st, _, out := e.hook(hookCall{key: c.key, apiKey: apiKey, query: "text=" + url.QueryEscape("Your appointment is tomorrow"), body: body})
+	if st != 200 || out["status"] != "sent" {
+		t.Fatalf("retry: %d %v", st, out)
+	}
+	if p := e.ln.Pushes(c.ch.token); len(p) != 1 {
+		t.Fatalf("%d pushes, want 1", len(p))
+	}
+	if f, _ := e.st.Friend(e.ctx, mustID(c.id), uid); f.Unanswered {
+		t.Fatal("Unanswered not No")
+	}
+	// And now it is recorded: one more retry is a duplicate.
+	if st, _, out := e.hook(hookCall{key: c.key, apiKey: apiKey, query: "text=x", body: body}); st != 200 || out["status"] != "duplicate" {
+		t.Fatalf("second retry: %d %v", st, out)
+	}
+}
