@@ -229,38 +229,8 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		return SendResult{}, err
 	}
 	connID := cs.conn.ID
-	if call.APIKey == "" {
-		return SendResult{}, &AuthError{"missing X-Linehub-Key header (the connection's workflow key)"}
-	}
-	ok, err := b.st.CheckHookKey(ctx, connID, call.APIKey)
-	if err != nil {
+	if err := b.authenticateWorkflow(ctx, connID, call); err != nil {
 		return SendResult{}, err
-	}
-	if !ok {
-		return SendResult{}, &AuthError{"wrong workflow key for this connection"}
-	}
-	hk, err := b.st.HookKeyInfo(ctx, connID)
-	if err != nil {
-		return SendResult{}, err
-	}
-	secret, err := b.st.HookSigningSecret(hk)
-	if err != nil {
-		return SendResult{}, err
-	}
-	if secret != "" {
-		var sigErr error
-		for _, u := range call.URIs {
-			if sigErr = VerifySignatureV3(secret, call.Method, u, call.Body, call.Timestamp, call.Signature, call.Now); sigErr == nil {
-				break
-			}
-		}
-		if len(call.URIs) == 0 {
-			sigErr = &AuthError{"no request URI to verify the signature against"}
-		}
-		if sigErr != nil {
-			b.log.Debug("workflow signature mismatch", "uris", call.URIs)
-			return SendResult{}, sigErr
-		}
 	}
 	req, err := ParseWorkflowRequest(call.Body, call.Query)
 	if err != nil {
@@ -290,6 +260,47 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 	}
 	key, renew := workflowIdemKey(req, to, msgs)
 	return b.deliver(ctx, cs, "workflow", key, renew, to, msgs)
+}
+
+// authenticateWorkflow applies the connection's rule. HubSpot's action
+// authenticates one way or the other ("Include request signature in
+// header" with an app, or an API key), so: with a signing secret set the
+// v3 signature is required (and a key, if sent, must be right); without
+// one the API key is required.
+func (b *Bridge) authenticateWorkflow(ctx context.Context, connID int64, call WorkflowCall) error {
+	hk, err := b.st.HookKeyInfo(ctx, connID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &AuthError{"this connection has no workflow key yet: create one in linehub first"}
+	}
+	if err != nil {
+		return err
+	}
+	secret, err := b.st.HookSigningSecret(hk)
+	if err != nil {
+		return err
+	}
+	if call.APIKey != "" || secret == "" {
+		if call.APIKey == "" {
+			return &AuthError{"missing " + WorkflowKeyHeader + " header (the connection's workflow key)"}
+		}
+		ok, err := b.st.CheckHookKey(ctx, connID, call.APIKey)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &AuthError{"wrong workflow key for this connection"}
+		}
+	}
+	if secret == "" {
+		return nil
+	}
+	sigErr := error(&AuthError{"no request URI to verify the signature against"})
+	for _, u := range call.URIs {
+		if sigErr = VerifySignatureV3(secret, call.Method, u, call.Body, call.Timestamp, call.Signature, call.Now); sigErr == nil {
+			return nil
+		}
+	}
+	return sigErr
 }
 
 // workflowRecipient finds the contact's LINE user for this connection:
@@ -345,6 +356,8 @@ type WorkflowKey struct {
 	Header       string    `json:"header"`
 	URL          string    `json:"url"`
 	Signed       bool      `json:"signature_required"`
+	Auth         string    `json:"auth"` // "signature" (HubSpot app secret set) or "api_key"
+	Steps        []string  `json:"steps"` // what to set in HubSpot's workflow editor
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
@@ -374,7 +387,7 @@ func (b *Bridge) RotateWorkflowKey(ctx context.Context, connID int64) (WorkflowK
 
 // WorkflowKeyInfo describes a connection's key without revealing it.
 func (b *Bridge) WorkflowKeyInfo(ctx context.Context, c *store.Connection) (WorkflowKey, error) {
-	k := WorkflowKey{ConnectionID: c.ID, Header: WorkflowKeyHeader, URL: b.WorkflowURL(c)}
+	k := WorkflowKey{ConnectionID: c.ID, Header: WorkflowKeyHeader, URL: b.WorkflowURL(c), Auth: "api_key"}
 	hk, err := b.st.HookKeyInfo(ctx, c.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return k, nil
@@ -383,7 +396,26 @@ func (b *Bridge) WorkflowKeyInfo(ctx context.Context, c *store.Connection) (Work
 		return k, err
 	}
 	k.Last4, k.Signed, k.UpdatedAt = hk.Last4, hk.SigningSecretSealed != "", hk.UpdatedAt
+	if k.Signed {
+		k.Auth = "signature"
+	}
+	k.Steps = workflowSteps(k)
 	return k, nil
+}
+
+func workflowSteps(k WorkflowKey) []string {
+	steps := []string{
+		`In HubSpot, open Automation > Workflows, edit a contact-based workflow and add the action "Send a webhook".`,
+		`Method: POST. Webhook URL: ` + k.URL + `?template=NAME (a saved template), or ?text=Hello%20{{firstname}} for a one-off text.`,
+	}
+	if k.Auth == "signature" {
+		steps = append(steps, `Authentication type: "Include request signature in header", with the app whose client secret is set in linehub.`)
+	} else {
+		steps = append(steps, `Authentication type: "API key". API key name: `+k.Header+`. Location: Request header. Add the key linehub showed when it was created as a HubSpot secret and pick it.`)
+	}
+	return append(steps,
+		`Request body: "Include all contact properties", so linehub sees the contact's LINE user id and the values for {{placeholders}}.`,
+		`Contacts without a LINE user id for this account, or who blocked it, are answered 422 and nothing is sent; HubSpot's retries never send twice.`)
 }
 
 // SetWorkflowSigningSecret sets (or clears with "") the HubSpot app client

@@ -107,12 +107,22 @@ func TestWorkflowHook(t *testing.T) {
 	if !strings.HasSuffix(fmt.Sprint(key["url"]), "/hooks/hubspot/send/"+c.key) || key["header"] != "X-Linehub-Key" {
 		t.Fatalf("key info: %v", key)
 	}
+	// Without a signing secret the key is required.
+	keyOnly := map[string]any{"objectId": contact, "callbackId": "ap-0", "properties": map[string]any{"line_user_id_" + strconv.Itoa(c.serial): uid}}
+	for name, h := range map[string]hookCall{
+		"no key":    {key: c.key, query: "text=x", body: keyOnly},
+		"wrong key": {key: c.key, apiKey: apiKey + "x", query: "text=x", body: keyOnly},
+	} {
+		if st, _, out := e.hook(h); st != 401 {
+			t.Errorf("%s: %d %v", name, st, out)
+		}
+	}
 	const appSecret = "hubspot-app-client-secret-0001"
 	e.secrets = append(e.secrets, appSecret)
 	if st, out := e.api("PUT", "/api/v1/connections/"+c.id+"/workflow/signing-secret", map[string]string{"secret": appSecret}); st != 200 || out["signature_required"] != true {
 		t.Fatalf("signing secret: %d %v", st, out)
 	}
-	if st, out := e.api("GET", "/api/v1/connections/"+c.id+"/workflow", nil); st != 200 || out["key"] != nil || out["signature_required"] != true || out["key_last4"] != apiKey[len(apiKey)-4:] {
+	if st, out := e.api("GET", "/api/v1/connections/"+c.id+"/workflow", nil); st != 200 || out["key"] != nil || out["auth"] != "signature" || out["key_last4"] != apiKey[len(apiKey)-4:] {
 		t.Fatalf("workflow info shows %v", out)
 	}
 
@@ -130,7 +140,6 @@ func TestWorkflowHook(t *testing.T) {
 	// Rejected calls send nothing.
 	for name, h := range map[string]hookCall{
 		"wrong key":       {key: c.key, apiKey: apiKey + "x", secret: appSecret, query: good.query, body: payload},
-		"no key":          {key: c.key, secret: appSecret, query: good.query, body: payload},
 		"bad signature":   {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload, badSig: true},
 		"unsigned":        {key: c.key, apiKey: apiKey, query: good.query, body: payload},
 		"stale timestamp": {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload, age: 6 * time.Minute},
@@ -178,6 +187,16 @@ func TestWorkflowHook(t *testing.T) {
 		t.Fatalf("hash-keyed calls: %+v", p)
 	}
 
+	// HubSpot's "request signature" authentication sends no key: the
+	// signature alone is enough.
+	sigOnly := map[string]any{"objectId": contact, "callbackId": "ap-sig", "properties": payload["properties"]}
+	if st, _, out := e.hook(hookCall{key: c.key, secret: appSecret, query: "text=Signed", body: sigOnly}); st != 200 || out["status"] != "sent" {
+		t.Fatalf("signature only: %d %v", st, out)
+	}
+	if p := e.ln.Pushes(c.ch.token); len(p) != 3 || p[2].Texts[0] != "Signed" {
+		t.Fatalf("signature only: %d pushes", len(p))
+	}
+
 	// A saved template, named in the URL.
 	if st, out := e.api("POST", "/api/v1/templates", map[string]any{"name": "welcome", "messages": []any{
 		map[string]any{"type": "text", "text": "Welcome {{firstname|friend}}!"},
@@ -190,7 +209,7 @@ func TestWorkflowHook(t *testing.T) {
 		t.Fatalf("template call: %d %v", st, out)
 	}
 	p = e.ln.Pushes(c.ch.token)
-	if len(p) != 3 || len(p[2].Messages) != 2 || p[2].Texts[0] != "Welcome Hanako!" {
+	if len(p) != 4 || len(p[3].Messages) != 2 || p[3].Texts[0] != "Welcome Hanako!" {
 		t.Fatalf("template push: %+v", p[len(p)-1])
 	}
 
@@ -210,7 +229,7 @@ func TestWorkflowHook(t *testing.T) {
 	if st, _, out := e.hook(rl); st != 200 || out["status"] != "sent" {
 		t.Fatalf("after rate limit: %d %v", st, out)
 	}
-	if p := e.ln.Pushes(c.ch.token); len(p) != 4 || p[3].Texts[0] != "Limited" {
+	if p := e.ln.Pushes(c.ch.token); len(p) != 5 || p[4].Texts[0] != "Limited" {
 		t.Fatalf("after rate limit: %d pushes", len(p))
 	}
 
@@ -225,7 +244,7 @@ func TestWorkflowHook(t *testing.T) {
 	if st != 422 {
 		t.Fatalf("blocked: %d", st)
 	}
-	if p := e.ln.Pushes(c.ch.token); len(p) != 4 {
+	if p := e.ln.Pushes(c.ch.token); len(p) != 5 {
 		t.Fatalf("blocked friend got a push")
 	}
 	// Bad message input: 400.
