@@ -356,7 +356,7 @@ type WorkflowKey struct {
 	Header       string    `json:"header"`
 	URL          string    `json:"url"`
 	Signed       bool      `json:"signature_required"`
-	Auth         string    `json:"auth"` // "signature" (HubSpot app secret set) or "api_key"
+	Auth         string    `json:"auth"`  // "signature" (HubSpot app secret set) or "api_key"
 	Steps        []string  `json:"steps"` // what to set in HubSpot's workflow editor
 	UpdatedAt    time.Time `json:"updated_at"`
 }
