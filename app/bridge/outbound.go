@@ -122,21 +122,7 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 // (DESIGN.md §3). Friends linehub has not seen get nothing: there is no
 // contact to update, and their first message creates it.
 func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string) error {
-	raw, _ := json.Marshal(msgs)
-	summary := line.MessageSummary(msgs)
-	at := time.Now().UnixMilli()
-	rows := make([]store.ChatMessage, 0, len(to))
-	for _, u := range to {
-		key := sourceKey
-		if len(to) > 1 {
-			key = sourceKey + ":" + u
-		}
-		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
-			Text: summary, Messages: string(raw), Timestamp: at, NotePending: true})
-	}
-	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
-		return err
-	}
+	known := map[string]bool{}
 	err := b.st.Apply(ctx, func(tx *store.ApplyTx) error {
 		fs, err := tx.Friends(connID, to)
 		if err != nil {
@@ -144,6 +130,7 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 		}
 		save := make([]*store.Friend, 0, len(fs))
 		for _, f := range fs {
+			known[f.UserID] = true
 			// The reply answers every message seen so far. Stamping it just
 			// after the newest one keeps the comparison on LINE's clock: a
 			// later message flips Unanswered back whatever this server's
@@ -156,6 +143,22 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 	})
 	if err != nil {
 		return fmt.Errorf("record sent message: %w", err)
+	}
+	raw, _ := json.Marshal(msgs)
+	summary := line.MessageSummary(msgs)
+	at := time.Now().UnixMilli()
+	rows := make([]store.ChatMessage, 0, len(to))
+	for _, u := range to {
+		key := sourceKey
+		if len(to) > 1 {
+			key = sourceKey + ":" + u
+		}
+		// Only friends linehub knows can have a contact to log the note on.
+		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
+			Text: summary, Messages: string(raw), Timestamp: at, NotePending: known[u]})
+	}
+	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
+		return err
 	}
 	wake(b.syncWake)
 	wake(b.messagingWake())
