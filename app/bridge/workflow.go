@@ -117,20 +117,33 @@ func ParseWorkflowRequest(body []byte, query url.Values) (WorkflowRequest, error
 			return r, inputErr("body must be a JSON object (HubSpot contact payload)")
 		}
 	}
-	// Lowest priority first: top-level scalars, then properties, then the
-	// custom-action field maps.
+	// Settings of the call (message, template, ids) come from the URL, the
+	// body's top level or a custom action's input fields, never from the
+	// contact's properties: a form's "message" property must not become
+	// the LINE message.
+	params := map[string]string{}
 	for k, v := range top {
 		if s, ok := scalar(v); ok {
-			r.Properties[strings.ToLower(k)] = s
+			params[strings.ToLower(k)] = s
+			r.Properties[strings.ToLower(k)] = s // a custom body's fields fill placeholders too
 		}
 	}
-	for _, name := range []string{"properties", "fields", "inputFields"} {
+	for _, name := range []string{"fields", "inputFields"} {
 		var m map[string]json.RawMessage
 		if raw, ok := top[name]; ok && json.Unmarshal(raw, &m) == nil {
 			for k, v := range m {
 				if s, ok := scalar(v); ok {
+					params[strings.ToLower(k)] = s
 					r.Properties[strings.ToLower(k)] = s
 				}
+			}
+		}
+	}
+	var contact map[string]json.RawMessage
+	if raw, ok := top["properties"]; ok && json.Unmarshal(raw, &contact) == nil {
+		for k, v := range contact {
+			if s, ok := scalar(v); ok {
+				r.Properties[strings.ToLower(k)] = s
 			}
 		}
 	}
@@ -139,7 +152,7 @@ func ParseWorkflowRequest(body []byte, query url.Values) (WorkflowRequest, error
 			if v := strings.TrimSpace(query.Get(k)); v != "" {
 				return v
 			}
-			if v := strings.TrimSpace(r.Properties[strings.ToLower(k)]); v != "" {
+			if v := strings.TrimSpace(params[strings.ToLower(k)]); v != "" {
 				return v
 			}
 		}
@@ -151,7 +164,10 @@ func ParseWorkflowRequest(body []byte, query url.Values) (WorkflowRequest, error
 	r.Template = str("template", "template_name", "templateId")
 	r.To = str("line_user_id", "to")
 	r.Input.Text = str("text", "message")
-	r.ContactID = str("objectId", "vid", "hs_object_id", "contact_id")
+	r.ContactID = str("objectId", "vid", "contact_id")
+	if r.ContactID == "" {
+		r.ContactID = strings.TrimSpace(r.Properties["hs_object_id"])
+	}
 	if r.ContactID == "" {
 		var obj struct {
 			ObjectID json.Number `json:"objectId"`

@@ -140,3 +140,16 @@ func FuzzParseWorkflowRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestWorkflowMessageNeverFromContactProperties(t *testing.T) {
+	// A form's "message" property arrives with "include all contact
+	// properties"; the LINE message still comes from the template.
+	body := []byte(`{"objectId":9,"properties":{"message":"I want a refund","template":"x","firstname":"Ann"}}`)
+	r, err := ParseWorkflowRequest(body, url.Values{"template": {"welcome"}})
+	if err != nil || r.Template != "welcome" || r.Input.Text != "" || r.Properties["message"] != "I want a refund" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := ParseWorkflowRequest(body, nil); err == nil {
+		t.Fatal("a contact property was taken as the message")
+	}
+}

@@ -452,6 +452,16 @@ func TestBroadcast(t *testing.T) {
 	if st, out := e.api("GET", "/api/v1/connections/"+c.id+"/broadcasts", nil); st != 200 || len(out["broadcasts"].([]any)) != 3 {
 		t.Fatalf("list: %d %v", st, out)
 	}
+	// A scheduled broadcast whose time has come is sent by the next pass.
+	past := time.Now().Add(-time.Second).UTC()
+	due := &store.Broadcast{ConnectionID: mustID(c.id), ListID: listID, Messages: `[{"type":"text","text":"Due"}]`, Status: store.BroadcastScheduled, ScheduledAt: &past}
+	if err := e.st.CreateBroadcast(e.ctx, due); err != nil {
+		t.Fatal(err)
+	}
+	e.b.SendPending(e.ctx)
+	if ms := e.ln.Multicasts(c.ch.token); len(ms) != 6 || ms[5].Texts[0] != "Due" {
+		t.Fatalf("due broadcast: %d multicasts", len(ms))
+	}
 }
 
 func TestReplyAndNotes(t *testing.T) {
