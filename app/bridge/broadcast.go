@@ -91,6 +91,10 @@ func (b *Bridge) PreviewBroadcast(ctx context.Context, connID int64, listID stri
 		return BroadcastPreview{}, err
 	}
 	plan, err := b.planBroadcast(ctx, cs, listID)
+	var hsErr *hubspot.APIError
+	if errors.As(err, &hsErr) && hsErr.Status == http.StatusNotFound {
+		return BroadcastPreview{}, inputErr("HubSpot has no list %s", listID)
+	}
 	if err != nil {
 		return BroadcastPreview{}, err
 	}

@@ -349,6 +349,9 @@ func TestBroadcast(t *testing.T) {
 	if st != 200 || out["recipients"] != float64(1050) || out["skipped_no_line_id"] != float64(100) || out["skipped_blocked"] != float64(50) || out["multicasts"] != float64(3) {
 		t.Fatalf("preview: %d %v", st, out)
 	}
+	if st, out := e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts/preview", map[string]any{"list_id": "31337"}); st != 400 || !strings.Contains(fmt.Sprint(out["error"]), "no list") {
+		t.Fatalf("unknown list: %d %v", st, out)
+	}
 	if st, out := e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": listID, "text": "Hi {{firstname}}"}); st != 400 {
 		t.Fatalf("placeholders in a broadcast: %d %v", st, out)
 	}
@@ -542,6 +545,14 @@ func TestReplyAndNotes(t *testing.T) {
 	e.b.SendPending(e.ctx)
 	if n := len(e.hs.Notes(contact)); n != len(wantSeq) {
 		t.Fatalf("notes written twice: %d", n)
+	}
+
+	// HubSpot learns that the chat is answered.
+	if err := e.b.SyncPending(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ct, ok := e.hs.Contact(contact); !ok || ct.Properties["line_unanswered_"+strconv.Itoa(c.serial)] != "No" {
+		t.Fatalf("contact after replies: %+v", ct.Properties)
 	}
 
 	// The "messages" form of the send API with a client idempotency key.
