@@ -275,7 +275,11 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		return SendResult{}, err
 	}
 	key, renew := workflowIdemKey(req, to, msgs)
-	return b.deliver(ctx, cs, "workflow", key, renew, to, msgs)
+	// HubSpot retries the call (and with it the stored retry key), so LINE
+	// is asked once per call and a 429 goes back to HubSpot at once.
+	once := *cs
+	once.client = cs.client.WithRetries(0)
+	return b.deliver(ctx, &once, "workflow", key, renew, to, msgs)
 }
 
 // authenticateWorkflow applies the connection's rule. HubSpot's action

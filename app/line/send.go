@@ -160,9 +160,7 @@ func (c *Client) Reply(ctx context.Context, replyToken string, msgs []json.RawMe
 		ReplyToken string            `json:"replyToken"`
 		Messages   []json.RawMessage `json:"messages"`
 	}{replyToken, msgs}
-	once := *c
-	once.maxRetries = 0
-	err := once.raw(ctx, "reply", http.MethodPost, "/v2/bot/message/reply", "", body, nil)
+	err := c.WithRetries(0).raw(ctx, "reply", http.MethodPost, "/v2/bot/message/reply", "", body, nil)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(apiErr.Message), "reply token") {
 		return fmt.Errorf("%w: %w", ErrInvalidReplyToken, err)
@@ -204,4 +202,13 @@ func (c *Client) Quota(ctx context.Context) (Quota, error) {
 		return Quota{}, err
 	}
 	return Quota{Limited: q.Type == "limited", Limit: q.Value, Used: u.TotalUsage}, nil
+}
+
+// WithRetries returns a client like c that retries a failed call at most n
+// times (0: never). The workflow endpoint uses 0: HubSpot retries the whole
+// call itself, with the same retry key, and wants a quick 429.
+func (c *Client) WithRetries(n int) *Client {
+	cp := *c
+	cp.maxRetries = max(n, 0)
+	return &cp
 }
