@@ -44,7 +44,10 @@
 //     (search) or DAILY; the daily count resets at midnight in the account's
 //     time zone.
 //
-// Not reproduced: associations, propertiesWithHistory, sorts, merges, the
+// Lists (search, memberships) and notes with their contact association:
+// see lists.go.
+//
+// Not reproduced: associations other than note → contact on create, propertiesWithHistory, sorts, merges, the
 // exact wording of messages HubSpot does not document.
 package hubspottest
 
