@@ -47,8 +47,9 @@
 // Lists (search, memberships) and notes with their contact association:
 // see lists.go.
 //
-// Not reproduced: associations other than note → contact on create, propertiesWithHistory, sorts, merges, the
-// exact wording of messages HubSpot does not document.
+// Not reproduced: associations other than note → contact on create,
+// propertiesWithHistory, sorts, merges, the exact wording of messages
+// HubSpot does not document.
 package hubspottest
 
 import (
