@@ -13,9 +13,10 @@ import (
 )
 
 // replyTokenWindow is how old a received message may be for its reply
-// token to be tried. LINE documents tokens as valid for a short time
-// (about a minute) and single use; trying one later only earns a 400, so
-// older ones go straight to push.
+// token to be tried. LINE's reference: a reply token is single use and must
+// be used within one minute of receiving the webhook (later use is not
+// guaranteed; LINE answers 400 "Invalid reply token"). The event timestamp
+// is earlier than the receipt, so 50 s of it stays inside the minute.
 const replyTokenWindow = 50 * time.Second
 
 // appendChat adds a received 1:1 message to the conversation rows the
