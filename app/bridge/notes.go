@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"html"
+	"net/http"
 	"strings"
 	"time"
 
@@ -51,6 +53,12 @@ func (b *Bridge) flushNotes(ctx context.Context) {
 		if err != nil {
 			msg = err.Error()
 			b.log.Warn("create HubSpot notes", "notes", len(pending), "created", len(done), "err", err)
+			var apiErr *hubspot.APIError
+			if !errors.As(err, &apiErr) || !noteRejected(apiErr.Status) {
+				// HubSpot down, rate or daily limit, token or scope missing:
+				// not the notes' fault. They wait, keeping their attempts.
+				failed = nil
+			}
 		}
 		if ferr := b.st.FinishNotes(context.WithoutCancel(ctx), done, failed, msg); ferr != nil {
 			b.log.Error("record notes", "err", ferr)
@@ -60,6 +68,16 @@ func (b *Bridge) flushNotes(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// noteRejected tells a refusal of the notes themselves (worth only a few
+// attempts) from HubSpot being unavailable to us.
+func noteRejected(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+		return false
+	}
+	return status >= 400 && status < 500
 }
 
 // noteBody is the note's HTML: who said it, how it went, and the text.

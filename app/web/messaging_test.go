@@ -608,3 +608,29 @@ func TestWorkflowRetryAfterCrash(t *testing.T) {
 		t.Fatalf("second retry: %d %v", st, out)
 	}
 }
+
+// TestNotesWaitForHubSpot: while HubSpot fails, notes wait (any number of
+// passes) and are written once it is back, each exactly once.
+func TestNotesWaitForHubSpot(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true})
+	c := e.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	contact := e.friendWithContact(c, uid, "Ren")
+	e.hs.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.Contains(r.URL.Path, "/notes/") {
+			return 503, `{"status":"error","message":"Service Unavailable","category":"SERVICE_UNAVAILABLE"}`, true
+		}
+		return 0, "", false
+	})
+	for range 15 {
+		e.b.SendPending(e.ctx)
+	}
+	if n := len(e.hs.Notes(contact)); n != 0 {
+		t.Fatalf("%d notes while HubSpot fails", n)
+	}
+	e.hs.SetFault(nil)
+	e.b.SendPending(e.ctx)
+	if notes := e.hs.Notes(contact); len(notes) != 1 || !strings.Contains(notes[0].Body, "hello from Ren") {
+		t.Fatalf("notes after recovery: %+v", notes)
+	}
+}
