@@ -400,7 +400,11 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 				return b.fail(ctx, bc, cerr.Error())
 			default:
 				// Rate limit, LINE down, network: the chunk stays pending and
-				// is sent again later with the same retry key.
+				// is sent again later with the same retry key. The report
+				// says why it is waiting.
+				if _, err := b.st.SetBroadcastStatus(context.WithoutCancel(ctx), bc.ID, []string{store.BroadcastSending}, store.BroadcastSending, "waiting to retry: "+cerr.Error()); err != nil {
+					return err
+				}
 				return cerr
 			}
 		}
