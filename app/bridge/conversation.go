@@ -38,8 +38,17 @@ func appendChat(rows []store.ChatMessage, connID int64, ev line.Event) []store.C
 	}
 	return append(rows, store.ChatMessage{
 		ConnectionID: connID, SourceKey: "ev:" + ev.ID, UserID: ev.UserID, Direction: store.ChatIn,
-		Text: ev.Summary, Messages: string(msg.Message), ReplyToken: token, Timestamp: ev.Timestamp, NotePending: true,
+		Text: ev.Summary, Messages: wrapMessage(msg.Message), ReplyToken: token, Timestamp: ev.Timestamp, NotePending: true,
 	})
+}
+
+// wrapMessage stores a received message object as a one-element array, the
+// shape sent messages have, so the chat view reads both alike.
+func wrapMessage(m json.RawMessage) string {
+	if len(m) == 0 || !json.Valid(m) {
+		return "[]"
+	}
+	return "[" + string(m) + "]"
 }
 
 // Conversation is one friend in the chat list.
