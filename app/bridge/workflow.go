@@ -215,10 +215,12 @@ func scalar(raw json.RawMessage) (string, bool) {
 }
 
 // workflowIdemKey picks what makes two calls "the same": an explicit key,
-// HubSpot's callbackId, or a hash of contact, recipient, message and
-// enrollment time. Without an enrollment time the hash of contact and
-// message only counts as a retry within HubSpot's three-day retry window.
-func workflowIdemKey(r WorkflowRequest, to string, msgs []json.RawMessage) (key string, renew time.Duration) {
+// HubSpot's callbackId, or a hash of contact, recipient, message source
+// (the template, or the message as written, before placeholders are
+// filled, so a property edited between retries changes nothing) and
+// enrollment time. Without an enrollment time the hash only counts as a
+// retry within HubSpot's three-day retry window.
+func workflowIdemKey(r WorkflowRequest, to string, source []byte) (key string, renew time.Duration) {
 	switch {
 	case r.IdemKey != "":
 		return "key:" + r.IdemKey, 0
@@ -227,10 +229,7 @@ func workflowIdemKey(r WorkflowRequest, to string, msgs []json.RawMessage) (key 
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", r.ContactID, to)
-	for _, m := range msgs {
-		h.Write(m)
-		h.Write([]byte{0})
-	}
+	h.Write(source)
 	if r.EnrolledAt != "" {
 		fmt.Fprintf(h, "\x00%s", r.EnrolledAt)
 		return "hash:" + hex.EncodeToString(h.Sum(nil)), 0
@@ -256,6 +255,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		return SendResult{}, inputErr("this connection has no channel access token yet")
 	}
 	var msgs []json.RawMessage
+	var source []byte
 	if req.Template != "" {
 		t, err := b.templateByRef(ctx, req.Template)
 		if err != nil {
@@ -264,8 +264,12 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		if err := json.Unmarshal([]byte(t.Messages), &msgs); err != nil {
 			return SendResult{}, fmt.Errorf("template %d: %w", t.ID, err)
 		}
-	} else if msgs, err = req.Input.messages(); err != nil {
-		return SendResult{}, err
+		source = []byte("template:" + store.IDString(t.ID))
+	} else {
+		if msgs, err = req.Input.messages(); err != nil {
+			return SendResult{}, err
+		}
+		source, _ = json.Marshal(msgs)
 	}
 	if msgs, err = Render(msgs, req.Properties); err != nil {
 		return SendResult{}, err
@@ -274,7 +278,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 	if err != nil {
 		return SendResult{}, err
 	}
-	key, renew := workflowIdemKey(req, to, msgs)
+	key, renew := workflowIdemKey(req, to, source)
 	// HubSpot retries the call (and with it the stored retry key), so LINE
 	// is asked once per call and a 429 goes back to HubSpot at once.
 	once := *cs

@@ -79,14 +79,15 @@ func TestParseWorkflowRequest(t *testing.T) {
 }
 
 func TestWorkflowIdemKey(t *testing.T) {
-	msgs := []json.RawMessage{json.RawMessage(`{"type":"text","text":"a"}`)}
-	k1, renew := workflowIdemKey(WorkflowRequest{ContactID: "1"}, "U1", msgs)
-	k2, _ := workflowIdemKey(WorkflowRequest{ContactID: "1"}, "U1", msgs)
-	k3, renew3 := workflowIdemKey(WorkflowRequest{ContactID: "1", EnrolledAt: "t2"}, "U1", msgs)
-	if k1 != k2 || k1 == k3 || renew != retryWindow || renew3 != 0 {
-		t.Fatalf("%s %s %s %v %v", k1, k2, k3, renew, renew3)
+	src := []byte("template:7")
+	k1, renew := workflowIdemKey(WorkflowRequest{ContactID: "1"}, "U1", src)
+	k2, _ := workflowIdemKey(WorkflowRequest{ContactID: "1", Properties: map[string]string{"firstname": "edited"}}, "U1", src)
+	k3, renew3 := workflowIdemKey(WorkflowRequest{ContactID: "1", EnrolledAt: "t2"}, "U1", src)
+	k4, _ := workflowIdemKey(WorkflowRequest{ContactID: "1"}, "U1", []byte("template:8"))
+	if k1 != k2 || k1 == k3 || k1 == k4 || renew != retryWindow || renew3 != 0 {
+		t.Fatalf("%s %s %s %s %v %v", k1, k2, k3, k4, renew, renew3)
 	}
-	if k, _ := workflowIdemKey(WorkflowRequest{ContactID: "1", CallbackID: "cb"}, "U1", msgs); k != "cb:cb" {
+	if k, _ := workflowIdemKey(WorkflowRequest{ContactID: "1", CallbackID: "cb"}, "U1", src); k != "cb:cb" {
 		t.Fatal(k)
 	}
 }
