@@ -140,8 +140,9 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); b.Run(workCtx) }()
+	go func() { defer wg.Done(); b.RunMessaging(workCtx) }()
 	if err := sched.Start(ctx); err != nil {
 		stopWork()
 		wg.Wait()

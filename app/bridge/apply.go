@@ -252,6 +252,7 @@ func (b *Bridge) applyConnection(tx *store.ApplyTx, connID int64, ps []*pending,
 	}
 	changed := map[string]*store.Friend{}
 	var done []int64
+	var chat []store.ChatMessage
 	for _, p := range ps {
 		if p.err != nil {
 			b.log.Warn("undecodable inbox event", "connection", connID, "event", p.row.WebhookEventID, "err", p.err)
@@ -265,6 +266,7 @@ func (b *Bridge) applyConnection(tx *store.ApplyTx, connID int64, ps []*pending,
 		if ev.SourceType != "user" || ev.UserID == "" {
 			continue // group and room events never touch contacts
 		}
+		chat = appendChat(chat, connID, ev) // conversation.go
 		f := friends[ev.UserID]
 		isNew := f == nil
 		if isNew {
@@ -287,6 +289,9 @@ func (b *Bridge) applyConnection(tx *store.ApplyTx, connID int64, ps []*pending,
 		save = append(save, f)
 	}
 	if err := tx.SaveFriends(save); err != nil {
+		return err
+	}
+	if err := tx.AddChatMessages(chat); err != nil {
 		return err
 	}
 	return tx.MarkAppliedIDs(done, at)

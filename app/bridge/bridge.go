@@ -52,6 +52,8 @@ type Bridge struct {
 
 	statusMu sync.Mutex
 	status   Status
+
+	msg messagingState // workflow sends, broadcasts, notes (messaging.go)
 }
 
 // connState is a connection with its secrets opened and its LINE client

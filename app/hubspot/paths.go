@@ -69,3 +69,27 @@ func objectsBatchPath(object, action string) string {
 func objectsSearchPath(object string) string {
 	return objectsPath(object) + "/search"
 }
+
+// Lists (segments) and notes, checked against the 2026-03 reference:
+//
+//   - crm/lists/search/search-lists
+//     POST /crm/lists/2026-03/search {"query","count","offset","objectTypeId"}
+//   - crm/lists/memberships/get-memberships-by-id
+//     GET  /crm/lists/2026-03/{listId}/memberships?limit=(≤250)&after=
+//   - crm/activities/notes/batch/create-notes (and notes/guide:
+//     hs_timestamp required, hs_note_body ≤ 65,536 characters; note → contact
+//     is the HUBSPOT_DEFINED association type 202)
+//     POST /crm/objects/2026-03/notes/batch/create
+
+const (
+	notesObject          = "notes"
+	contactObjectTypeID  = "0-1"
+	maxMembershipsPage   = 250
+	noteToContactAssocID = 202
+)
+
+func listsSearchPath() string { return "/crm/lists/" + APIVersion + "/search" }
+
+func listMembershipsPath(listID string) string {
+	return "/crm/lists/" + APIVersion + "/" + url.PathEscape(listID) + "/memberships"
+}

@@ -156,6 +156,7 @@ var migrations = []migration{
 		return nil
 	}},
 	{4, "job runs, dead letters, job cursors, friend imports", migrateJobs},
+	{5, "messaging: workflow hook keys, templates, sends, chat, broadcasts", migrateMessaging},
 }
 
 type schemaMigration struct {

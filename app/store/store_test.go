@@ -329,8 +329,9 @@ func TestUpgradeKeepsData(t *testing.T) {
 	old.Close()
 
 	st := openTest(t, dir)
-	if v, want := 0, all[len(all)-1].version; func() bool { v, _ = st.SchemaVersion(ctx); return v != want }() {
-		t.Fatalf("schema version after upgrade %d, want %d", v, want)
+	// Versions may have gaps while issues are merged; the last one counts.
+	if v, _ := st.SchemaVersion(ctx); v != all[len(all)-1].version {
+		t.Fatalf("schema version after upgrade %d, want %d", v, all[len(all)-1].version)
 	}
 	var n int64
 	st.r.Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx_inbox_pending'").Scan(&n)

@@ -316,17 +316,19 @@ func (s *server) sendMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		To   string `json:"to"`
-		Text string `json:"text"`
-	}
+	var in messagesBody // messaging.go
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	if err := s.b.SendText(c.UserContext(), id, in.To, in.Text); err != nil {
-		return err
+	key := in.IdempotencyKey
+	if key == "" {
+		key = c.Get("Idempotency-Key")
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"sent": true})
+	res, err := s.b.SendMessages(c.UserContext(), id, in.To, bridge.MessageInput{Text: in.Text, Messages: in.Messages}, key)
+	if err != nil {
+		return messagingErr(c, err)
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"sent": true, "duplicate": res.Duplicate, "send_id": res.SendID})
 }
 
 func parseJSON(c *fiber.Ctx, v any) error {

@@ -74,9 +74,11 @@ func New(o Options) *fiber.App {
 	})
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
+	s.hookRoutes(app)
 	api := app.Group("/api/v1", s.requireToken)
 	s.apiRoutes(api)
 	s.jobRoutes(api)
+	s.messagingRoutes(api)
 	s.uiRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())

@@ -35,6 +35,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /crm/objects/"+version+"/{objectType}/{id}", s.getContact)
 	m.HandleFunc("POST /crm/objects/"+version+"/{objectType}/batch/{action}", s.batchContacts)
 	m.HandleFunc("POST /crm/objects/"+version+"/{objectType}/search", s.searchContacts)
+	s.messagingRoutes(m) // lists and notes (lists.go)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "", fmt.Sprintf("No route for %s %s", r.Method, r.URL.Path), nil)

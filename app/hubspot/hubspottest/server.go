@@ -48,8 +48,12 @@
 //     "sourceType","sourceId"}; API writes are recorded as INTEGRATION,
 //     EditContact as CRM_UI (EditContactAs picks another source).
 //
-// Not reproduced: associations, sorts, merges, the
-// exact wording of messages HubSpot does not document.
+// Lists (search, memberships) and notes with their contact association:
+// see lists.go.
+//
+// Not reproduced: associations other than note → contact on create,
+// sorts, merges, the exact wording of messages
+// HubSpot does not document.
 package hubspottest
 
 import (
@@ -121,6 +125,7 @@ type Server struct {
 	contacts   map[string]*contactRec
 	byEmail    map[string]string
 	nextID     int64
+	lists      listsState // lists.go
 }
 
 // New starts a Server on 127.0.0.1 on a free port. It panics if it cannot

@@ -80,6 +80,9 @@ type Options struct {
 	// WebhookTimeout bounds the test-webhook delivery; past it the result is
 	// REQUEST_TIMEOUT. Default 2s.
 	WebhookTimeout time.Duration
+	// ReplyTokenTTL is how long a delivered event's reply token works
+	// (default 1 minute).
+	ReplyTokenTTL time.Duration
 }
 
 // Push is one accepted push request.
@@ -111,6 +114,7 @@ type channelState struct {
 	webhook      string
 	rateSecond   int64
 	rateCount    int
+	messaging    // multicast, reply, quota (messaging.go)
 }
 
 type acceptedPush struct {
@@ -320,6 +324,7 @@ func (s *Server) Deliver(ctx context.Context, webhookURL, token string, events .
 	if !ok {
 		return 0, errors.New("linetest: deliver: no channel with that token")
 	}
+	s.IssueReplyTokens(token, events...)
 	return s.post(ctx, webhookURL, ch.Secret, Body(ch.BotUserID, events...))
 }
 
@@ -407,6 +412,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.profile(w, token, strings.TrimPrefix(p, "/v2/bot/profile/"))
 	case p == "/v2/bot/message/push" && r.Method == http.MethodPost:
 		s.push(w, r, token, reqID)
+	case p == "/v2/bot/message/multicast" && r.Method == http.MethodPost:
+		s.multicast(w, r, token, reqID)
+	case p == "/v2/bot/message/reply" && r.Method == http.MethodPost:
+		s.reply(w, r, token)
+	case p == "/v2/bot/message/quota" && r.Method == http.MethodGet:
+		s.quota(w, token)
+	case p == "/v2/bot/message/quota/consumption" && r.Method == http.MethodGet:
+		s.consumption(w, token)
 	case p == "/v2/bot/channel/webhook/endpoint" && r.Method == http.MethodPut:
 		s.setWebhook(w, r, token)
 	case p == "/v2/bot/channel/webhook/endpoint" && r.Method == http.MethodGet:
@@ -508,28 +521,8 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, token, reqID strin
 	if n := len(req.Messages); n < 1 || n > 5 {
 		details = append(details, detail{"Size must be between 1 and 5", "messages"})
 	}
-	var texts []string
-	for i, m := range req.Messages {
-		var msg struct {
-			Type string  `json:"type"`
-			Text *string `json:"text"`
-		}
-		if err := json.Unmarshal(m, &msg); err != nil {
-			details = append(details, detail{"Must be an object", fmt.Sprintf("messages[%d]", i)})
-			continue
-		}
-		if !sendableTypes[msg.Type] {
-			details = append(details, detail{"Must be one of the following values: [text, image, video, audio, location, sticker, template, imagemap, flex]", fmt.Sprintf("messages[%d].type", i)})
-			continue
-		}
-		if msg.Type == "text" {
-			if msg.Text == nil || *msg.Text == "" {
-				details = append(details, detail{"May not be empty", fmt.Sprintf("messages[%d].text", i)})
-				continue
-			}
-			texts = append(texts, *msg.Text)
-		}
-	}
+	texts, more := checkMessages(req.Messages)
+	details = append(details, more...)
 	if len(details) > 0 {
 		writeJSON(w, http.StatusBadRequest, struct {
 			Message string   `json:"message"`
@@ -551,6 +544,12 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, token, reqID strin
 			return
 		}
 	}
+	if c.overQuota(1) {
+		s.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, msgMonthlyLimit)
+		return
+	}
+	c.used++
 	sent := make([]sentMessage, len(req.Messages))
 	for i := range sent {
 		sent[i] = sentMessage{ID: MessageID(), QuoteToken: quoteToken()}

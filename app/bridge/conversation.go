@@ -1,0 +1,160 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+// replyTokenWindow is how old a received message may be for its reply
+// token to be tried. LINE's reference: a reply token is single use and must
+// be used within one minute of receiving the webhook (later use is not
+// guaranteed; LINE answers 400 "Invalid reply token"). The event timestamp
+// is earlier than the receipt, so 50 s of it stays inside the minute.
+const replyTokenWindow = 50 * time.Second
+
+// appendChat adds a received 1:1 message to the conversation rows the
+// applier stores with the friend changes. The source key is the webhook
+// event id, so a redelivered event is recorded once.
+func appendChat(rows []store.ChatMessage, connID int64, ev line.Event) []store.ChatMessage {
+	if ev.Type != "message" || ev.SourceType != "user" || ev.UserID == "" {
+		return rows
+	}
+	var msg struct {
+		Message json.RawMessage `json:"message"`
+	}
+	_ = json.Unmarshal(ev.Raw, &msg)
+	token := ev.ReplyToken
+	if ev.Mode == "standby" || ev.Redelivery {
+		// Standby: another module owns the chat. Redelivered: LINE sends no
+		// usable token. Either way replying is not ours to do.
+		token = ""
+	}
+	return append(rows, store.ChatMessage{
+		ConnectionID: connID, SourceKey: "ev:" + ev.ID, UserID: ev.UserID, Direction: store.ChatIn,
+		Text: ev.Summary, Messages: wrapMessage(msg.Message), ReplyToken: token, Timestamp: ev.Timestamp, NotePending: true,
+	})
+}
+
+// wrapMessage stores a received message object as a one-element array, the
+// shape sent messages have, so the chat view reads both alike.
+func wrapMessage(m json.RawMessage) string {
+	if len(m) == 0 || !json.Valid(m) {
+		return "[]"
+	}
+	return "[" + string(m) + "]"
+}
+
+// Conversation is one friend in the chat list.
+type Conversation struct {
+	UserID        string `json:"user_id"`
+	DisplayName   string `json:"display_name"`
+	PictureURL    string `json:"picture_url"`
+	ContactID     string `json:"contact_id,omitempty"`
+	Following     bool   `json:"following"`
+	Unanswered    bool   `json:"unanswered"`
+	LastResponse  string `json:"last_response"`
+	LastMessageAt int64  `json:"last_message_at"`
+}
+
+// Conversations lists a connection's chats, unanswered first.
+func (b *Bridge) Conversations(ctx context.Context, connID int64, limit int) ([]Conversation, error) {
+	if _, err := b.st.Connection(ctx, connID); err != nil {
+		return nil, err
+	}
+	fs, err := b.st.Conversations(ctx, connID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Conversation, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, Conversation{UserID: f.UserID, DisplayName: f.DisplayName, PictureURL: f.PictureURL, ContactID: f.ContactID,
+			Following: f.Following, Unanswered: f.Unanswered, LastResponse: f.LastResponse, LastMessageAt: f.LastMessageAt})
+	}
+	return out, nil
+}
+
+// ChatMessage is one message of a conversation as the API shows it.
+type ChatMessage struct {
+	store.ChatMessage
+	Messages json.RawMessage `json:"messages,omitempty"`
+}
+
+// ChatMessages returns a conversation, newest last.
+func (b *Bridge) ChatMessages(ctx context.Context, connID int64, userID string, beforeID int64, limit int) ([]ChatMessage, error) {
+	if _, err := b.st.Connection(ctx, connID); err != nil {
+		return nil, err
+	}
+	ms, err := b.st.ChatMessages(ctx, connID, userID, beforeID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ChatMessage, 0, len(ms))
+	for _, m := range ms {
+		v := ChatMessage{ChatMessage: m}
+		if json.Valid([]byte(m.Messages)) {
+			v.Messages = json.RawMessage(m.Messages)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Reply answers a friend: with the reply token of their latest message
+// while it is fresh and unused (free), otherwise, or when LINE says the
+// token is no longer valid, by push. idemKey (optional) makes a repeated
+// push request send nothing twice.
+func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in MessageInput, idemKey string) (SendResult, error) {
+	if !isUserID(userID) {
+		return SendResult{}, inputErr("not a LINE user ID: U followed by 32 hex digits")
+	}
+	cs, err := b.connByID(ctx, connID)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if cs.client == nil {
+		return SendResult{}, inputErr("this connection has no channel access token yet")
+	}
+	msgs, err := in.messages()
+	if err != nil {
+		return SendResult{}, err
+	}
+	props := map[string]string{}
+	if fs, err := b.st.FriendsByUser(ctx, connID, []string{userID}); err == nil && fs[userID] != nil {
+		props["display_name"] = fs[userID].DisplayName
+		props[PropertyName("line_user_name", cs.conn.Serial)] = fs[userID].DisplayName
+	}
+	if msgs, err = Render(msgs, props); err != nil {
+		return SendResult{}, err
+	}
+	tok, err := b.st.TakeReplyToken(ctx, connID, userID, time.Now().Add(-replyTokenWindow).UnixMilli())
+	if err != nil {
+		return SendResult{}, err
+	}
+	if tok != nil {
+		err := cs.client.Reply(ctx, tok.ReplyToken, msgs)
+		switch {
+		case err == nil:
+			if err := b.recordSent(context.WithoutCancel(ctx), connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID)); err != nil {
+				return SendResult{}, err
+			}
+			return SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}, nil
+		case errors.Is(err, line.ErrInvalidReplyToken):
+			b.log.Info("reply token no longer valid; pushing instead", "connection", connID)
+		default:
+			// Without a retry key a failed reply may still have been
+			// delivered: pushing now could send it twice.
+			return SendResult{}, classifySendErr(err)
+		}
+	}
+	if idemKey != "" {
+		idemKey = "reply:" + strings.TrimSpace(idemKey)
+	}
+	return b.deliver(ctx, cs, "reply", idemKey, 0, userID, msgs)
+}

@@ -1,0 +1,166 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+// RateLimitError means LINE refused for now (429): rate limit or monthly
+// quota. RetryAfter says when trying again makes sense.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	Quota      bool
+	Err        error
+}
+
+func (e *RateLimitError) Error() string {
+	if e.Quota {
+		return "LINE monthly message quota reached: " + e.Err.Error()
+	}
+	return "LINE rate limit: " + e.Err.Error()
+}
+
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// classifySendErr maps a LINE failure onto what callers act on: 429 →
+// RateLimitError, LINE refusing the message itself (400) → InputError,
+// anything else stays an upstream error.
+func classifySendErr(err error) error {
+	var apiErr *line.APIError
+	switch {
+	case errors.Is(err, line.ErrQuotaExceeded):
+		return &RateLimitError{RetryAfter: time.Hour, Quota: true, Err: err}
+	case errors.Is(err, line.ErrRateLimited):
+		return &RateLimitError{RetryAfter: time.Minute, Err: err}
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
+		return inputErr("LINE refused the message: %s", apiErr.Error())
+	}
+	return fmt.Errorf("push to LINE: %w", err)
+}
+
+// SendResult is what a send did.
+type SendResult struct {
+	SendID    int64             `json:"send_id,omitempty"`
+	Status    string            `json:"status"` // sent, duplicate (sent before, nothing sent now)
+	To        string            `json:"to"`
+	Via       string            `json:"via"` // push or reply
+	Messages  []json.RawMessage `json:"messages"`
+	Duplicate bool              `json:"duplicate"`
+}
+
+// deliver pushes msgs to one friend. With an idempotency key the send is
+// recorded with its LINE retry key before LINE is called, so any retry
+// (after an error, a timeout or a crash) reuses that key and LINE delivers
+// at most once; a send already recorded as sent returns Duplicate without
+// calling LINE. renew > 0 lets the same key send again after that long.
+func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
+	raw, _ := json.Marshal(msgs)
+	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString()}
+	if idemKey != "" {
+		got, created, err := b.st.ClaimSend(ctx, row, renew)
+		if err != nil {
+			return SendResult{}, err
+		}
+		if !created {
+			if got.Status == store.SendSent {
+				var prev []json.RawMessage
+				_ = json.Unmarshal([]byte(got.Messages), &prev)
+				return SendResult{SendID: got.ID, Status: "duplicate", To: got.UserID, Via: "push", Messages: prev, Duplicate: true}, nil
+			}
+			// An earlier attempt failed or was cut short: send what it
+			// recorded, with its retry key.
+			row = got
+			to = got.UserID
+			if err := json.Unmarshal([]byte(got.Messages), &msgs); err != nil {
+				return SendResult{}, fmt.Errorf("send %d: stored messages: %w", got.ID, err)
+			}
+		}
+	}
+	if err := cs.client.Push(ctx, to, msgs, row.RetryKey); err != nil {
+		cerr := classifySendErr(err)
+		if row.ID != 0 {
+			var rl *RateLimitError
+			var ie *InputError
+			status := store.SendPending // retried with the same key
+			if errors.As(cerr, &ie) || (errors.As(cerr, &rl) && rl.Quota) {
+				status = store.SendFailed
+			}
+			if ferr := b.st.FinishSend(context.WithoutCancel(ctx), row.ID, status, err.Error()); ferr != nil {
+				b.log.Error("record failed send", "send", row.ID, "err", ferr)
+			}
+		}
+		return SendResult{}, cerr
+	}
+	// From here the message is out: record it even if the caller gave up.
+	rctx := context.WithoutCancel(ctx)
+	if row.ID != 0 {
+		if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
+			return SendResult{}, err
+		}
+	}
+	source := "send:" + uuid.NewString()
+	if row.ID != 0 {
+		source = "send:" + store.IDString(row.ID)
+	}
+	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source); err != nil {
+		return SendResult{}, err
+	}
+	return SendResult{SendID: row.ID, Status: "sent", To: to, Via: "push", Messages: msgs}, nil
+}
+
+// recordSent notes messages linehub sent: in the conversation (and, through
+// it, the timeline notes) and as Unanswered = No on each known friend
+// (DESIGN.md §3). Friends linehub has not seen get nothing: there is no
+// contact to update, and their first message creates it.
+func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string) error {
+	known := map[string]bool{}
+	err := b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+		fs, err := tx.Friends(connID, to)
+		if err != nil {
+			return err
+		}
+		save := make([]*store.Friend, 0, len(fs))
+		for _, f := range fs {
+			known[f.UserID] = true
+			// The reply answers every message seen so far. Stamping it just
+			// after the newest one keeps the comparison on LINE's clock: a
+			// later message flips Unanswered back whatever this server's
+			// clock says.
+			f.Unanswered, f.UnansweredAt = false, max(f.UnansweredAt, f.LastMessageAt+1)
+			f.Dirty |= int(FieldUnanswered)
+			save = append(save, f)
+		}
+		return tx.SaveFriends(save)
+	})
+	if err != nil {
+		return fmt.Errorf("record sent message: %w", err)
+	}
+	raw, _ := json.Marshal(msgs)
+	summary := line.MessageSummary(msgs)
+	at := time.Now().UnixMilli()
+	rows := make([]store.ChatMessage, 0, len(to))
+	for _, u := range to {
+		key := sourceKey
+		if len(to) > 1 {
+			key = sourceKey + ":" + u
+		}
+		// Only friends linehub knows can have a contact to log the note on.
+		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
+			Text: summary, Messages: string(raw), Timestamp: at, NotePending: known[u]})
+	}
+	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
+		return err
+	}
+	wake(b.syncWake)
+	wake(b.messagingWake())
+	return nil
+}

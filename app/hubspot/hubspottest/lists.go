@@ -1,0 +1,231 @@
+package hubspottest
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lists (segments) and notes, as the 2026-03 reference documents them:
+//
+//	POST /crm/lists/2026-03/search                 name contains query (case-insensitive),
+//	                                               offset/count paging, hs_list_size
+//	GET  /crm/lists/2026-03/{listId}/memberships   recordIds by id, limit ≤ 250, after cursor;
+//	                                               404 for an unknown list
+//	POST /crm/objects/2026-03/notes/batch/create   ≤ 100 inputs, hs_timestamp required,
+//	                                               associations to live contacts only (type 202)
+
+// Note is a note as stored by the double.
+type Note struct {
+	ID         string
+	Body       string
+	Timestamp  string
+	ContactIDs []string
+	CreatedAt  time.Time
+}
+
+type listRec struct {
+	id      string
+	name    string
+	members []string
+}
+
+type listsState struct {
+	lists     []*listRec
+	nextList  int
+	notes     []Note
+	nextNote  int64
+	noteCalls int
+}
+
+// AddList creates a static contact list with these member contact ids and
+// returns its id.
+func (s *Server) AddList(name string, contactIDs []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists.nextList++
+	id := strconv.Itoa(s.lists.nextList)
+	s.lists.lists = append(s.lists.lists, &listRec{id: id, name: name, members: slices.Clone(contactIDs)})
+	return id
+}
+
+// Notes returns the notes associated with a contact, oldest first.
+func (s *Server) Notes(contactID string) []Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Note
+	for _, n := range s.lists.notes {
+		if slices.Contains(n.ContactIDs, contactID) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// AllNotes returns every note created.
+func (s *Server) AllNotes() []Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lists.notes)
+}
+
+func (s *Server) messagingRoutes(m *http.ServeMux) {
+	m.HandleFunc("POST /crm/lists/"+version+"/search", s.searchLists)
+	m.HandleFunc("GET /crm/lists/"+version+"/{listId}/memberships", s.listMemberships)
+	m.HandleFunc("POST /crm/objects/"+version+"/notes/batch/create", s.batchCreateNotes)
+}
+
+func (s *Server) searchLists(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Query        string `json:"query"`
+		Offset       int    `json:"offset"`
+		Count        int    `json:"count"`
+		ObjectTypeID string `json:"objectTypeId"`
+	}
+	if !s.decode(w, r, &in) {
+		return
+	}
+	if in.Count <= 0 {
+		in.Count = 20
+	}
+	if in.Count > 500 {
+		s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "count must be at most 500", nil)
+		return
+	}
+	s.mu.Lock()
+	var match []*listRec
+	for _, l := range s.lists.lists {
+		if strings.Contains(strings.ToLower(l.name), strings.ToLower(in.Query)) {
+			match = append(match, l)
+		}
+	}
+	s.mu.Unlock()
+	out := []map[string]any{}
+	end := min(in.Offset+in.Count, len(match))
+	for _, l := range match[min(in.Offset, len(match)):end] {
+		out = append(out, map[string]any{
+			"listId": l.id, "name": l.name, "objectTypeId": "0-1", "processingType": "MANUAL",
+			"processingStatus": "COMPLETE", "listVersion": 1,
+			"additionalProperties": map[string]string{"hs_list_size": strconv.Itoa(len(l.members))},
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"lists": out, "hasMore": end < len(match), "offset": end, "total": len(match)})
+}
+
+func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 250 {
+			s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "limit must be between 1 and 250", nil)
+			return
+		}
+		limit = n
+	}
+	off := 0
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "invalid after cursor", nil)
+			return
+		}
+		off = n
+	}
+	s.mu.Lock()
+	var l *listRec
+	for _, x := range s.lists.lists {
+		if x.id == r.PathValue("listId") {
+			l = x
+		}
+	}
+	var page []string
+	total := 0
+	if l != nil {
+		ids := slices.Clone(l.members)
+		// "Ordered by ID": record ids ascending, numerically.
+		slices.SortFunc(ids, func(a, b string) int {
+			x, _ := strconv.ParseInt(a, 10, 64)
+			y, _ := strconv.ParseInt(b, 10, 64)
+			return int(x - y)
+		})
+		total = len(ids)
+		page = ids[min(off, total):min(off+limit, total)]
+	}
+	s.mu.Unlock()
+	if l == nil {
+		s.writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+r.PathValue("listId"), nil)
+		return
+	}
+	results := []map[string]any{}
+	for _, id := range page {
+		results = append(results, map[string]any{"recordId": id, "membershipTimestamp": hsTime(time.Now())})
+	}
+	body := map[string]any{"results": results}
+	if off+limit < total {
+		body["paging"] = map[string]any{"next": map[string]any{"after": strconv.Itoa(off + limit)}}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) batchCreateNotes(w http.ResponseWriter, r *http.Request) {
+	started := time.Now()
+	var in struct {
+		Inputs []struct {
+			Properties   map[string]string `json:"properties"`
+			TraceID      string            `json:"objectWriteTraceId"`
+			Associations []struct {
+				To struct {
+					ID string `json:"id"`
+				} `json:"to"`
+				Types []struct {
+					Category string `json:"associationCategory"`
+					TypeID   int    `json:"associationTypeId"`
+				} `json:"types"`
+			} `json:"associations"`
+		} `json:"inputs"`
+	}
+	if !s.decode(w, r, &in) || !s.checkInputCount(w, len(in.Inputs)) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists.noteCalls++
+	for _, x := range in.Inputs {
+		if x.Properties["hs_timestamp"] == "" {
+			s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required", nil)
+			return
+		}
+		for _, a := range x.Associations {
+			if s.liveLocked(a.To.ID) == nil {
+				s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "One or more associations are invalid: contact "+a.To.ID+" does not exist", nil)
+				return
+			}
+			for _, t := range a.Types {
+				if t.TypeID != 202 || t.Category != "HUBSPOT_DEFINED" {
+					s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "invalid association type for note to contact", nil)
+					return
+				}
+			}
+		}
+	}
+	var results []map[string]any
+	for _, x := range in.Inputs {
+		s.lists.nextNote++
+		n := Note{ID: strconv.FormatInt(90000+s.lists.nextNote, 10), Body: x.Properties["hs_note_body"], Timestamp: x.Properties["hs_timestamp"], CreatedAt: time.Now()}
+		for _, a := range x.Associations {
+			n.ContactIDs = append(n.ContactIDs, a.To.ID)
+		}
+		s.lists.notes = append(s.lists.notes, n)
+		res := map[string]any{
+			"id": n.ID, "archived": false, "createdAt": hsTime(n.CreatedAt), "updatedAt": hsTime(n.CreatedAt),
+			"properties": map[string]string{"hs_note_body": n.Body, "hs_timestamp": n.Timestamp},
+		}
+		if x.TraceID != "" {
+			res["objectWriteTraceId"] = x.TraceID
+		}
+		results = append(results, res)
+	}
+	writeJSON(w, http.StatusCreated, batchBody(results, nil, started))
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migrateMessaging is migration 5 (issue E). Like every step it declares
+// its own table shapes.
+func migrateMessaging(tx *gorm.DB) error {
+	type hookKey struct {
+		ConnectionID        int64 `gorm:"primaryKey;autoIncrement:false"`
+		KeyHash             string
+		Last4               string
+		SigningSecretSealed string
+		CreatedAt           time.Time
+		UpdatedAt           time.Time
+	}
+	type messageTemplate struct {
+		ID        int64  `gorm:"primaryKey"`
+		Name      string `gorm:"not null;uniqueIndex"`
+		Messages  string `gorm:"not null"`
+		CreatedAt time.Time
+		UpdatedAt time.Time
+	}
+	type send struct {
+		ID           int64  `gorm:"primaryKey"`
+		ConnectionID int64  `gorm:"not null;uniqueIndex:idx_send_conn_key"`
+		IdemKey      string `gorm:"not null;uniqueIndex:idx_send_conn_key"`
+		Kind         string `gorm:"not null"`
+		UserID       string `gorm:"not null"`
+		Messages     string `gorm:"not null"`
+		RetryKey     string `gorm:"not null"`
+		Status       string `gorm:"not null"`
+		Error        string
+		CreatedAt    time.Time
+		SentAt       *time.Time
+	}
+	type chatMessage struct {
+		ID           int64  `gorm:"primaryKey"`
+		ConnectionID int64  `gorm:"not null;uniqueIndex:idx_chat_source,priority:1;index:idx_chat_user,priority:1"`
+		SourceKey    string `gorm:"not null;uniqueIndex:idx_chat_source,priority:2"`
+		UserID       string `gorm:"not null;index:idx_chat_user,priority:2"`
+		Direction    string `gorm:"not null"`
+		Via          string
+		Text         string
+		Messages     string
+		ReplyToken   string
+		ReplyUsed    bool  `gorm:"not null;default:false"`
+		Timestamp    int64 `gorm:"not null;index:idx_chat_user,priority:3"`
+		NotePending  bool  `gorm:"not null;default:false;index"`
+		NoteID       string
+		NoteError    string
+		NoteAttempts int
+		CreatedAt    time.Time
+	}
+	type broadcast struct {
+		ID           int64 `gorm:"primaryKey"`
+		ConnectionID int64 `gorm:"not null;index"`
+		ListID       string
+		ListName     string
+		Messages     string `gorm:"not null"`
+		Status       string `gorm:"not null;index"`
+		ScheduledAt  *time.Time
+		Members      int
+		Recipients   int
+		SkippedNoID  int
+		SkippedBlock int
+		Error        string
+		CreatedAt    time.Time
+		StartedAt    *time.Time
+		FinishedAt   *time.Time
+	}
+	type broadcastChunk struct {
+		ID          int64 `gorm:"primaryKey"`
+		BroadcastID int64 `gorm:"not null;uniqueIndex:idx_chunk_seq"`
+		Seq         int   `gorm:"not null;uniqueIndex:idx_chunk_seq"`
+		UserIDs     string
+		Count       int
+		RetryKey    string `gorm:"not null"`
+		Status      string `gorm:"not null"`
+		Error       string
+		SentAt      *time.Time
+	}
+	m := tx.Migrator()
+	for _, t := range []struct {
+		name  string
+		model any
+	}{
+		{"hook_keys", &hookKey{}},
+		{"message_templates", &messageTemplate{}},
+		{"sends", &send{}},
+		{"chat_messages", &chatMessage{}},
+		{"broadcasts", &broadcast{}},
+		{"broadcast_chunks", &broadcastChunk{}},
+	} {
+		if err := m.CreateTable(t.model); err != nil {
+			return fmt.Errorf("create table %s: %w", t.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestClaimSend(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	first := &Send{ConnectionID: 1, IdemKey: "cb:1", Kind: "workflow", UserID: "U1", Messages: "[]", RetryKey: "k1"}
+	got, created, err := st.ClaimSend(ctx, first, 0)
+	if err != nil || !created || got.Status != SendPending {
+		t.Fatalf("first claim: %+v %v %v", got, created, err)
+	}
+	// A retry before anything was recorded reuses the stored retry key.
+	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", RetryKey: "k2", Messages: "[]"}, 0)
+	if err != nil || created || got.RetryKey != "k1" {
+		t.Fatalf("retry: %+v %v %v", got, created, err)
+	}
+	if err := st.FinishSend(ctx, got.ID, SendSent, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Another connection may use the same key.
+	if _, created, _ := st.ClaimSend(ctx, &Send{ConnectionID: 2, IdemKey: "cb:1", RetryKey: "k3", Messages: "[]"}, 0); !created {
+		t.Fatal("key shared across connections")
+	}
+	// renewAfter: a sent row older than the window becomes a new send.
+	if err := st.w.Exec("UPDATE sends SET created_at = ? WHERE id = ?", time.Now().Add(-100*time.Hour).UTC(), got.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", RetryKey: "k4", Messages: "[]"}, 72*time.Hour)
+	if err != nil || !created || got.RetryKey != "k4" || got.Status != SendPending {
+		t.Fatalf("renewed: %+v %v %v", got, created, err)
+	}
+}
+
+func TestTakeReplyTokenOnce(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	err := st.Apply(ctx, func(tx *ApplyTx) error {
+		return tx.AddChatMessages([]ChatMessage{
+			{ConnectionID: 1, SourceKey: "ev:a", UserID: "U1", Direction: ChatIn, Text: "old", ReplyToken: "t-old", Timestamp: now - 1000},
+			{ConnectionID: 1, SourceKey: "ev:b", UserID: "U1", Direction: ChatIn, Text: "new", ReplyToken: "t-new", Timestamp: now},
+			{ConnectionID: 1, SourceKey: "ev:b", UserID: "U1", Direction: ChatIn, Text: "redelivered", ReplyToken: "t-dup", Timestamp: now},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := st.ChatMessages(ctx, 1, "U1", 0, 10); len(ms) != 2 || ms[1].Text != "new" {
+		t.Fatalf("chat: %+v", ms)
+	}
+	if m, _ := st.TakeReplyToken(ctx, 1, "U1", now+1); m != nil {
+		t.Fatal("stale token taken")
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var taken []string
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := st.TakeReplyToken(ctx, 1, "U1", now-5000)
+			if err != nil {
+				t.Error(err)
+			}
+			if m != nil {
+				mu.Lock()
+				taken = append(taken, m.ReplyToken)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(taken) != 1 || taken[0] != "t-new" {
+		t.Fatalf("tokens taken: %v", taken)
+	}
+}
+
+func TestHookKey(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if ok, err := st.CheckHookKey(ctx, 1, "anything"); ok || err != nil {
+		t.Fatalf("no key yet: %v %v", ok, err)
+	}
+	k1, err := st.RotateHookKey(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetHookSigningSecret(ctx, 1, "app-secret"); err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := st.RotateHookKey(ctx, 1)
+	if ok, _ := st.CheckHookKey(ctx, 1, k1); ok {
+		t.Fatal("rotated key still works")
+	}
+	if ok, _ := st.CheckHookKey(ctx, 1, k2); !ok {
+		t.Fatal("new key refused")
+	}
+	info, err := st.HookKeyInfo(ctx, 1)
+	if err != nil || info.Last4 != k2[len(k2)-4:] {
+		t.Fatalf("%+v %v", info, err)
+	}
+	if sec, err := st.HookSigningSecret(info); err != nil || sec != "app-secret" {
+		t.Fatalf("secret survived rotation? %q %v", sec, err)
+	}
+	if _, err := st.HookKeyInfo(ctx, 2); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+}

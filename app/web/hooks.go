@@ -1,0 +1,83 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+)
+
+// hookBodyLimit caps a workflow call: a contact with every property is a
+// few tens of KiB.
+const hookBodyLimit = 1 << 20
+
+// hookTimeout bounds one workflow call; HubSpot retries what fails.
+const hookTimeout = 20 * time.Second
+
+// hookRoutes registers the endpoint of HubSpot's "Send a webhook" workflow
+// action.
+func (s *server) hookRoutes(app *fiber.App) {
+	app.Post("/hooks/hubspot/send/:key", s.workflowHook)
+}
+
+func (s *server) workflowHook(c *fiber.Ctx) error {
+	body := c.Request().Body()
+	if len(body) > hookBodyLimit {
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+	}
+	body = append([]byte(nil), body...) // fiber reuses its buffers
+	q := c.Request().URI().QueryArgs()
+	query := map[string][]string{}
+	q.VisitAll(func(k, v []byte) { query[string(k)] = append(query[string(k)], string(v)) })
+	orig := c.OriginalURL()
+	// HubSpot signs the URL it called. Behind a proxy that is the public
+	// URL; directly, the one this request arrived on.
+	uris := []string{strings.TrimRight(s.cfg.WebhookBaseURL(), "/") + orig, c.BaseURL() + orig, "https://" + c.Hostname() + orig}
+	ctx, cancel := context.WithTimeout(c.UserContext(), hookTimeout)
+	defer cancel()
+	res, err := s.b.HandleWorkflow(ctx, bridge.WorkflowCall{
+		ConnectionKey: c.Params("key"),
+		APIKey:        strings.TrimSpace(c.Get(bridge.WorkflowKeyHeader)),
+		Method:        c.Method(),
+		URIs:          uris,
+		Timestamp:     c.Get("X-HubSpot-Request-Timestamp"),
+		Signature:     c.Get("X-HubSpot-Signature-v3"),
+		Body:          body,
+		Query:         query,
+		Now:           time.Now(),
+	})
+	if err != nil {
+		return s.hookError(c, err)
+	}
+	s.log.Info("workflow message", "status", res.Status, "send", res.SendID)
+	return c.JSON(res)
+}
+
+// hookError answers as HubSpot's retry rules want: 4xx for what a retry
+// cannot fix (HubSpot stops), 429 with Retry-After in milliseconds (as
+// HubSpot reads it) when LINE limits us, 5xx for the rest (HubSpot retries).
+func (s *server) hookError(c *fiber.Ctx, err error) error {
+	var auth *bridge.AuthError
+	var skip *bridge.SkipError
+	var rl *bridge.RateLimitError
+	switch {
+	case errors.Is(err, bridge.ErrUnknownConnection):
+		return fiber.NewError(fiber.StatusNotFound, "no connection has this workflow URL")
+	case errors.As(err, &auth):
+		s.log.Warn("workflow call rejected", "reason", auth.Msg)
+		return fiber.NewError(fiber.StatusUnauthorized, auth.Msg)
+	case errors.As(err, &skip):
+		return fiber.NewError(fiber.StatusUnprocessableEntity, skip.Msg)
+	case errors.As(err, &rl):
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(rl.RetryAfter.Milliseconds(), 10))
+		return fiber.NewError(fiber.StatusTooManyRequests, rl.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return fiber.NewError(fiber.StatusServiceUnavailable, "LINE did not answer in time; HubSpot will retry (without sending twice)")
+	}
+	return err
+}

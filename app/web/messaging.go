@@ -1,0 +1,412 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+)
+
+// messagingRoutes registers the JSON API of issue E: workflow keys,
+// templates, HubSpot lists, broadcasts, conversations and replies. The
+// dashboard's composer, chat view and template editor call these.
+func (s *server) messagingRoutes(api fiber.Router) {
+	api.Get("/connections/:id/workflow", s.getWorkflow)
+	api.Post("/connections/:id/workflow/key", s.rotateWorkflowKey)
+	api.Put("/connections/:id/workflow/signing-secret", s.putWorkflowSecret)
+
+	api.Get("/templates", s.listTemplates)
+	api.Post("/templates", s.createTemplate)
+	api.Post("/templates/preview", s.previewTemplate)
+	api.Get("/templates/:tid", s.getTemplate)
+	api.Put("/templates/:tid", s.updateTemplate)
+	api.Delete("/templates/:tid", s.deleteTemplate)
+	api.Post("/templates/:tid/preview", s.previewTemplate)
+
+	api.Get("/hubspot/lists", s.searchLists)
+	api.Get("/connections/:id/quota", s.quota)
+	api.Post("/connections/:id/broadcasts/preview", s.previewBroadcast)
+	api.Post("/connections/:id/broadcasts", s.createBroadcast)
+	api.Get("/connections/:id/broadcasts", s.listBroadcasts)
+	api.Get("/broadcasts/:bid", s.getBroadcast)
+	api.Post("/broadcasts/:bid/cancel", s.cancelBroadcast)
+
+	api.Get("/connections/:id/conversations", s.conversations)
+	api.Get("/connections/:id/conversations/:user/messages", s.chatMessages)
+	api.Post("/connections/:id/conversations/:user/reply", s.reply)
+}
+
+// messagingErr maps the bridge's sending errors onto statuses; the rest
+// goes to the shared error handler.
+func messagingErr(c *fiber.Ctx, err error) error {
+	var rl *bridge.RateLimitError
+	var qe *bridge.QuotaError
+	var skip *bridge.SkipError
+	switch {
+	case errors.As(err, &rl):
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(rl.RetryAfter.Seconds()), 10))
+		return fiber.NewError(fiber.StatusTooManyRequests, rl.Error())
+	case errors.As(err, &qe):
+		return fiber.NewError(fiber.StatusConflict, qe.Error())
+	case errors.As(err, &skip):
+		return fiber.NewError(fiber.StatusUnprocessableEntity, skip.Msg)
+	}
+	return err
+}
+
+func pathID(c *fiber.Ctx, name, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Params(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fiber.NewError(fiber.StatusNotFound, "no "+what+" "+c.Params(name))
+	}
+	return id, nil
+}
+
+func queryLimit(c *fiber.Ctx, def, maxN int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxN {
+		return 0, fiber.NewError(fiber.StatusBadRequest, "limit must be between 1 and "+strconv.Itoa(maxN))
+	}
+	return n, nil
+}
+
+// ---- workflow ----
+
+func (s *server) getWorkflow(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	conn, err := s.st.Connection(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
+	if err != nil {
+		return err
+	}
+	return c.JSON(k)
+}
+
+func (s *server) rotateWorkflowKey(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	k, err := s.b.RotateWorkflowKey(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(k)
+}
+
+func (s *server) putWorkflowSecret(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Secret string `json:"secret"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"signature_required": strings.TrimSpace(in.Secret) != ""})
+}
+
+// ---- templates ----
+
+type templateIn struct {
+	Name string `json:"name"`
+	bridge.MessageInput
+}
+
+func (s *server) listTemplates(c *fiber.Ctx) error {
+	ts, err := s.b.Templates(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"templates": ts})
+}
+
+func (s *server) createTemplate(c *fiber.Ctx) error {
+	var in templateIn
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	t, err := s.b.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(t)
+}
+
+func (s *server) getTemplate(c *fiber.Ctx) error {
+	id, err := pathID(c, "tid", "template")
+	if err != nil {
+		return err
+	}
+	t, err := s.b.GetTemplate(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+func (s *server) updateTemplate(c *fiber.Ctx) error {
+	id, err := pathID(c, "tid", "template")
+	if err != nil {
+		return err
+	}
+	var in templateIn
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	t, err := s.b.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+func (s *server) deleteTemplate(c *fiber.Ctx) error {
+	id, err := pathID(c, "tid", "template")
+	if err != nil {
+		return err
+	}
+	if err := s.b.DeleteTemplate(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// previewTemplate renders a saved template (/templates/:tid/preview) or the
+// message in the body (/templates/preview) for a sample contact.
+func (s *server) previewTemplate(c *fiber.Ctx) error {
+	var id int64
+	if c.Params("tid") != "" {
+		var err error
+		if id, err = pathID(c, "tid", "template"); err != nil {
+			return err
+		}
+	}
+	var in struct {
+		bridge.MessageInput
+		ContactID  string            `json:"contact_id"`
+		Properties map[string]string `json:"properties"`
+	}
+	if len(c.Request().Body()) > 0 {
+		if err := parseJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	p, err := s.b.PreviewTemplate(c.UserContext(), id, in.MessageInput, strings.TrimSpace(in.ContactID), in.Properties)
+	if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}
+
+// ---- lists and broadcasts ----
+
+func (s *server) searchLists(c *fiber.Ctx) error {
+	lists, err := s.b.SearchLists(c.UserContext(), c.Query("q"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"lists": lists})
+}
+
+func (s *server) quota(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	q, err := s.b.Quota(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(q)
+}
+
+func (s *server) previewBroadcast(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ListID string `json:"list_id"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.ListID) == "" {
+		return fiber.NewError(fiber.StatusBadRequest, "list_id is required")
+	}
+	p, err := s.b.PreviewBroadcast(c.UserContext(), id, in.ListID)
+	if err != nil {
+		return messagingErr(c, err)
+	}
+	return c.JSON(p)
+}
+
+func (s *server) createBroadcast(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ListID      string `json:"list_id"`
+		ListName    string `json:"list_name"`
+		Template    string `json:"template"`
+		ScheduledAt string `json:"scheduled_at"` // RFC 3339; empty: now
+		bridge.MessageInput
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	bi := bridge.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
+	if in.ScheduledAt != "" {
+		at, err := time.Parse(time.RFC3339, in.ScheduledAt)
+		if err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, "scheduled_at must be an RFC 3339 time, e.g. 2026-12-01T09:00:00+09:00")
+		}
+		if at.After(time.Now()) {
+			bi.ScheduledAt = &at
+		}
+	}
+	v, err := s.b.CreateBroadcast(c.UserContext(), bi)
+	if err != nil {
+		return messagingErr(c, err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (s *server) listBroadcasts(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
+		return err
+	}
+	bs, err := s.b.Broadcasts(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"broadcasts": bs})
+}
+
+func (s *server) getBroadcast(c *fiber.Ctx) error {
+	id, err := pathID(c, "bid", "broadcast")
+	if err != nil {
+		return err
+	}
+	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (s *server) cancelBroadcast(c *fiber.Ctx) error {
+	id, err := pathID(c, "bid", "broadcast")
+	if err != nil {
+		return err
+	}
+	if err := s.b.CancelBroadcast(c.UserContext(), id); err != nil {
+		return err
+	}
+	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// ---- conversations ----
+
+func (s *server) conversations(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	cs, err := s.b.Conversations(c.UserContext(), id, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"conversations": cs})
+}
+
+func (s *server) chatMessages(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, 50, 200)
+	if err != nil {
+		return err
+	}
+	var before int64
+	if v := c.Query("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before <= 0 {
+			return fiber.NewError(fiber.StatusBadRequest, "before must be a message id")
+		}
+	}
+	ms, err := s.b.ChatMessages(c.UserContext(), id, c.Params("user"), before, limit)
+	if err != nil {
+		return err
+	}
+	var next string
+	if len(ms) == limit {
+		next = strconv.FormatInt(ms[0].ID, 10)
+	}
+	return c.JSON(fiber.Map{"messages": ms, "before": next})
+}
+
+func (s *server) reply(c *fiber.Ctx) error {
+	id, err := s.connectionID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		bridge.MessageInput
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := parseJSON(c, &in); err != nil {
+		return err
+	}
+	key := in.IdempotencyKey
+	if key == "" {
+		key = c.Get("Idempotency-Key")
+	}
+	res, err := s.b.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
+	if err != nil {
+		return messagingErr(c, err)
+	}
+	return c.JSON(res)
+}
+
+// messagesBody is the "messages" form of POST /connections/{id}/messages.
+type messagesBody struct {
+	To             string          `json:"to"`
+	Text           string          `json:"text"`
+	Messages       json.RawMessage `json:"messages"`
+	IdempotencyKey string          `json:"idempotency_key"`
+}
