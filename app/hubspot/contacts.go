@@ -445,35 +445,64 @@ func (c *Client) readContacts(ctx context.Context, ids []string, props []string,
 }
 
 func (c *Client) readChunk(ctx context.Context, ids, props []string, idProperty string, found map[string]Contact) ([]string, error) {
+	if props == nil {
+		props = []string{}
+	}
+	return c.batchRead(ctx, "batch read contacts", ids, func(ids []string) any {
+		return struct {
+			Inputs     []idJSON `json:"inputs"`
+			Properties []string `json:"properties"`
+			IDProperty string   `json:"idProperty,omitempty"`
+		}{Inputs: idInputs(ids), Properties: props, IDProperty: idProperty}
+	}, func(body []byte) ([]string, error) {
+		br, err := parseBatchResponse(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range br.Results {
+			found[o.contact.ID] = o.contact
+		}
+		var notFound []string
+		for _, e := range br.Errors {
+			if e.Category == categoryObjectNotFound {
+				notFound = append(notFound, e.Context["ids"]...)
+			}
+		}
+		return notFound, nil
+	})
+}
+
+type idJSON struct {
+	ID string `json:"id"`
+}
+
+func idInputs(ids []string) []idJSON {
+	in := make([]idJSON, len(ids))
+	for i, id := range ids {
+		in[i] = idJSON{id}
+	}
+	return in
+}
+
+// batchRead posts one contacts batch read of at most 100 ids: body builds
+// the request for a set of ids and parse takes a 2xx answer, returning the
+// ids it reports missing. HubSpot may instead refuse the whole batch
+// because it names missing ids; those are reported as not found and the
+// rest is read again. what prefixes errors.
+func (c *Client) batchRead(ctx context.Context, what string, ids []string, body func([]string) any, parse func([]byte) ([]string, error)) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	type idJSON struct {
-		ID string `json:"id"`
-	}
-	in := struct {
-		Inputs     []idJSON `json:"inputs"`
-		Properties []string `json:"properties"`
-		IDProperty string   `json:"idProperty,omitempty"`
-	}{Properties: props, IDProperty: idProperty}
-	if in.Properties == nil {
-		in.Properties = []string{}
-	}
-	for _, id := range ids {
-		in.Inputs = append(in.Inputs, idJSON{id})
-	}
-	path := objectsBatchPath(contactsObject, "read")
-	resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{})
+	resp, err := c.do(ctx, http.MethodPost, objectsBatchPath(contactsObject, "read"), body(ids), callOpts{})
 	if err != nil {
-		return nil, fmt.Errorf("batch read contacts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if !resp.ok() {
 		apiErr := resp.apiError()
 		gone := apiErr.Context["ids"]
 		if apiErr.Category != categoryObjectNotFound || len(gone) == 0 {
-			return nil, fmt.Errorf("batch read contacts: %w", apiErr)
+			return nil, fmt.Errorf("%s: %w", what, apiErr)
 		}
-		// The whole batch was refused for naming missing ids: read the rest.
 		var rest []string
 		isGone := make(map[string]bool, len(gone))
 		for _, id := range gone {
@@ -484,24 +513,16 @@ func (c *Client) readChunk(ctx context.Context, ids, props []string, idProperty 
 				rest = append(rest, id)
 			}
 		}
+		// No progress means the refusal was not about these ids after all.
 		if len(rest) == len(ids) {
-			return nil, fmt.Errorf("batch read contacts: %w", apiErr)
+			return nil, fmt.Errorf("%s: %w", what, apiErr)
 		}
-		more, err := c.readChunk(ctx, rest, props, idProperty, found)
+		more, err := c.batchRead(ctx, what, rest, body, parse)
 		return append(gone, more...), err
 	}
-	br, err := parseBatchResponse(resp.body)
+	notFound, err := parse(resp.body)
 	if err != nil {
-		return nil, fmt.Errorf("batch read contacts: %w", err)
-	}
-	for _, o := range br.Results {
-		found[o.contact.ID] = o.contact
-	}
-	var notFound []string
-	for _, e := range br.Errors {
-		if e.Category == categoryObjectNotFound {
-			notFound = append(notFound, e.Context["ids"]...)
-		}
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return notFound, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 )
@@ -54,49 +53,15 @@ func (c *Client) BatchReadContactsWithHistory(ctx context.Context, ids, props []
 }
 
 func (c *Client) readHistoryChunk(ctx context.Context, ids, props []string, found map[string]ContactHistory) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	type idJSON struct {
-		ID string `json:"id"`
-	}
-	in := struct {
-		Inputs                []idJSON `json:"inputs"`
-		Properties            []string `json:"properties"`
-		PropertiesWithHistory []string `json:"propertiesWithHistory"`
-	}{Properties: props, PropertiesWithHistory: props}
-	for _, id := range ids {
-		in.Inputs = append(in.Inputs, idJSON{id})
-	}
-	path := objectsBatchPath(contactsObject, "read")
-	resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{})
-	if err != nil {
-		return nil, fmt.Errorf("batch read contacts with history: %w", err)
-	}
-	if !resp.ok() {
-		apiErr := resp.apiError()
-		gone := apiErr.Context["ids"]
-		if apiErr.Category != categoryObjectNotFound || len(gone) == 0 || len(gone) >= len(ids) {
-			return nil, fmt.Errorf("batch read contacts with history: %w", apiErr)
-		}
-		isGone := map[string]bool{}
-		for _, id := range gone {
-			isGone[id] = true
-		}
-		var rest []string
-		for _, id := range ids {
-			if !isGone[id] {
-				rest = append(rest, id)
-			}
-		}
-		more, err := c.readHistoryChunk(ctx, rest, props, found)
-		return append(gone, more...), err
-	}
-	nf, err := parseHistoryBatch(resp.body, found)
-	if err != nil {
-		return nil, fmt.Errorf("batch read contacts with history: %w", err)
-	}
-	return nf, nil
+	return c.batchRead(ctx, "batch read contacts with history", ids, func(ids []string) any {
+		return struct {
+			Inputs                []idJSON `json:"inputs"`
+			Properties            []string `json:"properties"`
+			PropertiesWithHistory []string `json:"propertiesWithHistory"`
+		}{Inputs: idInputs(ids), Properties: props, PropertiesWithHistory: props}
+	}, func(body []byte) ([]string, error) {
+		return parseHistoryBatch(body, found)
+	})
 }
 
 // parseHistoryBatch decodes a 2xx batch read answer with

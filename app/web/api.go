@@ -181,11 +181,7 @@ func (s *server) createConnection(c *fiber.Ctx) error {
 }
 
 func (s *server) connectionID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fiber.NewError(fiber.StatusNotFound, "no connection "+c.Params("id"))
-	}
-	return id, nil
+	return pathID(c, "id", "connection")
 }
 
 func (s *server) getConnection(c *fiber.Ctx) error {

@@ -81,9 +81,9 @@ func (s *server) listJobs(c *fiber.Ctx) error {
 }
 
 func (s *server) getJobRun(c *fiber.Ctx) error {
-	id, err := strconv.ParseInt(c.Params("run"), 10, 64)
-	if err != nil || id <= 0 {
-		return fiber.NewError(fiber.StatusNotFound, "no job run "+c.Params("run"))
+	id, err := pathID(c, "run", "job run")
+	if err != nil {
+		return err
 	}
 	r, err := s.st.JobRun(c.UserContext(), id)
 	if err != nil {
@@ -122,6 +122,19 @@ func conflict(what string, run *store.JobRun) error {
 		msg += fmt.Sprintf(" (run %d, started %s); wait for it to finish", run.ID, run.StartedAt.Format(time.RFC3339))
 	}
 	return fiber.NewError(fiber.StatusConflict, msg)
+}
+
+// optionalConnection resolves :id for routes that exist both globally and
+// per connection; 0 means "all connections".
+func (s *server) optionalConnection(c *fiber.Ctx) (int64, error) {
+	if c.Params("id") == "" {
+		return 0, nil
+	}
+	conn, err := s.activeConnection(c)
+	if err != nil {
+		return 0, err
+	}
+	return conn.ID, nil
 }
 
 // activeConnection resolves :id to a connection that exists.
@@ -214,13 +227,9 @@ func (s *server) importStatus(c *fiber.Ctx) error {
 }
 
 func (s *server) listDeadLetters(c *fiber.Ctx) error {
-	var connID int64
-	if c.Params("id") != "" {
-		conn, err := s.activeConnection(c)
-		if err != nil {
-			return err
-		}
-		connID = conn.ID
+	connID, err := s.optionalConnection(c)
+	if err != nil {
+		return err
 	}
 	limit, err := queryInt(c, "limit", 100, 1, 1000)
 	if err != nil {
@@ -243,13 +252,9 @@ func (s *server) listDeadLetters(c *fiber.Ctx) error {
 // retryDeadLetters un-parks {"ids": [...]} or, with no body or no ids, all
 // dead letters (of the connection in the path, if any).
 func (s *server) retryDeadLetters(c *fiber.Ctx) error {
-	var connID int64
-	if c.Params("id") != "" {
-		conn, err := s.activeConnection(c)
-		if err != nil {
-			return err
-		}
-		connID = conn.ID
+	connID, err := s.optionalConnection(c)
+	if err != nil {
+		return err
 	}
 	var in struct {
 		IDs []int64 `json:"ids"`

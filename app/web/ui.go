@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -466,11 +465,7 @@ func (s *server) userError(c *fiber.Ctx, err error) string {
 }
 
 func (s *server) connParam(c *fiber.Ctx) (*store.Connection, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil {
-		return nil, fiber.NewError(fiber.StatusNotFound, "no such connection")
-	}
-	conn, err := s.st.Connection(c.UserContext(), id)
+	conn, err := s.activeConnection(c)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fiber.NewError(fiber.StatusNotFound, "no such connection")
 	}

@@ -490,9 +490,9 @@ func (s *server) createToken(c *fiber.Ctx) error {
 }
 
 func (s *server) revokeToken(c *fiber.Ctx) error {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	id, err := pathID(c, "id", "token")
 	if err != nil {
-		return fiber.NewError(fiber.StatusNotFound, "no such token")
+		return err
 	}
 	if err := s.st.RevokeAPIToken(c.UserContext(), id); err != nil {
 		return err
