@@ -19,6 +19,7 @@ import (
 
 	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/metrics"
 	"linehub/app/store"
 )
 
@@ -191,6 +192,11 @@ func (s *Scheduler) end(run *store.JobRun, err error) {
 	if ferr := s.st.FinishJobRun(context.Background(), run); ferr != nil {
 		s.log.Error("record job run", "job", run.Job, "err", ferr)
 	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	metrics.JobRuns.Inc(run.Job, result)
 	s.mu.Lock()
 	delete(s.running, runKey(run.Job, run.ConnectionID))
 	s.mu.Unlock()

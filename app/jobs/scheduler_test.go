@@ -13,6 +13,7 @@ import (
 	"linehub/app/hubspot"
 	"linehub/app/hubspot/hubspottest"
 	"linehub/app/line/linetest"
+	"linehub/app/metrics"
 	"linehub/app/store"
 )
 
@@ -91,6 +92,7 @@ func TestScheduleWithSecondsInTimeZone(t *testing.T) {
 		c.Jobs.TimeZone = "Asia/Tokyo"
 		c.Jobs.DeadLetters = "* * * * * *"
 	})
+	okBefore := metrics.JobRuns.Value(DeadLetters, "ok")
 	s := fx.scheduler(t)
 	deadline := time.Now().Add(10 * time.Second)
 	var runs []store.JobRun
@@ -103,6 +105,10 @@ func TestScheduleWithSecondsInTimeZone(t *testing.T) {
 	}
 	if len(runs) == 0 || runs[len(runs)-1].Status != store.RunOK || runs[len(runs)-1].Trigger != TriggerSchedule {
 		t.Fatalf("runs of a per-second schedule: %+v", runs)
+	}
+	// /metrics counts finished runs by result.
+	if got := metrics.JobRuns.Value(DeadLetters, "ok"); got <= okBefore {
+		t.Errorf("linehub_job_runs_total{job=%q,result=\"ok\"} = %d after a run, was %d", DeadLetters, got, okBefore)
 	}
 	infos, err := s.Jobs(context.Background())
 	if err != nil {
