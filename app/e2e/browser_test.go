@@ -44,9 +44,21 @@ func chromiumPath(t *testing.T) string {
 // current page: into docs/screenshots with LINEHUB_SCREENSHOTS=1, else into
 // a temp dir (taking them still checks that every page renders on both).
 type shooter struct {
-	t   *testing.T
-	dir string
-	n   int
+	t      *testing.T
+	dir    string
+	prefix string // keeps each browser test's files apart, e.g. "broadcast-"
+	n      int
+}
+
+func newShooter(t *testing.T, prefix string) *shooter {
+	s := &shooter{t: t, dir: t.TempDir(), prefix: prefix}
+	if os.Getenv("LINEHUB_SCREENSHOTS") == "1" {
+		s.dir = filepath.Join("..", "..", "docs", "screenshots")
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }
 
 func (s *shooter) shot(name string) chromedp.Action[chromedp.Void] {
@@ -67,7 +79,7 @@ func (s *shooter) shot(name string) chromedp.Action[chromedp.Void] {
 			if err != nil {
 				return fmt.Errorf("screenshot %s: %w", name, err)
 			}
-			file := filepath.Join(s.dir, fmt.Sprintf("%02d-%s-%s.jpg", s.n, name, vp.suffix))
+			file := filepath.Join(s.dir, fmt.Sprintf("%s%02d-%s-%s.jpg", s.prefix, s.n, name, vp.suffix))
 			if err := os.WriteFile(file, buf, 0o644); err != nil {
 				return err
 			}
@@ -94,27 +106,14 @@ func iconFile(t *testing.T) string {
 	return p
 }
 
-var setupLinkRE = regexp.MustCompile(`http://[^\s"]+/setup\?token=[A-Za-z0-9_-]+`)
+// browser is one headless Chromium driven against one linehub env.
+type browser struct {
+	t   *testing.T
+	e   *env
+	ctx context.Context // carries a deadline for the test's steps
+}
 
-// TestBrowserWizard drives the real binary in headless Chromium through
-// the first-run claim, the wizard, two connections (the third refused on
-// starter), verification and webhook registration against the LINE
-// double, and the friends page after a signed follow webhook.
-func TestBrowserWizard(t *testing.T) {
-	chromium := chromiumPath(t)
-	e := newEnv(t, envOptions{})
-	shots := &shooter{t: t, dir: t.TempDir()}
-	if os.Getenv("LINEHUB_SCREENSHOTS") == "1" {
-		shots.dir = filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(shots.dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link := setupLinkRE.FindString(e.logs.String())
-	if link == "" {
-		t.Fatalf("no setup link in the log:\n%s", e.logs.String())
-	}
-
+func newBrowser(t *testing.T, e *env, chromium string) *browser {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -126,35 +125,86 @@ func TestBrowserWizard(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 860),
 	)
-	defer cancelAlloc()
 	bctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		cancel()
+		cancelAlloc()
 		t.Fatalf("start chromium: %v", err)
 	}
-	// The browser lives as long as bctx; only later steps get a deadline.
+	// The browser lives as long as bctx; only the steps get a deadline.
 	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelT()
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\nlinehub log:\n%s", step, err, e.logs.tail(40))
+	t.Cleanup(func() { cancelT(); cancel(); cancelAlloc() })
+	return &browser{t: t, e: e, ctx: ctx}
+}
+
+// run performs one named step; a failure shows the end of linehub's log.
+func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v\nlinehub log:\n%s", step, err, b.e.logs.tail(40))
+	}
+}
+
+// contains checks the text of the first element matching sel.
+func (b *browser) contains(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		text, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+		if err != nil {
+			return err
 		}
+		if !strings.Contains(text, want) {
+			return fmt.Errorf("%s: %q does not contain %q", sel, text, want)
+		}
+		return nil
+	})
+}
+
+// setUp claims the appliance through the printed link and finishes the
+// wizard (public URL, HubSpot token, starter tier) without screenshots, for
+// browser tests about later pages. It leaves the browser signed in.
+func (b *browser) setUp(email, password string) {
+	b.t.Helper()
+	link := setupLinkRE.FindString(b.e.logs.String())
+	if link == "" {
+		b.t.Fatalf("no setup link in the log:\n%s", b.e.logs.String())
 	}
+	b.run("claim and wizard",
+		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SendKeys(chromedp.ID("password2"), password),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("public_url")),
+		chromedp.SendKeys(chromedp.ID("public_url"), b.e.url("")),
+		chromedp.Click(chromedp.ID("save-domain")),
+		chromedp.WaitVisible(chromedp.ID("hubspot_token")),
+		chromedp.SendKeys(chromedp.ID("hubspot_token"), hubspotToken),
+		chromedp.Click(chromedp.ID("save-hubspot")),
+		chromedp.WaitVisible(chromedp.ID("tier-starter")),
+		chromedp.Click(chromedp.ID("tier-starter")),
+		chromedp.Click(chromedp.ID("save-tier")),
+		chromedp.WaitVisible(chromedp.ID("connect")),
+	)
+}
+
+var setupLinkRE = regexp.MustCompile(`http://[^\s"]+/setup\?token=[A-Za-z0-9_-]+`)
+
+// TestBrowserWizard drives the real binary in headless Chromium through
+// the first-run claim, the wizard, two connections (the third refused on
+// starter), verification and webhook registration against the LINE
+// double, and the friends page after a signed follow webhook.
+func TestBrowserWizard(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := newEnv(t, envOptions{})
+	shots := newShooter(t, "")
+	link := setupLinkRE.FindString(e.logs.String())
+	if link == "" {
+		t.Fatalf("no setup link in the log:\n%s", e.logs.String())
+	}
+
+	b := newBrowser(t, e, chromium)
+	ctx, run, contains := b.ctx, b.run, b.contains
 	var text string
-	contains := func(sel, want string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			var err error
-			if text, err = chromedp.Text(chromedp.CSS(sel))(ctx, tg); err != nil {
-				return err
-			}
-			if !strings.Contains(text, want) {
-				return fmt.Errorf("%s: %q does not contain %q", sel, text, want)
-			}
-			return nil
-		})
-	}
 
 	// Without the link, every page says setup is pending.
 	run("refusal", chromedp.Navigate(e.url("/settings")), chromedp.WaitVisible(chromedp.ID("pending")),
