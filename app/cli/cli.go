@@ -1,0 +1,144 @@
+// Package cli is linehub's command line: serve (the appliance), token,
+// version, backup, restore, check and the development doubles.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"linehub/app/config"
+	"linehub/app/hubspot/hubspottest"
+	"linehub/app/line/linetest"
+	"linehub/app/store"
+)
+
+const usageFormat = `linehub connects LINE Official Accounts to HubSpot.
+
+Usage:
+  linehub [serve]                      run the appliance (default)
+  linehub token create --name NAME     create an admin API token (printed once)
+  linehub version                      print the version
+%s  linehub dev doubles [--hubspot ADDR] [--line ADDR]
+                                       run the LINE and HubSpot test doubles
+
+Every command takes --config FILE (or LINEHUB_CONFIG); without one the
+defaults apply (SQLite in ./data, plain HTTP on :8080).
+`
+
+var usage = fmt.Sprintf(usageFormat, opsUsage)
+
+// Run runs the command named by args[0] (serve when none is given);
+// version is the build's version string.
+func Run(args []string, stdout, stderr io.Writer, version string) error {
+	cmd, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(rest, stderr, version)
+	case "token":
+		return tokenCmd(rest, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "linehub", version)
+		return nil
+	case "dev":
+		return devCmd(rest, stdout)
+	case "backup":
+		return backupCmd(rest, stdout)
+	case "restore":
+		return restoreCmd(rest, stdout)
+	case "check":
+		return checkCmd(rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func loadConfig(args []string) (*config.Config, error) {
+	cfg, err := config.Load(config.Path(args, os.Environ()), os.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func tokenCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: linehub token create --name NAME")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	name := fs.String("name", "", "a name to recognise the token by")
+	fs.String("config", "", "config file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *name == "" {
+		return errors.New("--name is required")
+	}
+	cfg, err := loadConfig(args[1:])
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	plain, _, err := st.CreateAPIToken(context.Background(), *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, plain)
+	return nil
+}
+
+// devCmd runs the LINE and HubSpot doubles for trying linehub on a laptop.
+func devCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "doubles" {
+		return errors.New("usage: linehub dev doubles [--hubspot ADDR] [--line ADDR]")
+	}
+	fs := flag.NewFlagSet("dev doubles", flag.ContinueOnError)
+	hsAddr := fs.String("hubspot", "127.0.0.1:9101", "HubSpot double address")
+	lineAddr := fs.String("line", "127.0.0.1:9102", "LINE double address")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	hs, err := hubspottest.NewOn(*hsAddr, hubspottest.Options{Token: "dev-hubspot-token", PortalID: 12345})
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
+	ln, err := linetest.NewOn(*lineAddr, linetest.Options{})
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	ln.AddChannel(linetest.Channel{Secret: "dev-channel-secret", Token: "dev-channel-token", BotUserID: "U" + strings.Repeat("0", 32), DisplayName: "Dev Bot", Verified: true})
+	fmt.Fprintf(stdout, "HubSpot double: %s (token dev-hubspot-token)\nLINE double:    %s (channel secret dev-channel-secret, token dev-channel-token)\n", hs.URL(), ln.URL())
+	fmt.Fprintf(stdout, "Run linehub with LINEHUB_HUBSPOT_BASE_URL=%s LINEHUB_LINE_API_BASE_URL=%s LINEHUB_LINE_DATA_API_BASE_URL=%s\n", hs.URL(), ln.URL(), ln.URL())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
