@@ -253,15 +253,21 @@ func TestDeadLettersParkRetryAndOutagesDoNotPark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fail(uids[0], "HubSpot rejected the contact (400 VALIDATION_ERROR): bad value")
+	// The message the sync worker stores for a contact HubSpot rejects on its own.
+	rejected := failures([]hubspot.ItemFailure{{Ref: "r", Status: 400, Category: "VALIDATION_ERROR", Message: "bad value"}})["r"]
+	fail(uids[0], rejected)
 	fail(uids[1], "hubspot: POST /crm/objects/2026-03/contacts/batch/update failed after 6 attempts: 503")
 	parked, _, err := fx.b.SweepDeadLetters(fx.ctx)
 	if err != nil || parked != 1 {
 		t.Fatalf("parked %d, %v; want 1 (the rejected one, not the outage)", parked, err)
 	}
 	dls, _ := fx.b.DeadLetters(fx.ctx, c.conn.ID, 10)
-	if len(dls) != 1 || dls[0].UserID != uids[0] || dls[0].Error == "" {
+	if len(dls) != 1 || dls[0].UserID != uids[0] || dls[0].Error != rejected {
 		t.Fatalf("dead letters %+v", dls)
+	}
+	// Parked friends are counted apart, not as sync backlog.
+	if st, err := fx.st.FriendStats(fx.ctx, c.conn.ID); err != nil || st.Parked != 1 || st.Backlog != 1 {
+		t.Fatalf("stats %+v, %v; want 1 parked and the outage one as backlog", st, err)
 	}
 	n, err := fx.b.RetryDeadLetters(fx.ctx, c.conn.ID, nil)
 	if err != nil || n != 1 {

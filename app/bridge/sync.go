@@ -317,7 +317,8 @@ func failAll(items []*syncItem, err error) []store.SyncResult {
 func failures(fs []hubspot.ItemFailure) map[string]string {
 	m := make(map[string]string, len(fs))
 	for _, f := range fs {
-		m[f.Ref] = fmt.Sprintf("HubSpot rejected the contact (%d %s): %s", f.Status, f.Category, f.Message)
+		// The prefix is what makes SweepDeadLetters park the friend.
+		m[f.Ref] = fmt.Sprintf("%s the contact (%d %s): %s", rejectedPrefix, f.Status, f.Category, f.Message)
 	}
 	return m
 }

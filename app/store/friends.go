@@ -134,8 +134,9 @@ type FriendStats struct {
 	Total      int64 `json:"total"`
 	Following  int64 `json:"following"`
 	Blocked    int64 `json:"blocked"`
-	Backlog    int64 `json:"sync_backlog"`
+	Backlog    int64 `json:"sync_backlog"` // waiting to be synced; parked friends are not backlog
 	SyncErrors int64 `json:"sync_errors"`
+	Parked     int64 `json:"dead_letters"`
 }
 
 // FriendStats counts friends by state.
@@ -148,8 +149,9 @@ func (s *Store) FriendStats(ctx context.Context, connectionID int64) (FriendStat
 	err := q.Select(`COUNT(*) AS total,
 		COALESCE(SUM(CASE WHEN following THEN 1 ELSE 0 END), 0) AS following,
 		COALESCE(SUM(CASE WHEN NOT following THEN 1 ELSE 0 END), 0) AS blocked,
-		COALESCE(SUM(CASE WHEN dirty <> 0 THEN 1 ELSE 0 END), 0) AS backlog,
-		COALESCE(SUM(CASE WHEN sync_error <> '' THEN 1 ELSE 0 END), 0) AS sync_errors`).Scan(&st).Error
+		COALESCE(SUM(CASE WHEN dirty <> 0 AND next_sync_at < ? THEN 1 ELSE 0 END), 0) AS backlog,
+		COALESCE(SUM(CASE WHEN sync_error <> '' THEN 1 ELSE 0 END), 0) AS sync_errors,
+		COALESCE(SUM(CASE WHEN dirty <> 0 AND next_sync_at >= ? THEN 1 ELSE 0 END), 0) AS parked`, parkedSyncAt, parkedSyncAt).Scan(&st).Error
 	if err != nil {
 		return st, fmt.Errorf("count friends: %w", err)
 	}

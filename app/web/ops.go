@@ -196,6 +196,8 @@ func (s *server) metrics(c *fiber.Ctx) error {
 			[]metrics.Sample{{Value: float64(friends.Backlog)}}},
 		{"linehub_sync_errors", "Friends whose last HubSpot write failed.",
 			[]metrics.Sample{{Value: float64(friends.SyncErrors)}}},
+		{"linehub_dead_letters", "Friends parked after HubSpot kept rejecting their contact.",
+			[]metrics.Sample{{Value: float64(friends.Parked)}}},
 		{"linehub_friends", "LINE friends known, by state.", []metrics.Sample{
 			{Labels: []metrics.Label{{Name: "state", Value: "following"}}, Value: float64(friends.Following)},
 			{Labels: []metrics.Label{{Name: "state", Value: "blocked"}}, Value: float64(friends.Blocked)},
