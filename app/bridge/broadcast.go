@@ -382,6 +382,15 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if c.TriedAt != nil && time.Since(*c.TriedAt) > retryKeyLife {
+			if err := b.st.FinishChunk(ctx, c.ID, store.SendFailed, expiredSend(*c.TriedAt).Error()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.st.ChunkTried(ctx, c); err != nil {
+			return err
+		}
 		err := cs.client.Multicast(ctx, c.Recipients(), msgs, c.RetryKey)
 		if err != nil {
 			cerr := classifySendErr(err)

@@ -47,6 +47,20 @@ func classifySendErr(err error) error {
 	return fmt.Errorf("push to LINE: %w", err)
 }
 
+// retryKeyLife is how long linehub retries a send with its stored
+// X-Line-Retry-Key. LINE honours the key for 24 h after the first attempt
+// (developers.line.biz "Retrying a failed API request"); a retry after
+// that may deliver a message LINE already accepted a second time, so the
+// send is given up instead. The hour of margin covers clock differences.
+const retryKeyLife = 23 * time.Hour
+
+// expiredSend is the error of a send given up because its retry key is
+// too old to retry safely.
+func expiredSend(first time.Time) error {
+	return &SkipError{Msg: fmt.Sprintf("not sent again: the first attempt (%s) failed without a clear answer from LINE, and LINE's retry key for it has expired after 24 h, so another attempt could deliver the message twice",
+		first.UTC().Format(time.RFC3339))}
+}
+
 // SendResult is what a send did.
 type SendResult struct {
 	SendID    int64             `json:"send_id,omitempty"`
@@ -75,6 +89,15 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 				var prev []json.RawMessage
 				_ = json.Unmarshal([]byte(got.Messages), &prev)
 				return SendResult{SendID: got.ID, Status: "duplicate", To: got.UserID, Via: "push", Messages: prev, Duplicate: true}, nil
+			}
+			// Pending means LINE's answer was unclear (5xx, timeout, crash):
+			// only the retry key keeps a retry from delivering twice.
+			if got.Status == store.SendPending && time.Since(got.CreatedAt) > retryKeyLife {
+				err := expiredSend(got.CreatedAt)
+				if ferr := b.st.FinishSend(ctx, got.ID, store.SendFailed, err.Error()); ferr != nil {
+					return SendResult{}, ferr
+				}
+				return SendResult{}, err
 			}
 			// An earlier attempt failed or was cut short: send what it
 			// recorded, with its retry key.

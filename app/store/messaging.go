@@ -458,6 +458,7 @@ type BroadcastChunk struct {
 	Status      string     `gorm:"not null"` // pending, sent, failed
 	Error       string     //
 	SentAt      *time.Time //
+	TriedAt     *time.Time // first attempt: when the retry key's 24 h began
 }
 
 // Recipients splits UserIDs.
@@ -577,6 +578,20 @@ func (s *Store) BroadcastChunks(ctx context.Context, id int64) ([]BroadcastChunk
 		return nil, fmt.Errorf("read broadcast chunks: %w", err)
 	}
 	return cs, nil
+}
+
+// ChunkTried records the first attempt to send a chunk; later attempts
+// keep the first time.
+func (s *Store) ChunkTried(ctx context.Context, c *BroadcastChunk) error {
+	if c.TriedAt != nil {
+		return nil
+	}
+	t := now()
+	if err := s.w.WithContext(ctx).Model(&BroadcastChunk{}).Where("id = ? AND tried_at IS NULL", c.ID).Update("tried_at", t).Error; err != nil {
+		return fmt.Errorf("record attempt of chunk %d: %w", c.ID, err)
+	}
+	c.TriedAt = &t
+	return nil
 }
 
 // FinishChunk records a chunk's outcome.

@@ -157,6 +157,14 @@ var migrations = []migration{
 	}},
 	{4, "job runs, dead letters, job cursors, friend imports", migrateJobs},
 	{5, "messaging: workflow hook keys, templates, sends, chat, broadcasts", migrateMessaging},
+	{6, "broadcast chunks: time of the first attempt", func(tx *gorm.DB) error {
+		// LINE honours a retry key for 24 h after the first attempt only.
+		type broadcastChunk struct{ TriedAt *time.Time }
+		if err := tx.Migrator().AddColumn(&broadcastChunk{}, "TriedAt"); err != nil {
+			return fmt.Errorf("add broadcast_chunks.tried_at: %w", err)
+		}
+		return nil
+	}},
 }
 
 type schemaMigration struct {

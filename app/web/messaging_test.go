@@ -634,3 +634,69 @@ func TestNotesWaitForHubSpot(t *testing.T) {
 		t.Fatalf("notes after recovery: %+v", notes)
 	}
 }
+
+// TestRetryKeyExpiry: LINE honours a retry key for 24 h after the first
+// attempt. A send or broadcast chunk whose first attempt got no clear
+// answer and is older than that is given up, not sent a second time.
+func TestRetryKeyExpiry(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true})
+	c := e.createConn("Shop", true, true)
+	db, err := gorm.Open(sqlite.Open(e.st.Path()), &gorm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if err := db.Exec(q, args...).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	dayAgo := time.Now().Add(-25 * time.Hour).UTC()
+
+	// A workflow send whose first attempt hit a LINE 500 a day ago.
+	uid := linetest.NewUserID()
+	contact := e.friendWithContact(c, uid, "Jun")
+	_, key := e.api("POST", "/api/v1/connections/"+c.id+"/workflow/key", nil)
+	apiKey := key["key"].(string)
+	e.secrets = append(e.secrets, apiKey)
+	e.ln.SetFault(func(r *http.Request) (int, string, bool) {
+		return 500, `{"message":"An error occurred in the server"}`, strings.HasPrefix(r.URL.Path, "/v2/bot/message/")
+	})
+	body := map[string]any{"objectId": contact, "callbackId": "cb-old", "properties": map[string]any{"line_user_id_" + strconv.Itoa(c.serial): uid}}
+	if st, _, out := e.hook(hookCall{key: c.key, apiKey: apiKey, query: "text=Hello", body: body}); st < 500 {
+		t.Fatalf("first attempt during a LINE 500: %d %v", st, out)
+	}
+	e.ln.SetFault(nil)
+	exec("UPDATE sends SET created_at = ? WHERE idem_key = ?", dayAgo, "cb:cb-old")
+	st, _, out := e.hook(hookCall{key: c.key, apiKey: apiKey, query: "text=Hello", body: body})
+	if st != 422 || !strings.Contains(fmt.Sprint(out["error"]), "retry key") {
+		t.Fatalf("retry a day later: %d %v", st, out)
+	}
+	if p := e.ln.Pushes(c.ch.token); len(p) != 0 {
+		t.Fatalf("%d pushes after the retry key expired", len(p))
+	}
+
+	// A broadcast whose first chunk met a LINE 500 a day ago: that chunk is
+	// reported failed, the chunks never tried go out.
+	listID, _ := e.seedList(c, 1200, 1200, 0)
+	e.ln.SetFault(func(r *http.Request) (int, string, bool) {
+		return 500, `{"message":"An error occurred in the server"}`, r.URL.Path == "/v2/bot/message/multicast"
+	})
+	_, out = e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": listID, "text": "Sale"})
+	bid := fmt.Sprint(out["id"])
+	e.b.SendPending(e.ctx)
+	e.ln.SetFault(nil)
+	exec("UPDATE broadcast_chunks SET tried_at = ? WHERE broadcast_id = ? AND tried_at IS NOT NULL", dayAgo, bid)
+	e.b.SendPending(e.ctx)
+	ms := e.ln.Multicasts(c.ch.token)
+	_, out = e.api("GET", "/api/v1/broadcasts/"+bid, nil)
+	prog, _ := out["progress"].(map[string]any)
+	if len(ms) != 2 || out["status"] != "done" || prog["sent"] != float64(700) || prog["failed"] != float64(500) {
+		t.Fatalf("%d multicasts, report %v", len(ms), out)
+	}
+}
