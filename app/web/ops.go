@@ -166,6 +166,26 @@ func (s *server) trusted(c *fiber.Ctx) bool {
 
 func isLoopback(ip net.IP) bool { return ip != nil && ip.IsLoopback() }
 
+// clientIP is the address a request came from. A reverse proxy on this
+// host appends its client's address to X-Forwarded-For (or sets
+// X-Real-IP); only a loopback peer is believed, and only the last entry,
+// which is the proxy's own: a client can forge the ones before it.
+func clientIP(c *fiber.Ctx) string {
+	peer := c.Context().RemoteIP()
+	if isLoopback(peer) {
+		if xff := c.Get(fiber.HeaderXForwardedFor); xff != "" {
+			hops := strings.Split(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(hops[len(hops)-1])); ip != nil {
+				return ip.String()
+			}
+		}
+		if ip := net.ParseIP(strings.TrimSpace(c.Get("X-Real-Ip"))); ip != nil {
+			return ip.String()
+		}
+	}
+	return peer.String()
+}
+
 func (s *server) metrics(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var buf bytes.Buffer

@@ -392,10 +392,11 @@ func (s *server) loginSubmit(c *fiber.Ctx) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	next := safeNext(c.FormValue("next"))
 	now := time.Now()
-	ipKey, emailKey := "ip:"+c.IP(), "email:"+email
+	ip := clientIP(c)
+	ipKey, emailKey := "ip:"+ip, "email:"+email
 	data := fiber.Map{"Next": next, "Email": email}
 	if s.ui.byIP.blocked(ipKey, now) || s.ui.byEmail.blocked(emailKey, now) {
-		s.log.Warn("sign-in rate limited", "ip", c.IP())
+		s.log.Warn("sign-in rate limited", "ip", ip)
 		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
 	}
 	a, err := s.st.AdminByEmail(c.UserContext(), email)
@@ -412,7 +413,7 @@ func (s *server) loginSubmit(c *fiber.Ctx) error {
 	if !ok {
 		s.ui.byIP.fail(ipKey, now)
 		s.ui.byEmail.fail(emailKey, now)
-		s.log.Warn("sign-in failed", "ip", c.IP())
+		s.log.Warn("sign-in failed", "ip", ip)
 		return s.render(c, fiber.StatusUnauthorized, "login", &page{L: l, Title: "login.title", Error: l.T("login.bad"), Data: data})
 	}
 	s.ui.byEmail.reset(emailKey)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -71,10 +72,11 @@ func newUIEnv(t *testing.T, o envOpts) *uiEnv {
 }
 
 type browser struct {
-	t    *testing.T
-	u    *uiEnv
-	c    *http.Client
-	last string
+	t      *testing.T
+	u      *uiEnv
+	c      *http.Client
+	last   string
+	header http.Header // sent with every request, e.g. a proxy's X-Forwarded-For
 }
 
 func (u *uiEnv) browser(t *testing.T) *browser {
@@ -88,6 +90,9 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func (b *browser) do(req *http.Request) (int, string, string) {
 	b.t.Helper()
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -325,6 +330,32 @@ func TestLoginRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(u.logs.String(), "sign-in rate limited") {
 		t.Error("rate limiting not logged")
+	}
+}
+
+// TestLoginRateLimitBehindProxy: behind a reverse proxy on this host every
+// request comes from loopback; the limit keys on the client address the
+// proxy appended to X-Forwarded-For (its last entry, which the client
+// cannot forge), so one client's failures do not lock out everyone.
+func TestLoginRateLimitBehindProxy(t *testing.T) {
+	u := newUIEnv(t, envOpts{})
+	u.claim(t)
+	attacker := u.browser(t)
+	// A forged first entry must not let the attacker pick its own key.
+	attacker.header = http.Header{"X-Forwarded-For": {"10.9.9.9, 203.0.113.7"}}
+	for i := 0; i < 10; i++ {
+		attacker.header.Set("X-Forwarded-For", fmt.Sprintf("10.9.9.%d, 203.0.113.7", i))
+		if st, _ := attacker.login(fmt.Sprintf("guess%d@example.com", i), "wrong-password"); st != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i, st)
+		}
+	}
+	if st, _ := attacker.login("guess-more@example.com", "wrong-password"); st != 429 {
+		t.Fatalf("attacker after 10 failures: %d, want 429", st)
+	}
+	admin := u.browser(t)
+	admin.header = http.Header{"X-Forwarded-For": {"198.51.100.20"}}
+	if st, _ := admin.login(adminEmail, adminPass); st != 303 {
+		t.Fatalf("the admin from another address: %d, want 303 (signed in)", st)
 	}
 }
 
