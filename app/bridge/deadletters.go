@@ -50,9 +50,17 @@ func (b *Bridge) RetryDeadLetters(ctx context.Context, connID int64, ids []int64
 	return n, err
 }
 
-// PruneInbox deletes applied webhook events older than the retention.
+// PruneInbox deletes applied webhook events older than the retention, and
+// finished sends too: those are kept at least a day past HubSpot's retry
+// window, as their idempotency keys answer HubSpot's retries.
 func (b *Bridge) PruneInbox(ctx context.Context) (int64, error) {
-	return b.st.PruneInbox(ctx, time.Now().UTC().Add(-b.cfg.Jobs.InboxRetention))
+	n, err := b.st.PruneInbox(ctx, time.Now().UTC().Add(-b.cfg.Jobs.InboxRetention))
+	if err != nil {
+		return n, err
+	}
+	keep := max(b.cfg.Jobs.InboxRetention, retryWindow+24*time.Hour)
+	m, err := b.st.PruneSends(ctx, time.Now().UTC().Add(-keep))
+	return n + m, err
 }
 
 // DeadLetters lists a connection's dead letters (0 = all connections).

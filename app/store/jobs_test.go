@@ -79,3 +79,30 @@ func TestJobRunsAndCursors(t *testing.T) {
 		t.Fatalf("%d runs kept, want 3", len(runs))
 	}
 }
+
+func TestPruneSendsKeepsPendingAndRecent(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	for _, k := range []string{"old-sent", "old-pending", "recent-sent"} {
+		if _, _, err := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: k, Kind: "workflow", UserID: "U1", Messages: "[]", RetryKey: k}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
+	if err := st.w.Exec("UPDATE sends SET created_at = ? WHERE idem_key LIKE 'old-%'", old).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := st.w.Exec("UPDATE sends SET status = ? WHERE idem_key LIKE '%-sent'", SendSent).Error; err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.PruneSends(ctx, time.Now().UTC().Add(-4*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want only the old sent one", n, err)
+	}
+	for k, want := range map[string]bool{"old-sent": false, "old-pending": true, "recent-sent": true} {
+		_, created, err := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: k, Kind: "workflow", UserID: "U1", Messages: "[]", RetryKey: "new"}, 0)
+		if err != nil || created == want {
+			t.Errorf("%s: kept %v, want %v (%v)", k, !created, want, err)
+		}
+	}
+}

@@ -237,6 +237,17 @@ func (s *Store) ClaimSend(ctx context.Context, in *Send, renewAfter time.Duratio
 	return out, created, err
 }
 
+// PruneSends deletes finished sends created before cutoff; pending ones
+// stay (a retry still needs their retry key).
+func (s *Store) PruneSends(ctx context.Context, cutoff time.Time) (int64, error) {
+	s.yieldToInbox()
+	res := s.w.WithContext(ctx).Where("status <> ? AND created_at < ?", SendPending, cutoff).Delete(&Send{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune sends: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
 // FinishSend records the outcome of a send.
 func (s *Store) FinishSend(ctx context.Context, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
