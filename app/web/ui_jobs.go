@@ -387,8 +387,8 @@ func (s *server) importView(ctx context.Context, l *locale, conn *store.Connecti
 	if p.RatePerSec > 0 {
 		v.Rate = l.T("import.rate", p.RatePerSec)
 	}
-	if p.ETASeconds > 0 {
-		v.ETA = l.T("import.eta", fmtDuration(l, time.Duration(p.ETASeconds)*time.Second))
+	if p.State == store.ImportRunning && p.Total > p.Done && p.RatePerSec > 0 {
+		v.ETA = l.T("import.eta", fmtDuration(l, time.Duration(max(p.ETASeconds, 1))*time.Second))
 	}
 	if p.FinishedAt != nil {
 		took := fmtDuration(l, p.FinishedAt.Sub(p.StartedAt))
