@@ -19,9 +19,9 @@ import (
 func TestBrowserJobs(t *testing.T) {
 	const followers = 3000
 	chromium := chromiumPath(t)
-	// 400 LINE calls a second: the import takes several seconds, long
-	// enough to watch the bar move.
-	e := newEnv(t, envOptions{Env: []string{"LINEHUB_JOBS_LINE_RATE=400"}})
+	// 300 LINE calls a second: the import takes about ten seconds, long
+	// enough to watch the bar move and the dashboard's badge.
+	e := newEnv(t, envOptions{Env: []string{"LINEHUB_JOBS_LINE_RATE=300"}})
 	shots := newShooter(t, "jobs-")
 	b := newBrowser(t, e, chromium)
 	b.setUp("owner@example.com", "Tr0ub4dor&3-horse")
@@ -49,6 +49,15 @@ func TestBrowserJobs(t *testing.T) {
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.linehubMarker = true`)); err != nil {
 		t.Fatal(err)
 	}
+	// Meanwhile, in a second tab, the dashboard card says it is importing.
+	tab, closeTab := chromedp.NewContext(b.ctx)
+	if err := chromedp.Do(tab, chromedp.Navigate(e.url("/")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-badge="importing"]`)),
+		b.contains(`[data-badge="importing"]`, "importing friends"),
+		shots.shot("dashboard-importing")); err != nil {
+		t.Fatalf("dashboard while importing: %v", err)
+	}
+	closeTab()
 	var seen []float64
 	shotTaken := false
 	deadline := time.Now().Add(60 * time.Second)
