@@ -39,7 +39,13 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerAPI      = "api"
 	TriggerConnect  = "connect" // a new verified connection, or a restart resuming
+	// TriggerDashboard marks runs started by a button in the dashboard.
+	TriggerDashboard = "dashboard"
 )
+
+// StoppedMessage is the message of a run cancelled by shutdown; like
+// store.InterruptedMessage it means "interrupted", not failed.
+const StoppedMessage = "stopped by shutdown; resumes on the next run"
 
 // reconcileParallel connections are reconciled at once at most; each one
 // talks to its own LINE channel, but all write to the one SQLite file.
@@ -186,7 +192,7 @@ func (s *Scheduler) end(run *store.JobRun, err error) {
 		}
 		run.Message += err.Error()
 		if errors.Is(err, context.Canceled) {
-			run.Message = "stopped by shutdown; resumes on the next run"
+			run.Message = StoppedMessage
 		}
 	}
 	if ferr := s.st.FinishJobRun(context.Background(), run); ferr != nil {

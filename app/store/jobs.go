@@ -86,6 +86,10 @@ const (
 	RunFailed  = "failed"
 )
 
+// InterruptedMessage is the message of a run a restart cut short; the
+// dashboard shows such runs as "interrupted" rather than failed.
+const InterruptedMessage = "interrupted by a restart; resumes on the next run"
+
 // JobRun is one execution of a scheduled or requested job.
 type JobRun struct {
 	ID           int64      `gorm:"primaryKey" json:"id"`
@@ -129,7 +133,7 @@ func (s *Store) FinishJobRun(ctx context.Context, r *JobRun) error {
 // without finishing them; their work resumes from the stored cursors.
 func (s *Store) AbandonRunningJobs(ctx context.Context) error {
 	err := s.w.WithContext(ctx).Model(&JobRun{}).Where("status = ?", RunRunning).
-		Updates(map[string]any{"status": RunFailed, "finished_at": now(), "message": "interrupted by a restart; resumes on the next run"}).Error
+		Updates(map[string]any{"status": RunFailed, "finished_at": now(), "message": InterruptedMessage}).Error
 	if err != nil {
 		return fmt.Errorf("close interrupted job runs: %w", err)
 	}

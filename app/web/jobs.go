@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"linehub/app/bridge"
 	"linehub/app/jobs"
 	"linehub/app/store"
 )
@@ -93,17 +95,8 @@ func (s *server) getJobRun(c *fiber.Ctx) error {
 }
 
 func (s *server) runJob(c *fiber.Ctx) error {
-	sch, err := s.scheduler()
-	if err != nil {
-		return err
-	}
 	name := c.Params("name")
-	switch name {
-	case jobs.Reconcile, jobs.DriftRepair, jobs.DeadLetters, jobs.PruneInbox, jobs.ImportCheck:
-	default:
-		return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no job %q (reconcile, drift_repair, dead_letters, prune_inbox, import_check)", name))
-	}
-	run, err := sch.RunJob(name, jobs.TriggerAPI)
+	run, err := s.startJob(name, jobs.TriggerAPI)
 	if errors.Is(err, jobs.ErrRunning) {
 		return conflict(name, run)
 	}
@@ -114,6 +107,22 @@ func (s *server) runJob(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"job": name, "started": true})
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"job": name, "started": true, "run": run})
+}
+
+// startJob starts a whole job by name for the API and the dashboard. A
+// nil run means it started one run per connection; jobs.ErrRunning comes
+// with the run in the way.
+func (s *server) startJob(name, trigger string) (*store.JobRun, error) {
+	sch, err := s.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case jobs.Reconcile, jobs.DriftRepair, jobs.DeadLetters, jobs.PruneInbox, jobs.ImportCheck:
+	default:
+		return nil, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no job %q (reconcile, drift_repair, dead_letters, prune_inbox, import_check)", name))
+	}
+	return sch.RunJob(name, trigger)
 }
 
 func conflict(what string, run *store.JobRun) error {
@@ -154,57 +163,63 @@ func (s *server) driftRepairNow(c *fiber.Ctx) error {
 	return s.connectionJob(c, jobs.DriftRepair)
 }
 
-func (s *server) connectionJob(c *fiber.Ctx, job string) error {
-	sch, err := s.scheduler()
-	if err != nil {
-		return err
-	}
-	conn, err := s.activeConnection(c)
-	if err != nil {
-		return err
-	}
-	if conn.TokenLast4 == "" && job == jobs.Reconcile {
-		return fiber.NewError(fiber.StatusBadRequest, "this connection has no channel access token: set it before reconciling with LINE")
-	}
-	var run *store.JobRun
-	if job == jobs.Reconcile {
-		run, err = sch.RunReconcile(conn.ID, jobs.TriggerAPI)
-	} else {
-		run, err = sch.RunDriftRepair(conn.ID, jobs.TriggerAPI)
-	}
-	if errors.Is(err, jobs.ErrRunning) {
-		return conflict("a "+job+" of this connection", run)
-	}
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": run.ID, "run": run})
+func (s *server) importNow(c *fiber.Ctx) error {
+	return s.connectionJob(c, jobs.Import)
 }
 
-func (s *server) importNow(c *fiber.Ctx) error {
-	sch, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+func (s *server) connectionJob(c *fiber.Ctx, job string) error {
 	conn, err := s.activeConnection(c)
 	if err != nil {
 		return err
 	}
-	if conn.TokenLast4 == "" {
-		return fiber.NewError(fiber.StatusBadRequest, "this connection has no channel access token: set it before importing friends")
-	}
-	run, err := sch.RunImport(conn.ID, jobs.TriggerAPI)
+	run, err := s.startConnectionJob(conn, job, jobs.TriggerAPI)
 	if errors.Is(err, jobs.ErrRunning) {
-		return conflict("an import of this connection's friends", run)
+		return conflict(runningWhat(job), run)
 	}
 	if err != nil {
 		return err
 	}
-	p, err := s.b.ImportStatus(c.UserContext(), conn.ID)
-	if err != nil {
-		return err
+	out := fiber.Map{"run_id": run.ID, "run": run}
+	if job == jobs.Import {
+		p, _, err := s.importState(c.UserContext(), conn.ID)
+		if err != nil {
+			return err
+		}
+		out["import"] = p
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": run.ID, "run": run, "import": p})
+	return c.Status(fiber.StatusAccepted).JSON(out)
+}
+
+func runningWhat(job string) string {
+	if job == jobs.Import {
+		return "an import of this connection's friends"
+	}
+	return "a " + job + " of this connection"
+}
+
+// startConnectionJob starts a reconcile, drift repair or friend import of
+// one connection for the API and the dashboard; jobs.ErrRunning comes
+// with the run in the way.
+func (s *server) startConnectionJob(conn *store.Connection, job, trigger string) (*store.JobRun, error) {
+	sch, err := s.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	switch job {
+	case jobs.Reconcile:
+		if conn.TokenLast4 == "" {
+			return nil, fiber.NewError(fiber.StatusBadRequest, "this connection has no channel access token: set it before reconciling with LINE")
+		}
+		return sch.RunReconcile(conn.ID, trigger)
+	case jobs.DriftRepair:
+		return sch.RunDriftRepair(conn.ID, trigger)
+	case jobs.Import:
+		if conn.TokenLast4 == "" {
+			return nil, fiber.NewError(fiber.StatusBadRequest, "this connection has no channel access token: set it before importing friends")
+		}
+		return sch.RunImport(conn.ID, trigger)
+	}
+	return nil, fmt.Errorf("no per-connection job %q", job)
 }
 
 // importStatus is the progress bar: state, total, done, rate, ETA. For an
@@ -215,15 +230,25 @@ func (s *server) importStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.b.ImportStatus(c.UserContext(), conn.ID)
+	p, running, err := s.importState(c.UserContext(), conn.ID)
 	if err != nil {
 		return err
 	}
+	return c.JSON(fiber.Map{"import": p, "running": running})
+}
+
+// importState is a connection's import progress and whether an import
+// run is going on now.
+func (s *server) importState(ctx context.Context, connID int64) (bridge.ImportProgress, bool, error) {
+	p, err := s.b.ImportStatus(ctx, connID)
+	if err != nil {
+		return p, false, err
+	}
 	running := false
 	if s.jobs != nil {
-		running = s.jobs.Running(jobs.Import, conn.ID) != nil
+		running = s.jobs.Running(jobs.Import, connID) != nil
 	}
-	return c.JSON(fiber.Map{"import": p, "running": running})
+	return p, running, nil
 }
 
 func (s *server) listDeadLetters(c *fiber.Ctx) error {

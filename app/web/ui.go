@@ -64,6 +64,11 @@ func (s *server) initUI() error {
 	if err != nil {
 		return err
 	}
+	// Partials (templates/partials) are sections shared by several pages.
+	partials, err := readPartials()
+	if err != nil {
+		return err
+	}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
@@ -75,6 +80,11 @@ func (s *server) initUI() error {
 			return err
 		}
 		t, err := template.New("layout").Funcs(uiFuncs).Parse(string(layout))
+		for _, p := range partials {
+			if err == nil {
+				_, err = t.Parse(p)
+			}
+		}
 		if err == nil {
 			_, err = t.Parse(string(body))
 		}
@@ -163,6 +173,7 @@ func (s *server) uiRoutes(app *fiber.App) {
 	app.Get("/tokens", authed(s.tokensPage)...)
 	app.Post("/tokens", authed(s.createToken)...)
 	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
+	s.jobsUIRoutes(app, authed)
 }
 
 func (s *server) static(c *fiber.Ctx) error {

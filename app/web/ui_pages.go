@@ -48,6 +48,7 @@ type card struct {
 	Conn    store.Connection
 	Stats   store.FriendStats
 	HasIcon bool
+	Badges  cardBadges
 }
 
 func (s *server) dashboard(c *fiber.Ctx) error {
@@ -68,7 +69,11 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 			}
 		}
 		_, ierr := s.st.ConnectionIcon(ctx, cn.ID)
-		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil})
+		badges, err := s.cardBadges(ctx, cn.ID)
+		if err != nil {
+			return err
+		}
+		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil, Badges: badges})
 	}
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
 	days, err := s.st.EventsPerDay(ctx, 0, since)
@@ -287,6 +292,9 @@ func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 	data := fiber.Map{
 		"Conn": conn, "Props": props, "WebhookURL": s.b.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
 		"HasToken": conn.TokenLast4 != "", "HasSecret": conn.SecretLast4 != "",
+	}
+	if data["Jobs"], err = s.connJobsData(c, conn); err != nil {
+		return err
 	}
 	for k, v := range extra {
 		data[k] = v

@@ -11,3 +11,45 @@ document.addEventListener("click", function (e) {
 document.querySelectorAll("a[data-back]").forEach(function (a) {
   a.href += "?back=" + encodeURIComponent(location.pathname + location.search);
 });
+// Jobs (issue D): while a friend import runs, poll its progress and move
+// the bar; when it ends, reload to show the result. Without JavaScript a
+// reload shows the same.
+(function () {
+  var box = document.querySelector("#import[data-poll]");
+  if (!box || !window.fetch) return;
+  var url = box.getAttribute("data-poll");
+  var page = box.getAttribute("data-page");
+  function set(id, text) {
+    var el = document.getElementById(id);
+    if (el) el.textContent = text || "";
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.json();
+      })
+      .then(function (d) {
+        if (!d.running) {
+          // A reload of a form's answer would post again: go to the page.
+          if (location.pathname === page && !location.search) location.reload();
+          else location.replace(page + "#jobs");
+          return;
+        }
+        var bar = document.getElementById("import-bar");
+        if (bar && d.total > 0) {
+          bar.max = d.total;
+          bar.value = d.done;
+          bar.textContent = d.progress;
+        }
+        set("import-progress", d.progress);
+        set("import-rate", d.rate);
+        set("import-eta", d.eta);
+        setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        setTimeout(poll, 5000);
+      });
+  }
+  setTimeout(poll, 1000);
+})();

@@ -1,0 +1,523 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/jobs"
+	"linehub/app/store"
+	"linehub/assets"
+)
+
+// The dashboard's part of the scheduled jobs (issue D): the Jobs page,
+// the import / reconcile section of a connection's page and the dead
+// letters. Every action calls the same functions as the JSON API in
+// jobs.go (startJob, startConnectionJob, importState, the bridge's dead
+// letter functions); only the answers differ (pages, not JSON).
+
+const (
+	uiRunsShown     = 50 // runs on the Jobs page
+	uiConnRunsShown = 10 // runs on a connection's page
+	uiDeadShown     = 100
+)
+
+func (s *server) jobsUIRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
+	app.Get("/jobs", authed(s.jobsPage)...)
+	app.Get("/jobs/runs/:run", authed(s.jobRunPage)...)
+	app.Post("/jobs/:name/run", authed(s.uiRunJob)...)
+	app.Post("/connections/:id/reconcile", authed(s.uiConnectionJob(jobs.Reconcile))...)
+	app.Post("/connections/:id/drift-repair", authed(s.uiConnectionJob(jobs.DriftRepair))...)
+	app.Post("/connections/:id/import", authed(s.uiConnectionJob(jobs.Import))...)
+	app.Get("/connections/:id/import/status", authed(s.uiImportStatus)...)
+	app.Post("/dead-letters/retry", authed(s.uiRetryDeadLetters)...)
+	app.Post("/connections/:id/dead-letters/retry", authed(s.uiRetryDeadLetters)...)
+}
+
+// readPartials returns the shared template sections in templates/partials.
+func readPartials() ([]string, error) {
+	names, err := fs.Glob(assets.UI, "templates/partials/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		b, err := fs.ReadFile(assets.UI, n)
+		if err != nil {
+			return nil, fmt.Errorf("partial template %s: %w", n, err)
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}
+
+// Run states as the dashboard shows them: a run cut short by a restart or
+// shutdown is "interrupted" (it resumes), not failed.
+const runInterrupted = "interrupted"
+
+func runState(r store.JobRun) string {
+	if r.Status == store.RunFailed && (r.Message == store.InterruptedMessage || r.Message == jobs.StoppedMessage) {
+		return runInterrupted
+	}
+	return r.Status
+}
+
+// runRow is one job run, ready to show.
+type runRow struct {
+	store.JobRun
+	State       string
+	StateText   string
+	JobTitle    string
+	TriggerText string
+	ConnName    string
+	Duration    string
+}
+
+// runList is a table of runs.
+type runList struct {
+	L        *locale
+	Rows     []runRow
+	ShowConn bool
+}
+
+func (s *server) runRow(l *locale, r store.JobRun, names map[int64]string) runRow {
+	end := time.Now()
+	if r.FinishedAt != nil {
+		end = *r.FinishedAt
+	}
+	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt))}
+	row.StateText = l.T("jobs.state_" + row.State)
+	row.TriggerText = r.Trigger
+	if k := "jobs.trigger_" + r.Trigger; l.Has(k) {
+		row.TriggerText = l.T(k)
+	}
+	if r.ConnectionID != 0 {
+		row.ConnName = connName(names, r.ConnectionID)
+	}
+	return row
+}
+
+func connName(names map[int64]string, id int64) string {
+	if n, ok := names[id]; ok {
+		return n
+	}
+	return "#" + strconv.FormatInt(id, 10) // a deleted connection
+}
+
+// connNames maps the active connections' ids to their names.
+func (s *server) connNames(ctx context.Context) (map[int64]string, error) {
+	conns, err := s.st.Connections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int64]string, len(conns))
+	for _, c := range conns {
+		m[c.ID] = c.Name
+	}
+	return m, nil
+}
+
+func fmtDuration(l *locale, d time.Duration) string {
+	switch {
+	case d < 0:
+		return "—"
+	case d < time.Second:
+		return l.T("jobs.dur_ms", d.Milliseconds())
+	case d < time.Minute:
+		return l.T("jobs.dur_s", d.Seconds())
+	case d < time.Hour:
+		return l.T("jobs.dur_m", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return l.T("jobs.dur_h", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// thousands writes n with comma separators (both catalogues use them).
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func jobTitle(l *locale, job string) string { return l.T("jobs.name_" + job) }
+
+// runningMsg says which run is in the way of a button press.
+func runningMsg(l *locale, job string, run *store.JobRun) string {
+	if run == nil || run.ID == 0 {
+		return l.T("jobs.already_running", jobTitle(l, job))
+	}
+	return l.T("jobs.already_running_run", jobTitle(l, job), run.ID, run.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// deadRow is one dead letter with the names to show.
+type deadRow struct {
+	store.DeadLetter
+	ConnName   string
+	FriendName string
+}
+
+// deadList is the dead-letters table with its retry forms.
+type deadList struct {
+	L        *locale
+	CSRF     string
+	Rows     []deadRow
+	Total    int64
+	Action   string // the retry URL
+	Fragment string // where the browser lands after a retry
+	ShowConn bool
+}
+
+func (s *server) deadList(ctx context.Context, p *page, connID int64, names map[int64]string) (deadList, error) {
+	dl := deadList{L: p.L, CSRF: p.CSRF, ShowConn: connID == 0, Action: "/dead-letters/retry"}
+	if connID != 0 {
+		dl.Action = fmt.Sprintf("/connections/%d/dead-letters/retry", connID)
+		dl.Fragment = "#jobs"
+	}
+	dls, err := s.b.DeadLetters(ctx, connID, uiDeadShown)
+	if err != nil {
+		return dl, err
+	}
+	if dl.Total, err = s.st.CountDeadLetters(ctx, connID); err != nil {
+		return dl, err
+	}
+	byConn := map[int64][]string{}
+	for _, d := range dls {
+		byConn[d.ConnectionID] = append(byConn[d.ConnectionID], d.UserID)
+	}
+	friends := map[int64]map[string]*store.Friend{}
+	for cid, uids := range byConn {
+		if friends[cid], err = s.st.FriendsByUser(ctx, cid, uids); err != nil {
+			return dl, err
+		}
+	}
+	for _, d := range dls {
+		row := deadRow{DeadLetter: d, ConnName: connName(names, d.ConnectionID)}
+		if f := friends[d.ConnectionID][d.UserID]; f != nil {
+			row.FriendName = f.DisplayName
+		}
+		dl.Rows = append(dl.Rows, row)
+	}
+	return dl, nil
+}
+
+// jobRow is one scheduled job on the Jobs page.
+type jobRow struct {
+	jobs.JobInfo
+	Title   string
+	Running []runRow
+	Last    *runRow
+	CanRun  bool // import runs per connection, from the connection's page
+}
+
+func (s *server) jobsPage(c *fiber.Ctx) error { return s.jobsView(c, 0, "") }
+
+func (s *server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
+	ctx := c.UserContext()
+	p := &page{L: s.locale(c), CSRF: s.csrfToken(c), Title: "jobs.title", Nav: "jobs", Error: errMsg}
+	l := p.L
+	names, err := s.connNames(ctx)
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Scheduler": s.jobs != nil}
+	if s.jobs != nil {
+		list, err := s.jobs.Jobs(ctx)
+		if err != nil {
+			return err
+		}
+		rows := make([]jobRow, 0, len(list))
+		for _, ji := range list {
+			row := jobRow{JobInfo: ji, Title: jobTitle(l, ji.Name), CanRun: ji.Name != jobs.Import}
+			for _, r := range ji.Running {
+				row.Running = append(row.Running, s.runRow(l, r, names))
+			}
+			if ji.LastRun != nil {
+				lr := s.runRow(l, *ji.LastRun, names)
+				row.Last = &lr
+			}
+			if ji.Name == jobs.Import {
+				row.Schedule = l.T("jobs.import_schedule")
+			}
+			rows = append(rows, row)
+		}
+		data["Jobs"] = rows
+		data["TimeZone"] = s.jobs.Location().String()
+	}
+	filter := c.Query("job")
+	switch filter {
+	case "", jobs.Reconcile, jobs.Import, jobs.DriftRepair, jobs.DeadLetters, jobs.PruneInbox:
+	default:
+		filter = ""
+	}
+	runs, err := s.st.JobRuns(ctx, filter, 0, uiRunsShown)
+	if err != nil {
+		return err
+	}
+	rl := runList{L: l, ShowConn: true}
+	for _, r := range runs {
+		rl.Rows = append(rl.Rows, s.runRow(l, r, names))
+	}
+	data["Runs"] = rl
+	data["Filter"] = filter
+	data["Filters"] = []string{jobs.Reconcile, jobs.Import, jobs.DriftRepair, jobs.DeadLetters, jobs.PruneInbox}
+	if data["Dead"], err = s.deadList(ctx, p, 0, names); err != nil {
+		return err
+	}
+	p.Data = data
+	return s.render(c, status, "jobs", p)
+}
+
+func (s *server) jobRunPage(c *fiber.Ctx) error {
+	id, err := pathID(c, "run", "job run")
+	if err != nil {
+		return err
+	}
+	r, err := s.st.JobRun(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	names, err := s.connNames(c.UserContext())
+	if err != nil {
+		return err
+	}
+	l := s.locale(c)
+	row := s.runRow(l, *r, names)
+	return s.render(c, 0, "job_run", &page{L: l, Title: "jobs.run_title", Nav: "jobs", Data: fiber.Map{"Run": row, "JobTitle": jobTitle(l, r.Job)}})
+}
+
+// uiRunJob is the Jobs page's "Run now".
+func (s *server) uiRunJob(c *fiber.Ctx) error {
+	l := s.locale(c)
+	name := c.Params("name")
+	if s.jobs == nil {
+		return s.jobsView(c, fiber.StatusServiceUnavailable, l.T("jobs.no_scheduler"))
+	}
+	run, err := s.startJob(name, jobs.TriggerDashboard)
+	if errors.Is(err, jobs.ErrRunning) {
+		return s.jobsView(c, fiber.StatusConflict, runningMsg(l, name, run))
+	}
+	if err != nil {
+		status, _ := statusOf(err)
+		return s.jobsView(c, status, s.userError(c, err))
+	}
+	if run == nil {
+		return c.Redirect("/jobs?ok=jobs.flash_started_all", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/jobs?ok=jobs.flash_started", fiber.StatusSeeOther)
+}
+
+// uiConnectionJob is a connection page's "Import friends", "Reconcile now"
+// or "Repair drift". Its outcome shows in the page's jobs section
+// (?jobs=key, or JobsError), where the form's #jobs brings the browser.
+func (s *server) uiConnectionJob(job string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		conn, err := s.connParam(c)
+		if err != nil {
+			return err
+		}
+		l := s.locale(c)
+		fail := func(status int, msg string) error {
+			return s.connView(c, conn, status, "", fiber.Map{"JobsError": msg})
+		}
+		if s.jobs == nil {
+			return fail(fiber.StatusServiceUnavailable, l.T("jobs.no_scheduler"))
+		}
+		if conn.TokenLast4 == "" && job != jobs.DriftRepair {
+			return fail(fiber.StatusBadRequest, l.T("err.no_token"))
+		}
+		run, err := s.startConnectionJob(conn, job, jobs.TriggerDashboard)
+		if errors.Is(err, jobs.ErrRunning) {
+			return fail(fiber.StatusConflict, runningMsg(l, job, run))
+		}
+		if err != nil {
+			status, _ := statusOf(err)
+			return fail(status, s.userError(c, err))
+		}
+		return c.Redirect(fmt.Sprintf("/connections/%d?jobs=jobs.flash_%s", conn.ID, job), fiber.StatusSeeOther)
+	}
+}
+
+// importView is a connection's import progress, ready to show.
+type importView struct {
+	bridge.ImportProgress
+	Running     bool // an import run is going on now
+	Stalled     bool // left "running" by a restart: the import check resumes it
+	NotVerified bool // LINE does not list this account's friends
+	Progress    string
+	Rate        string
+	ETA         string
+	Result      string // the outcome of a finished import
+	Pending     string // friends imported but not yet in HubSpot
+}
+
+func (s *server) importView(ctx context.Context, l *locale, conn *store.Connection) (importView, error) {
+	p, running, err := s.importState(ctx, conn.ID)
+	if err != nil {
+		return importView{}, err
+	}
+	v := importView{ImportProgress: p, Running: running}
+	v.Stalled = p.State == store.ImportRunning && !running
+	v.NotVerified = p.State == store.ImportUnavailable
+	if !v.NotVerified && conn.TokenLast4 != "" && p.State == "" {
+		ok, err := s.b.FollowerIDsAvailable(ctx, conn.ID)
+		v.NotVerified = err == nil && !ok
+	}
+	if p.Total > 0 {
+		v.Progress = l.T("import.progress", thousands(p.Done), thousands(p.Total), int(p.Percent))
+	} else {
+		v.Progress = l.T("import.listing")
+	}
+	if p.RatePerSec > 0 {
+		v.Rate = l.T("import.rate", p.RatePerSec)
+	}
+	if p.State == store.ImportRunning && p.Total > p.Done && p.RatePerSec > 0 {
+		v.ETA = l.T("import.eta", fmtDuration(l, time.Duration(max(p.ETASeconds, 1))*time.Second))
+	}
+	if p.FinishedAt != nil {
+		took := fmtDuration(l, p.FinishedAt.Sub(p.StartedAt))
+		at := p.FinishedAt.UTC().Format("2006-01-02 15:04 UTC")
+		switch p.State {
+		case store.ImportDone:
+			v.Result = l.T("import.done", thousands(p.Total), at, took)
+		case store.ImportFailed:
+			v.Result = l.T("import.failed", at, p.Message)
+		}
+	}
+	if p.PendingSync > 0 {
+		v.Pending = l.T("import.pending_sync", thousands(p.PendingSync))
+	}
+	return v, nil
+}
+
+// connJobs is the jobs section of a connection's page.
+type connJobs struct {
+	Scheduler bool
+	HasToken  bool
+	Import    importView
+	Active    []runRow // this connection's runs going on now
+	Runs      runList
+	Dead      deadList
+	Notice    string
+}
+
+// connJobsData fills the jobs section of a connection's page.
+func (s *server) connJobsData(c *fiber.Ctx, conn *store.Connection) (*connJobs, error) {
+	ctx := c.UserContext()
+	l := s.locale(c)
+	p := &page{L: l, CSRF: s.csrfToken(c)}
+	cj := &connJobs{Scheduler: s.jobs != nil, HasToken: conn.TokenLast4 != ""}
+	var err error
+	if cj.Import, err = s.importView(ctx, l, conn); err != nil {
+		return nil, err
+	}
+	names := map[int64]string{conn.ID: conn.Name}
+	if s.jobs != nil {
+		for _, job := range []string{jobs.Import, jobs.Reconcile, jobs.DriftRepair} {
+			if r := s.jobs.Running(job, conn.ID); r != nil {
+				cj.Active = append(cj.Active, s.runRow(l, *r, names))
+			}
+		}
+	}
+	runs, err := s.st.JobRuns(ctx, "", conn.ID, uiConnRunsShown)
+	if err != nil {
+		return nil, err
+	}
+	cj.Runs.L = l
+	for _, r := range runs {
+		cj.Runs.Rows = append(cj.Runs.Rows, s.runRow(l, r, names))
+	}
+	if cj.Dead, err = s.deadList(ctx, p, conn.ID, names); err != nil {
+		return nil, err
+	}
+	if k := c.Query("jobs"); (strings.HasPrefix(k, "jobs.") || strings.HasPrefix(k, "dead.")) && l.Has(k) {
+		cj.Notice = l.T(k)
+	}
+	return cj, nil
+}
+
+// uiImportStatus feeds app.js's progress bar while an import runs (the
+// page itself shows the same without JavaScript).
+func (s *server) uiImportStatus(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.importView(c.UserContext(), s.locale(c), conn)
+	if err != nil {
+		return err
+	}
+	c.Set("Cache-Control", "no-store")
+	return c.JSON(fiber.Map{
+		"state": v.State, "running": v.Running, "done": v.Done, "total": v.Total, "percent": v.Percent,
+		"progress": v.Progress, "rate": v.Rate, "eta": v.ETA,
+	})
+}
+
+// uiRetryDeadLetters un-parks the dead letters named by the form's id
+// fields, or all of them (of the connection in the path, if any).
+func (s *server) uiRetryDeadLetters(c *fiber.Ctx) error {
+	connID, err := s.optionalConnection(c)
+	if errors.Is(err, store.ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, "no such connection")
+	}
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for _, v := range c.Request().PostArgs().PeekMulti("id") {
+		id, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || id <= 0 {
+			return fiber.NewError(fiber.StatusBadRequest, "bad dead letter id")
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > uiDeadShown {
+		return fiber.NewError(fiber.StatusBadRequest, "too many ids")
+	}
+	n, err := s.b.RetryDeadLetters(c.UserContext(), connID, ids)
+	if err != nil {
+		return err
+	}
+	s.log.Info("dead letters retried from the dashboard", "connection", connID, "count", n)
+	key := "dead.flash_retried"
+	if n == 0 {
+		key = "dead.flash_none"
+	}
+	if connID != 0 {
+		return c.Redirect(fmt.Sprintf("/connections/%d?jobs=%s", connID, key), fiber.StatusSeeOther)
+	}
+	return c.Redirect("/jobs?ok="+key, fiber.StatusSeeOther)
+}
+
+// cardBadges are the dashboard card's signs that a connection needs a look.
+type cardBadges struct {
+	DeadLetters int64
+	Importing   bool
+}
+
+func (s *server) cardBadges(ctx context.Context, connID int64) (cardBadges, error) {
+	var b cardBadges
+	var err error
+	if b.DeadLetters, err = s.st.CountDeadLetters(ctx, connID); err != nil {
+		return b, err
+	}
+	b.Importing = s.jobs != nil && s.jobs.Running(jobs.Import, connID) != nil
+	return b, nil
+}
