@@ -163,6 +163,7 @@ func (s *server) uiRoutes(app *fiber.App) {
 	app.Get("/tokens", authed(s.tokensPage)...)
 	app.Post("/tokens", authed(s.createToken)...)
 	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
+	s.messagingUIRoutes(app, authed)
 }
 
 func (s *server) static(c *fiber.Ctx) error {
