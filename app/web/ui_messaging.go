@@ -326,7 +326,7 @@ func (s *server) workflowView(c *fiber.Ctx, conn *store.Connection, status int, 
 	return s.render(c, status, "workflow", &page{Title: "workflow.title", Nav: "dash", Error: errMsg, Data: fiber.Map{
 		"Conn": conn, "Key": k, "NewKey": newKey, "HTTPS": strings.HasPrefix(k.URL, "https://"),
 		"TemplateURL": k.URL + "?template=" + url.QueryEscape(example),
-		"TextURL":     k.URL + "?text=" + url.QueryEscape("Hello {{firstname}}"),
+		"TextURL":     k.URL + "?text=" + strings.ReplaceAll(url.QueryEscape("Hello {{firstname}}"), "+", "%20"),
 	}})
 }
 

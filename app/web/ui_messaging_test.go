@@ -183,7 +183,7 @@ func TestUIBroadcast(t *testing.T) {
 	}
 	_, body = b.get("/broadcasts/" + bid + "/progress")
 	var prog map[string]any
-	if err := json.Unmarshal([]byte(body), &prog); err != nil || prog["sent"] != float64(20) || prog["status"] != "done" || prog["active"] != false || prog["skipped_blocked"] != float64(5) {
+	if err := json.Unmarshal([]byte(body), &prog); err != nil || prog["sent"] != float64(20) || prog["status"] != "done" || prog["active"] != false || prog["cancelable"] != false || prog["skipped_blocked"] != float64(5) {
 		t.Fatalf("progress JSON: %v %s", err, body)
 	}
 	ms := u.ln.Multicasts(c.ch.token)

@@ -32,6 +32,8 @@ document.querySelectorAll("[data-tz]").forEach(function (i) {
         });
         var p = document.getElementById("progress");
         if (p) p.value = d.percent;
+        var cf = document.getElementById("cancel-form");
+        if (cf && !d.cancelable) cf.remove(); // sending has begun
         if (d.active) setTimeout(poll, 1000);
         else location.reload(); // the finished report, without the cancel button
       })
