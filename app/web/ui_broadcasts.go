@@ -241,11 +241,19 @@ func (s *server) broadcastProgress(c *fiber.Ctx) error {
 	}
 	c.Set("Cache-Control", "no-store")
 	return c.JSON(fiber.Map{
-		"status": v.Status, "status_label": s.locale(c).T("broadcast.status_" + v.Status), "active": broadcastActive(v.Status),
-		"cancelable": v.Status == store.BroadcastScheduled || v.Status == store.BroadcastPreparing,
-		"members":    v.Members, "recipients": v.Recipients, "skipped_no_line_id": v.SkippedNoID, "skipped_blocked": v.SkippedBlock,
-		"sent": v.Progress.Sent, "failed": v.Progress.Failed, "pending": v.Progress.Pending,
-		"percent": percent(v.Progress.Sent, v.Recipients), "error": v.Error,
+		"status":             v.Status,
+		"status_label":       s.locale(c).T("broadcast.status_" + v.Status),
+		"active":             broadcastActive(v.Status),
+		"cancelable":         v.Status == store.BroadcastScheduled || v.Status == store.BroadcastPreparing,
+		"members":            v.Members,
+		"recipients":         v.Recipients,
+		"skipped_no_line_id": v.SkippedNoID,
+		"skipped_blocked":    v.SkippedBlock,
+		"sent":               v.Progress.Sent,
+		"failed":             v.Progress.Failed,
+		"pending":            v.Progress.Pending,
+		"percent":            percent(v.Progress.Sent, v.Recipients),
+		"error":              v.Error,
 	})
 }
 
