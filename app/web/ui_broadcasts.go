@@ -52,9 +52,14 @@ func (f broadcastForm) scheduledAt() (*time.Time, error) {
 	if f.TZ < -14*60 || f.TZ > 14*60 {
 		f.TZ = 0
 	}
-	at, err := time.ParseInLocation("2006-01-02T15:04", f.At, time.FixedZone("", f.TZ*60))
+	const layout = "2006-01-02T15:04" // what <input type="datetime-local"> sends
+	at, err := time.ParseInLocation(layout, f.At, time.FixedZone("", f.TZ*60))
 	if err != nil {
 		return nil, err
+	}
+	if at.Format(layout) != f.At {
+		// time.Parse lets "9:00" through; a browser never sends it.
+		return nil, fmt.Errorf("schedule %q is not in the form %s", f.At, layout)
 	}
 	return &at, nil
 }
