@@ -120,6 +120,9 @@ func (s *server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if err != nil {
 		return err
 	}
+	if status == 0 && fs[userID] == nil && len(ms) == 0 {
+		return fiber.NewError(fiber.StatusNotFound, "no such friend")
+	}
 	hs := s.b.HubSpotInfo(ctx)
 	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "dash", Error: errMsg, Data: fiber.Map{
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,

@@ -75,7 +75,7 @@ func TestUIMessagingPagesRender(t *testing.T) {
 	b.get("/lang/en")
 
 	// Unknown ids are 404, pages need a session.
-	for _, p := range []string{"/broadcasts/999", "/templates/999", "/connections/999/chat", "/connections/999/workflow"} {
+	for _, p := range []string{"/broadcasts/999", "/templates/999", "/connections/999/chat", "/connections/999/workflow", "/connections/" + c.id + "/chat/" + linetest.NewUserID()} {
 		if st, _ := b.get(p); st != 404 {
 			t.Errorf("GET %s: %d, want 404", p, st)
 		}

@@ -17,6 +17,13 @@ document.querySelectorAll("a[data-back]").forEach(function (a) {
 document.querySelectorAll("[data-tz]").forEach(function (i) {
   i.value = -new Date().getTimezoneOffset();
 });
+// A form marked data-once submits once: a double click must not answer a
+// friend twice.
+document.querySelectorAll("form[data-once]").forEach(function (f) {
+  f.addEventListener("submit", function () {
+    f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+  });
+});
 (function () {
   var rep = document.querySelector("[data-progress][data-active]");
   if (!rep) return;
