@@ -156,5 +156,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	if idemKey != "" {
 		idemKey = "reply:" + strings.TrimSpace(idemKey)
 	}
-	return b.deliver(ctx, cs, "reply", idemKey, 0, userID, msgs)
+	// Recorded as "push", so the chat and the timeline note say how the
+	// answer went out.
+	return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"linehub/app/hubspot"
 	"linehub/app/line"
 	"linehub/app/store"
 )
@@ -233,7 +234,7 @@ type Preview struct {
 }
 
 // PreviewTemplate renders a template (id) or ad-hoc messages (in) for a
-// sample contact: contactID read from HubSpot, else the given properties,
+// sample contact: contactID (a HubSpot contact id or email) read from HubSpot, else the given properties,
 // else made-up sample values.
 func (b *Bridge) PreviewTemplate(ctx context.Context, id int64, in MessageInput, contactID string, props map[string]string) (Preview, error) {
 	var msgs []json.RawMessage
@@ -253,11 +254,21 @@ func (b *Bridge) PreviewTemplate(ctx context.Context, id int64, in MessageInput,
 	p := Preview{ContactID: contactID, Properties: map[string]string{}}
 	switch {
 	case contactID != "":
-		found, _, err := b.hs.BatchReadContacts(ctx, []string{contactID}, names)
+		var found map[string]hubspot.Contact
+		var err error
+		if strings.Contains(contactID, "@") {
+			// An email is easier to know than a contact id.
+			found, _, err = b.hs.BatchReadContactsByEmail(ctx, []string{strings.ToLower(contactID)}, names)
+			for id := range found {
+				p.ContactID = id
+			}
+		} else {
+			found, _, err = b.hs.BatchReadContacts(ctx, []string{contactID}, names)
+		}
 		if err != nil {
 			return Preview{}, fmt.Errorf("read sample contact: %w", err)
 		}
-		c, ok := found[contactID]
+		c, ok := found[p.ContactID]
 		if !ok {
 			return Preview{}, inputErr("HubSpot has no contact %s", contactID)
 		}

@@ -423,6 +423,12 @@ func (c *Client) BatchReadContacts(ctx context.Context, ids []string, props []st
 	return c.readContacts(ctx, ids, props, "")
 }
 
+// BatchReadContactsByEmail reads contacts by email address (HubSpot's
+// idProperty "email"); found is keyed by contact id.
+func (c *Client) BatchReadContactsByEmail(ctx context.Context, emails []string, props []string) (found map[string]Contact, notFound []string, err error) {
+	return c.readContacts(ctx, emails, props, "email")
+}
+
 func (c *Client) readContacts(ctx context.Context, ids []string, props []string, idProperty string) (map[string]Contact, []string, error) {
 	found := map[string]Contact{}
 	var notFound []string

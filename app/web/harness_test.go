@@ -224,7 +224,7 @@ func (e *env) createConn(name string, withSecret, withToken bool) conn {
 	}
 	c := conn{id: fmt.Sprint(out["id"]), serial: int(out["serial"].(float64)), ch: ch}
 	wh, _ := out["webhook_url"].(string)
-	key, ok := strings.CutPrefix(wh, publicURL+"/webhook/")
+	key, ok := strings.CutPrefix(wh, e.cfg.PublicURL+"/webhook/")
 	if !ok || key == "" {
 		e.t.Fatalf("webhook_url %q", wh)
 	}

@@ -174,6 +174,7 @@ func (s *server) uiRoutes(app *fiber.App) {
 	app.Post("/tokens", authed(s.createToken)...)
 	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
 	s.jobsUIRoutes(app, authed)
+	s.messagingUIRoutes(app, authed)
 }
 
 func (s *server) static(c *fiber.Ctx) error {

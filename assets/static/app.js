@@ -53,3 +53,40 @@ document.querySelectorAll("a[data-back]").forEach(function (a) {
   }
   setTimeout(poll, 1000);
 })();
+
+// messaging (issue E): the composer's schedule field is read in the
+// browser's time zone; a running broadcast's report follows its progress.
+document.querySelectorAll("[data-tz]").forEach(function (i) {
+  i.value = -new Date().getTimezoneOffset();
+});
+// A form marked data-once submits once: a double click must not answer a
+// friend twice.
+document.querySelectorAll("form[data-once]").forEach(function (f) {
+  f.addEventListener("submit", function () {
+    f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+  });
+});
+(function () {
+  var rep = document.querySelector("[data-progress][data-active]");
+  if (!rep) return;
+  function poll() {
+    fetch(rep.getAttribute("data-progress"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (d) {
+        rep.querySelectorAll("[data-field]").forEach(function (el) {
+          var v = d[el.getAttribute("data-field")];
+          if (v === undefined) return;
+          el.textContent = v;
+          if (v) el.hidden = false;
+        });
+        var p = document.getElementById("progress");
+        if (p) p.value = d.percent;
+        var cf = document.getElementById("cancel-form");
+        if (cf && !d.cancelable) cf.remove(); // sending has begun
+        if (d.active) setTimeout(poll, 1000);
+        else location.reload(); // the finished report, without the cancel button
+      })
+      .catch(function () { setTimeout(poll, 5000); });
+  }
+  setTimeout(poll, 1000);
+})();
