@@ -30,7 +30,20 @@ func (b *Bridge) SearchLists(ctx context.Context, query string) ([]hubspot.List,
 		return nil, inputErr("HubSpot is not configured yet")
 	}
 	lists, _, _, err := b.hs.SearchLists(ctx, strings.TrimSpace(query), 0, 50)
-	return lists, err
+	return lists, scopeErr(err)
+}
+
+// scopeErr turns HubSpot's MISSING_SCOPES (a token made before linehub
+// needed lists) into advice the admin can act on.
+func scopeErr(err error) error {
+	if !errors.Is(err, hubspot.ErrMissingScopes) {
+		return err
+	}
+	scopes := strings.Join(hubspot.RequiredScopes(err), ", ")
+	if scopes == "" {
+		scopes = "that this call needs"
+	}
+	return inputErr("the HubSpot token lacks the scope %s: add it to the private app or service key in HubSpot, then save the token again in Settings", scopes)
 }
 
 // BroadcastInput is a broadcast to create.
@@ -96,7 +109,7 @@ func (b *Bridge) PreviewBroadcast(ctx context.Context, connID int64, listID stri
 		return BroadcastPreview{}, inputErr("HubSpot has no list %s", listID)
 	}
 	if err != nil {
-		return BroadcastPreview{}, err
+		return BroadcastPreview{}, scopeErr(err)
 	}
 	p := BroadcastPreview{Members: plan.Members, SkippedNoID: plan.SkippedNoID, SkippedBlock: plan.SkippedBlock, Multicasts: len(plan.Chunks), QuotaLeft: -1}
 	for _, c := range plan.Chunks {
@@ -338,6 +351,9 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 		var hsErr *hubspot.APIError
 		if errors.As(err, &hsErr) && hsErr.Status == http.StatusNotFound {
 			return b.fail(ctx, bc, "HubSpot list "+bc.ListID+" does not exist")
+		}
+		if errors.Is(err, hubspot.ErrMissingScopes) {
+			return b.fail(ctx, bc, scopeErr(err).Error())
 		}
 		if err != nil {
 			return err

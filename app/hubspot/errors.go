@@ -20,6 +20,9 @@ var (
 	ErrPropertyMismatch = errors.New("hubspot: existing property does not match")
 	// ErrNotFound reports a 404 for a single object (property, contact, group).
 	ErrNotFound = errors.New("hubspot: not found")
+	// ErrMissingScopes reports a 403 MISSING_SCOPES: the token works but
+	// was not granted a scope the call needs (see RequiredScopes).
+	ErrMissingScopes = errors.New("hubspot: token lacks a required scope")
 )
 
 // Policy names HubSpot puts in the body of a 429.
@@ -32,6 +35,7 @@ const (
 	categoryObjectNotFound      = "OBJECT_NOT_FOUND"
 	categoryConflict            = "CONFLICT"
 	categoryObjectAlreadyExists = "OBJECT_ALREADY_EXISTS"
+	categoryMissingScopes       = "MISSING_SCOPES"
 )
 
 // A body is kept in APIError for diagnosis; beyond this it is cut, since a
@@ -94,8 +98,26 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == 429 && e.PolicyName == policyDaily
 	case ErrNotFound:
 		return e.Status == 404
+	case ErrMissingScopes:
+		return e.Status == 403 && e.Category == categoryMissingScopes
 	}
 	return false
+}
+
+// RequiredScopes lists the scopes a MISSING_SCOPES answer names; HubSpot
+// puts them in errors[].context as requiredGranularScopes (or, in older
+// answers, requiredScopes).
+func RequiredScopes(err error) []string {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || !errors.Is(apiErr, ErrMissingScopes) {
+		return nil
+	}
+	var out []string
+	for _, d := range apiErr.Errors {
+		out = append(out, d.Context["requiredGranularScopes"]...)
+		out = append(out, d.Context["requiredScopes"]...)
+	}
+	return out
 }
 
 var existingIDPattern = regexp.MustCompile(`Existing ID: ?(\d+)`)

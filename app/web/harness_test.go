@@ -41,6 +41,7 @@ type envOpts struct {
 	HubSpotConfigured bool
 	Tier              string
 	MaxConnections    int
+	HubSpotScopes     []string // nil: the token may do everything
 }
 
 type env struct {
@@ -63,7 +64,7 @@ type env struct {
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), vars: map[string]string{}}
-	e.hs = hubspottest.New(hubspottest.Options{Token: hubspotToken, PortalID: portalID, RatePer10s: -1, SearchPerSec: -1})
+	e.hs = hubspottest.New(hubspottest.Options{Token: hubspotToken, PortalID: portalID, RatePer10s: -1, SearchPerSec: -1, Scopes: o.HubSpotScopes})
 	t.Cleanup(e.hs.Close)
 	e.ln = linetest.New(linetest.Options{})
 	t.Cleanup(e.ln.Close)

@@ -700,3 +700,26 @@ func TestRetryKeyExpiry(t *testing.T) {
 		t.Fatalf("%d multicasts, report %v", len(ms), out)
 	}
 }
+
+// TestBroadcastWithoutListsScope: a token made with only the contact
+// scopes gets a message naming the missing scope, not a bare 403, and a
+// broadcast stops with it instead of retrying for ever.
+func TestBroadcastWithoutListsScope(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true, HubSpotScopes: []string{"crm.objects.contacts.read", "crm.objects.contacts.write"}})
+	c := e.createConn("Shop", true, true)
+	for _, call := range []struct{ method, path string }{
+		{"GET", "/api/v1/hubspot/lists?q=vip"},
+		{"POST", "/api/v1/connections/" + c.id + "/broadcasts/preview"},
+	} {
+		st, out := e.api(call.method, call.path, map[string]any{"list_id": "1"})
+		if st != 400 || !strings.Contains(fmt.Sprint(out["error"]), "lacks the scope crm.lists.read") {
+			t.Fatalf("%s %s: %d %v", call.method, call.path, st, out)
+		}
+	}
+	_, out := e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": "1", "text": "Hi"})
+	bid := fmt.Sprint(out["id"])
+	e.b.SendPending(e.ctx)
+	if _, out = e.api("GET", "/api/v1/broadcasts/"+bid, nil); out["status"] != "failed" || !strings.Contains(fmt.Sprint(out["error"]), "crm.lists.read") {
+		t.Fatalf("broadcast: %v", out)
+	}
+}

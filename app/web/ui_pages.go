@@ -141,7 +141,7 @@ func (s *server) settingsData(c *fiber.Ctx) fiber.Map {
 		"Domain":       s.cfg.Domain,
 		"EffectiveURL": s.cfg.WebhookBaseURL(),
 		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
-		"Scopes":       []string{"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read", "crm.schemas.contacts.write", "oauth"},
+		"Scopes":       []string{"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read", "crm.schemas.contacts.write", "oauth", "crm.lists.read"},
 	}
 }
 

@@ -72,9 +72,26 @@ func (s *Server) AllNotes() []Note {
 }
 
 func (s *Server) messagingRoutes(m *http.ServeMux) {
-	m.HandleFunc("POST /crm/lists/"+version+"/search", s.searchLists)
-	m.HandleFunc("GET /crm/lists/"+version+"/{listId}/memberships", s.listMemberships)
+	m.HandleFunc("POST /crm/lists/"+version+"/search", s.needScope("crm.lists.read", s.searchLists))
+	m.HandleFunc("GET /crm/lists/"+version+"/{listId}/memberships", s.needScope("crm.lists.read", s.listMemberships))
 	m.HandleFunc("POST /crm/objects/"+version+"/notes/batch/create", s.batchCreateNotes)
+}
+
+// needScope answers as HubSpot does when the token lacks scope.
+func (s *Server) needScope(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Scopes != nil && !slices.Contains(s.opts.Scopes, scope) {
+			s.writeError(w, http.StatusForbidden, "MISSING_SCOPES",
+				"This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+				map[string]any{
+					"errors": []map[string]any{{"message": "One or more of the following scopes are required.",
+						"context": map[string][]string{"requiredGranularScopes": {scope}}}},
+					"links": map[string]string{"scopes": "https://developers.hubspot.com/scopes"},
+				})
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) searchLists(w http.ResponseWriter, r *http.Request) {

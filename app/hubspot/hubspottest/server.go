@@ -95,6 +95,9 @@ type Options struct {
 	// refuse the whole batch for one bad input (400) or one existing email
 	// (409), as HubSpot does for clients that do not opt in.
 	DisableMultiStatus bool
+	// Scopes, when not nil, are the scopes the token was granted: calls
+	// to the lists API without crm.lists.read answer 403 MISSING_SCOPES.
+	Scopes []string
 }
 
 // Server is the fake HubSpot. All methods are safe for concurrent use.
