@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"linehub/app/line"
 	"linehub/app/store"
 )
@@ -133,6 +135,36 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	if msgs, err = Render(msgs, props); err != nil {
 		return SendResult{}, err
 	}
+	if idemKey != "" {
+		idemKey = "reply:" + strings.TrimSpace(idemKey)
+	}
+	// With an idempotency key the answer is recorded before LINE is
+	// called, whichever way it goes out: a repeated request (a double
+	// submit, a client retry) must not answer twice.
+	var row *store.Send
+	if idemKey != "" {
+		raw, _ := json.Marshal(msgs)
+		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString()}, 0)
+		if err != nil {
+			return SendResult{}, err
+		}
+		switch {
+		case !created && got.Status == store.SendSent:
+			var prev []json.RawMessage
+			_ = json.Unmarshal([]byte(got.Messages), &prev)
+			return SendResult{SendID: got.ID, Status: "duplicate", To: got.UserID, Via: got.Kind, Messages: prev, Duplicate: true}, nil
+		case !created && got.Kind == "reply" && got.Status == store.SendPending:
+			// Another request is answering with the reply token, or one
+			// was cut short after LINE may have delivered it: a reply
+			// has no retry key, so pushing now could answer twice.
+			return SendResult{}, &SkipError{Msg: "this answer is already being sent, or its first attempt ended without a clear answer from LINE: reload the conversation to see whether it arrived"}
+		case !created:
+			// An earlier push attempt of this answer: deliver retries it
+			// with its stored retry key.
+			return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
+		}
+		row = got
+	}
 	tok, err := b.st.TakeReplyToken(ctx, connID, userID, time.Now().Add(-replyTokenWindow).UnixMilli())
 	if err != nil {
 		return SendResult{}, err
@@ -141,20 +173,40 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		err := cs.client.Reply(ctx, tok.ReplyToken, msgs)
 		switch {
 		case err == nil:
-			if err := b.recordSent(context.WithoutCancel(ctx), connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID)); err != nil {
+			rctx := context.WithoutCancel(ctx)
+			if row != nil {
+				if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
+					return SendResult{}, err
+				}
+			}
+			if err := b.recordSent(rctx, connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID)); err != nil {
 				return SendResult{}, err
 			}
-			return SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}, nil
+			res := SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}
+			if row != nil {
+				res.SendID = row.ID
+			}
+			return res, nil
 		case errors.Is(err, line.ErrInvalidReplyToken):
 			b.log.Info("reply token no longer valid; pushing instead", "connection", connID)
 		default:
 			// Without a retry key a failed reply may still have been
 			// delivered: pushing now could send it twice.
-			return SendResult{}, classifySendErr(err)
+			cerr := classifySendErr(err)
+			var ie *InputError
+			if row != nil && errors.As(cerr, &ie) { // LINE refused it: nothing went out
+				if ferr := b.st.FinishSend(context.WithoutCancel(ctx), row.ID, store.SendFailed, err.Error()); ferr != nil {
+					return SendResult{}, ferr
+				}
+			}
+			return SendResult{}, cerr
 		}
 	}
-	if idemKey != "" {
-		idemKey = "reply:" + strings.TrimSpace(idemKey)
+	if row != nil {
+		// From here the answer is a push with the row's retry key.
+		if err := b.st.SetSendKind(ctx, row.ID, "push"); err != nil {
+			return SendResult{}, err
+		}
 	}
 	// Recorded as "push", so the chat and the timeline note say how the
 	// answer went out.

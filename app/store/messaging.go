@@ -248,6 +248,14 @@ func (s *Store) PruneSends(ctx context.Context, cutoff time.Time) (int64, error)
 	return res.RowsAffected, nil
 }
 
+// SetSendKind records how a send goes out (e.g. a reply that became a push).
+func (s *Store) SetSendKind(ctx context.Context, id int64, kind string) error {
+	if err := s.w.WithContext(ctx).Model(&Send{}).Where("id = ?", id).Update("kind", kind).Error; err != nil {
+		return fmt.Errorf("record send %d as %s: %w", id, kind, err)
+	}
+	return nil
+}
+
 // FinishSend records the outcome of a send.
 func (s *Store) FinishSend(ctx context.Context, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}

@@ -723,3 +723,42 @@ func TestBroadcastWithoutListsScope(t *testing.T) {
 		t.Fatalf("broadcast: %v", out)
 	}
 }
+
+// TestReplyIdempotent: the same answer sent twice with one idempotency key
+// (a double submit, a client retry) goes out once, whether it went as a
+// reply or, after LINE refused an expired token, as a push.
+func TestReplyIdempotent(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true})
+	c := e.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	e.friendWithContact(c, uid, "Aiko")
+	path := "/api/v1/connections/" + c.id + "/conversations/" + uid + "/reply"
+
+	ev := linetest.TextMessageEvent(uid, "Is it in stock?", time.Now())
+	e.ln.IssueReplyTokens(c.ch.token, ev)
+	e.deliver(c, ev)
+	body := map[string]any{"text": "Yes, it is!", "idempotency_key": "form-1"}
+	if st, out := e.api("POST", path, body); st != 200 || out["via"] != "reply" {
+		t.Fatalf("reply: %d %v", st, out)
+	}
+	if st, out := e.api("POST", path, body); st != 200 || out["status"] != "duplicate" || out["via"] != "reply" {
+		t.Fatalf("same key again: %d %v", st, out)
+	}
+	if r, p := e.ln.Replies(c.ch.token), e.ln.Pushes(c.ch.token); len(r) != 1 || len(p) != 0 {
+		t.Fatalf("%d replies, %d pushes; want 1 reply", len(r), len(p))
+	}
+
+	ev = linetest.TextMessageEvent(uid, "When do you open?", time.Now())
+	e.ln.IssueReplyTokens(c.ch.token, ev)
+	e.deliver(c, ev)
+	e.ln.ExpireReplyTokens(c.ch.token)
+	body = map[string]any{"text": "At 10.", "idempotency_key": "form-2"}
+	for i := range 2 {
+		if st, out := e.api("POST", path, body); st != 200 || out["via"] != "push" || (i == 1) != (out["status"] == "duplicate") {
+			t.Fatalf("expired token, attempt %d: %d %v", i, st, out)
+		}
+	}
+	if r, p := e.ln.Replies(c.ch.token), e.ln.Pushes(c.ch.token); len(r) != 1 || len(p) != 1 {
+		t.Fatalf("%d replies, %d pushes; want 1 each", len(r), len(p))
+	}
+}
