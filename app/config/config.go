@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,45 @@ type Config struct {
 	// settings that have no effect, a world-readable file holding a token).
 	// main should log them: they are the only trace of a mistyped variable.
 	Warnings []string `yaml:"-"`
+
+	// wizardURL is the public URL saved in the setup wizard. It changes
+	// while linehub runs, so it is read atomically; a pointer keeps Config
+	// copyable.
+	wizardURL *atomic.Pointer[string]
+}
+
+// SetWizardPublicURL sets the public URL saved in the setup wizard (""
+// clears it). It applies only while neither public_url nor domain is
+// configured: those are explicit and win. The first call makes the holder
+// and must come before concurrent use (web.New does it at start-up).
+func (c *Config) SetWizardPublicURL(u string) {
+	if c.wizardURL == nil {
+		c.wizardURL = new(atomic.Pointer[string])
+	}
+	u = strings.TrimRight(u, "/")
+	c.wizardURL.Store(&u)
+}
+
+func (c *Config) wizardPublicURL() string {
+	if c.wizardURL == nil {
+		return ""
+	}
+	if p := c.wizardURL.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// EffectivePublicURL is the public URL in use: public_url, else the one
+// saved in the wizard (when no domain is set), else "".
+func (c *Config) EffectivePublicURL() string {
+	switch {
+	case c.PublicURL != "":
+		return strings.TrimRight(c.PublicURL, "/")
+	case c.Domain != "":
+		return ""
+	}
+	return c.wizardPublicURL()
 }
 
 // ACME configures certificate issuance when Domain is set.
@@ -311,13 +351,14 @@ func (c *Config) MaxConnections() int {
 }
 
 // WebhookBaseURL is the base that webhook paths are appended to, without a
-// trailing slash: public_url if set, else https://<domain>, else the local
-// listener (good enough for development with a tunnel in front).
+// trailing slash: public_url if set, else https://<domain>, else the URL
+// saved in the wizard, else the local listener (good enough for
+// development with a tunnel in front).
 func (c *Config) WebhookBaseURL() string {
-	switch {
-	case c.PublicURL != "":
-		return strings.TrimRight(c.PublicURL, "/")
-	case c.Domain != "":
+	if u := c.EffectivePublicURL(); u != "" {
+		return u
+	}
+	if c.Domain != "" {
 		return "https://" + c.Domain
 	}
 	_, port, err := net.SplitHostPort(c.Listen)
@@ -338,7 +379,7 @@ func (c *Config) EmailDomain() string {
 	case c.Domain != "":
 		return "line." + strings.ToLower(c.Domain)
 	}
-	if u, err := url.Parse(c.PublicURL); err == nil && isPublicHostName(u.Hostname()) {
+	if u, err := url.Parse(c.EffectivePublicURL()); err == nil && isPublicHostName(u.Hostname()) {
 		return "line." + strings.ToLower(u.Hostname())
 	}
 	return "line.invalid"

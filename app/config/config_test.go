@@ -657,3 +657,27 @@ func TestExampleFile(t *testing.T) {
 		}
 	}
 }
+
+func TestWizardPublicURLPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		name, publicURL, domain, wizard string
+		wantBase, wantEmail             string
+	}{
+		{"nothing set", "", "", "", "http://localhost:8080", "line.invalid"},
+		{"wizard only", "", "", "https://line.example.com/", "https://line.example.com", "line.line.example.com"},
+		{"public_url wins", "https://hooks.example.org", "", "https://line.example.com", "https://hooks.example.org", "line.hooks.example.org"},
+		{"domain wins", "", "tls.example.net", "https://line.example.com", "https://tls.example.net", "line.tls.example.net"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.PublicURL, c.Domain = tc.publicURL, tc.domain
+			c.SetWizardPublicURL(tc.wizard)
+			if got := c.WebhookBaseURL(); got != tc.wantBase {
+				t.Errorf("WebhookBaseURL = %q, want %q", got, tc.wantBase)
+			}
+			if got := c.EmailDomain(); got != tc.wantEmail {
+				t.Errorf("EmailDomain = %q, want %q", got, tc.wantEmail)
+			}
+		})
+	}
+}

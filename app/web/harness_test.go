@@ -42,6 +42,8 @@ type envOpts struct {
 	Tier              string
 	MaxConnections    int
 	HubSpotScopes     []string // nil: the token may do everything
+	// NoPublicURL leaves public_url unset (UI tests: the wizard sets it).
+	NoPublicURL bool
 }
 
 type env struct {

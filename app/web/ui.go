@@ -205,7 +205,7 @@ func (s *server) setLang(c *fiber.Ctx) error {
 // secure tells whether cookies must carry Secure: served over TLS, or a
 // domain is configured (TLS terminates here or at a proxy in front).
 func (s *server) secure(c *fiber.Ctx) bool {
-	return c.Protocol() == "https" || s.cfg.Domain != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+	return c.Protocol() == "https" || s.cfg.Domain != "" || strings.HasPrefix(s.cfg.EffectivePublicURL(), "https://")
 }
 
 // render writes a page; status 0 means 200.

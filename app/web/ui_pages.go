@@ -199,6 +199,7 @@ func (s *server) saveDomain(c *fiber.Ctx) error {
 	if err := s.st.SetSetting(c.UserContext(), settingPublicURL, raw); err != nil {
 		return err
 	}
+	s.cfg.SetWizardPublicURL(raw) // webhook URLs shown from now on use it
 	return afterSave(c, "flash.domain")
 }
 
@@ -508,13 +509,11 @@ func (s *server) revokeToken(c *fiber.Ctx) error {
 	return c.Redirect("/tokens?ok=flash.revoked", fiber.StatusSeeOther)
 }
 
-// applySavedPublicURL uses the public URL saved in the wizard unless the
-// config file or environment sets one (those are explicit and win).
+// applySavedPublicURL hands the public URL saved in the wizard to the
+// configuration, where it applies unless the config file or environment
+// sets public_url or domain (those are explicit and win). Called at
+// start-up, also when nothing is saved, so that later saves are safe.
 func (s *server) applySavedPublicURL() {
-	if s.cfg.PublicURL != "" || s.cfg.Domain != "" {
-		return
-	}
-	if v, err := s.st.Setting(context.Background(), settingPublicURL); err == nil && v != "" {
-		s.cfg.PublicURL = v
-	}
+	v, _ := s.st.Setting(context.Background(), settingPublicURL)
+	s.cfg.SetWizardPublicURL(v)
 }

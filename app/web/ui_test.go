@@ -60,6 +60,9 @@ func newUIEnv(t *testing.T, o envOpts) *uiEnv {
 	}
 	u := &uiEnv{env: e, base: "http://" + ln.Addr().String(), logs: &lockedBuffer{}}
 	e.cfg.PublicURL = u.base
+	if o.NoPublicURL {
+		e.cfg.PublicURL = ""
+	}
 	app := web.New(web.Options{Bridge: e.b, Store: e.st, Config: e.cfg, Version: "test",
 		Logger:   slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SetupURL: func(l string) { u.link = l }})
@@ -168,10 +171,10 @@ const (
 // claim runs the first-run step with the setup link.
 func (u *uiEnv) claim(t *testing.T) *browser {
 	b := u.browser(t)
-	if st, _ := b.get(u.link); st != 200 {
+	tok := strings.SplitN(u.link, "token=", 2)[1]
+	if st, _ := b.get("/setup?token=" + tok); st != 200 {
 		t.Fatalf("setup link: status %d", st)
 	}
-	tok := strings.SplitN(u.link, "token=", 2)[1]
 	st, body, loc := b.post("/setup", url.Values{"token": {tok}, "email": {adminEmail}, "password": {adminPass}, "password2": {adminPass}})
 	if st != 303 || loc != "/wizard/domain" {
 		t.Fatalf("claim: %d %s %s", st, loc, body)
@@ -330,6 +333,26 @@ func TestLoginRateLimited(t *testing.T) {
 	}
 	if !strings.Contains(u.logs.String(), "sign-in rate limited") {
 		t.Error("rate limiting not logged")
+	}
+}
+
+// TestWizardPublicURLAppliesAtOnce: the address saved in the wizard's
+// first step is used for webhook URLs right away, not after a restart —
+// the next steps show those URLs and register them with LINE.
+func TestWizardPublicURLAppliesAtOnce(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true, NoPublicURL: true})
+	b := u.claim(t)
+	b.get("/wizard/domain")
+	if st, _, _ := b.post("/settings/domain", url.Values{"public_url": {"line.example.com"}, "step": {"domain"}}); st != 303 {
+		t.Fatalf("domain step: %d", st)
+	}
+	b.get("/connections/new")
+	st, body, loc := b.postMultipart("/connections", map[string]string{"name": "Shop"}, nil)
+	if st != 303 {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if _, page := b.get(strings.SplitN(loc, "?", 2)[0]); !strings.Contains(page, "https://line.example.com/webhook/") {
+		t.Fatal("the connection page does not show the webhook URL on the saved public URL")
 	}
 }
 
