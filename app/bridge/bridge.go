@@ -108,9 +108,10 @@ func (b *Bridge) Run(ctx context.Context) {
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(DrainTimeout, cancel) })
 	defer stopDrain()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); b.runApplier(ctx, work) }()
 	go func() { defer wg.Done(); b.runSync(ctx, work) }()
+	go func() { defer wg.Done(); b.learnAccount(ctx) }()
 	wg.Wait()
 }
 

@@ -123,7 +123,8 @@ func (b *Bridge) ConfigureHubSpot(ctx context.Context, token, tier string) (HubS
 	if err := b.loadHubSpotSettings(ctx); err != nil {
 		return HubSpotInfo{}, err
 	}
-	b.log.Info("HubSpot configured", "portal_id", acct.PortalID, "tier", tier)
+	b.hs.SetTimeZone(acct.TimeZone)
+	b.log.Info("HubSpot configured", "portal_id", acct.PortalID, "tier", tier, "time_zone", acct.TimeZone)
 	wake(b.syncWake)
 	return b.HubSpotInfo(ctx), nil
 }

@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"errors"
+	"strconv"
+	"time"
 
 	"linehub/app/line"
 )
@@ -18,6 +20,42 @@ func (b *Bridge) CheckHubSpot(ctx context.Context) error {
 	}
 	_, err := b.hs.AccountDetails(ctx)
 	return err
+}
+
+// learnAccount asks HubSpot, with the live client, for the account's time
+// zone (the daily limit resets at its midnight; the client assumes UTC
+// until told) and portal id (the dashboard links contacts with it), which
+// a token from config.yaml never had saved. It tries until it succeeds or
+// ctx ends, waiting while no token is set.
+func (b *Bridge) learnAccount(ctx context.Context) {
+	wait := time.Minute
+	for {
+		if b.hs.HasToken() {
+			err := b.storeAccount(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			b.log.Warn("reading HubSpot account details failed; trying again later", "err", err, "retry_in", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Minute)
+	}
+}
+
+func (b *Bridge) storeAccount(ctx context.Context) error {
+	acct, err := b.hs.AccountDetails(ctx)
+	if err != nil {
+		return err
+	}
+	id := strconv.FormatInt(acct.PortalID, 10)
+	if old, err := b.st.Setting(ctx, settingHubSpotPortal); err != nil || old == id || acct.PortalID == 0 {
+		return err
+	}
+	return b.st.SetSetting(ctx, settingHubSpotPortal, id)
 }
 
 // ErrNoChannelToken means a connection has no channel access token yet.

@@ -39,6 +39,6 @@ func (c *Client) AccountDetails(ctx context.Context) (Account, error) {
 	if err := resp.decode(&a); err != nil {
 		return Account{}, fmt.Errorf("account details: %w", err)
 	}
-	c.setTimeZone(a.TimeZone)
+	c.SetTimeZone(a.TimeZone)
 	return Account(a), nil
 }

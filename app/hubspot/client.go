@@ -264,7 +264,9 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-func (c *Client) setTimeZone(name string) {
+// SetTimeZone sets the account's time zone (an IANA name), in which
+// HubSpot's daily limit resets; AccountDetails sets it too.
+func (c *Client) SetTimeZone(name string) {
 	if name == "" {
 		return
 	}

@@ -112,7 +112,7 @@ func TestAccountDetails(t *testing.T) {
 
 func TestDailyResetIsMidnightInAccountZone(t *testing.T) {
 	c := New(Config{Token: "x"})
-	c.setTimeZone("Asia/Tokyo")
+	c.SetTimeZone("Asia/Tokyo")
 	until := c.blockUntilMidnight()
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	u := until.In(tokyo)
