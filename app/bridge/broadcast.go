@@ -27,7 +27,7 @@ import (
 // SearchLists finds HubSpot contact lists by name.
 func (b *Bridge) SearchLists(ctx context.Context, query string) ([]hubspot.List, error) {
 	if !b.hs.HasToken() {
-		return nil, inputErr("HubSpot is not configured yet")
+		return nil, errHubSpotNotConfigured()
 	}
 	lists, _, _, err := b.hs.SearchLists(ctx, strings.TrimSpace(query), 0, 50)
 	return lists, scopeErr(err)
@@ -43,7 +43,7 @@ func scopeErr(err error) error {
 	if scopes == "" {
 		scopes = "that this call needs"
 	}
-	return inputErr("the HubSpot token lacks the scope %s: add it to the private app or service key in HubSpot, then save the token again in Settings", scopes)
+	return codedErr(CodeHubSpotMissingScope, "the HubSpot token lacks the scope %s: add it to the private app or service key in HubSpot, then save the token again in Settings", scopes)
 }
 
 // BroadcastInput is a broadcast to create.
@@ -92,7 +92,7 @@ func (b *Bridge) broadcastMessages(ctx context.Context, tmpl string, in MessageI
 		}
 	}
 	if ph := placeholdersIn(msgs); len(ph) > 0 {
-		return nil, inputErr("a broadcast sends one message to everyone, so it cannot fill {{%s}}: use a workflow for personal messages", ph[0])
+		return nil, codedErr(CodeBroadcastPlaceholders, "a broadcast sends one message to everyone, so it cannot fill {{%s}}: use a workflow for personal messages", ph[0])
 	}
 	return msgs, nil
 }
@@ -106,7 +106,7 @@ func (b *Bridge) PreviewBroadcast(ctx context.Context, connID int64, listID stri
 	plan, err := b.planBroadcast(ctx, cs, listID)
 	var hsErr *hubspot.APIError
 	if errors.As(err, &hsErr) && hsErr.Status == http.StatusNotFound {
-		return BroadcastPreview{}, inputErr("HubSpot has no list %s", listID)
+		return BroadcastPreview{}, codedErr(CodeHubSpotNoList, "HubSpot has no list %s", listID)
 	}
 	if err != nil {
 		return BroadcastPreview{}, scopeErr(err)
@@ -130,10 +130,10 @@ func (b *Bridge) broadcastConn(ctx context.Context, connID int64) (*connState, e
 		return nil, err
 	}
 	if cs.client == nil {
-		return nil, inputErr("this connection has no channel access token yet")
+		return nil, errNoChannelToken()
 	}
 	if !b.hs.HasToken() {
-		return nil, inputErr("HubSpot is not configured yet")
+		return nil, errHubSpotNotConfigured()
 	}
 	return cs, nil
 }
@@ -233,7 +233,7 @@ func (b *Bridge) CancelBroadcast(ctx context.Context, id int64) error {
 		if _, err := b.st.GetBroadcast(ctx, id); err != nil {
 			return err
 		}
-		return inputErr("only a broadcast that has not started sending can be canceled")
+		return codedErr(CodeBroadcastStarted, "only a broadcast that has not started sending can be canceled")
 	}
 	return nil
 }
@@ -465,7 +465,7 @@ func (b *Bridge) Quota(ctx context.Context, connID int64) (QuotaView, error) {
 		return QuotaView{}, err
 	}
 	if cs.client == nil {
-		return QuotaView{}, inputErr("this connection has no channel access token yet")
+		return QuotaView{}, errNoChannelToken()
 	}
 	q, err := cs.client.Quota(ctx)
 	if err != nil {

@@ -82,12 +82,46 @@ func (b *Bridge) MaxConnections() int {
 	return config.TierMaxConnections(b.tier)
 }
 
-// InputError is a request the caller must correct; its text is shown as is.
-type InputError struct{ Msg string }
+// InputError is a request the caller must correct; its text is shown as
+// is. Code, when set, names the message (with Args for its %-verbs) so
+// that the dashboard can show it in the admin's language.
+type InputError struct {
+	Msg  string
+	Code string
+	Args []any
+}
 
 func (e *InputError) Error() string { return e.Msg }
 
 func inputErr(format string, a ...any) error { return &InputError{Msg: fmt.Sprintf(format, a...)} }
+
+// Codes of the InputErrors admins meet most in the dashboard; each is a
+// key "bridge.<code>" in the UI's catalogue, with the same %-verbs.
+const (
+	CodeHubSpotTokenRejected  = "hubspot_token_rejected"
+	CodeHubSpotNotConfigured  = "hubspot_not_configured"
+	CodeHubSpotMissingScope   = "hubspot_missing_scope"
+	CodeHubSpotNoList         = "hubspot_no_list"
+	CodeLINETokenRejected     = "line_token_rejected"
+	CodeNoChannelToken        = "no_channel_token"
+	CodeLINERefusedMessage    = "line_refused_message"
+	CodeBroadcastPlaceholders = "broadcast_placeholders"
+	CodeBroadcastStarted      = "broadcast_started"
+	CodeTemplateExists        = "template_exists"
+)
+
+// codedErr is an InputError with a Code; the English text is format.
+func codedErr(code, format string, a ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, a...), Code: code, Args: a}
+}
+
+func errNoChannelToken() error {
+	return codedErr(CodeNoChannelToken, "this connection has no channel access token yet: save it on the connection's page")
+}
+
+func errHubSpotNotConfigured() error {
+	return codedErr(CodeHubSpotNotConfigured, "HubSpot is not configured yet: save the HubSpot token in Settings")
+}
 
 // ConfigureHubSpot checks a token against HubSpot and, when it works, saves
 // it (sealed) with the tier and starts using it.
@@ -109,7 +143,7 @@ func (b *Bridge) ConfigureHubSpot(ctx context.Context, token, tier string) (HubS
 	probe := hubspot.New(hubspot.Config{BaseURL: b.cfg.HubSpot.BaseURL, Token: token, Tier: tier, Logger: b.log, MaxRetries: 1})
 	acct, err := probe.AccountDetails(ctx)
 	if errors.Is(err, hubspot.ErrUnauthorized) {
-		return HubSpotInfo{}, inputErr("HubSpot rejected the token (401): check that it is a valid service key or private-app token")
+		return HubSpotInfo{}, codedErr(CodeHubSpotTokenRejected, "HubSpot rejected the token (401): check that it is a valid service key or private-app token")
 	}
 	if err != nil {
 		return HubSpotInfo{}, fmt.Errorf("check HubSpot token: %w", err)
@@ -211,7 +245,7 @@ func (b *Bridge) verifyLINEToken(ctx context.Context, token string) (line.BotInf
 	}
 	bot, err := cl.BotInfo(ctx)
 	if errors.Is(err, line.ErrUnauthorized) {
-		return bot, inputErr("LINE rejected the channel access token (401): paste the long-lived channel access token from LINE Developers → Messaging API")
+		return bot, codedErr(CodeLINETokenRejected, "LINE rejected the channel access token (401): paste the long-lived channel access token from LINE Developers → Messaging API")
 	}
 	if err != nil {
 		return bot, fmt.Errorf("check channel access token with LINE: %w", err)

@@ -121,7 +121,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		return SendResult{}, err
 	}
 	if cs.client == nil {
-		return SendResult{}, inputErr("this connection has no channel access token yet")
+		return SendResult{}, errNoChannelToken()
 	}
 	msgs, err := in.messages()
 	if err != nil {

@@ -34,7 +34,7 @@ func (b *Bridge) RepairDrift(ctx context.Context, connID int64) (DriftStats, err
 		return stats, err
 	}
 	if !b.hs.HasToken() {
-		return stats, inputErr("HubSpot is not configured")
+		return stats, errHubSpotNotConfigured()
 	}
 	serial := cs.conn.Serial
 	props := PropertyNames(serial)

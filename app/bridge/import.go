@@ -78,7 +78,7 @@ func (b *Bridge) ImportFriends(ctx context.Context, connID int64) (store.FriendI
 	}
 	fi := &store.FriendImport{ConnectionID: connID, State: store.ImportRunning, StartedAt: time.Now().UTC()}
 	if cs.client == nil {
-		return *fi, inputErr("this connection has no channel access token yet")
+		return *fi, errNoChannelToken()
 	}
 	if err := b.st.SaveFriendImport(ctx, fi); err != nil {
 		return *fi, err

@@ -45,7 +45,7 @@ func (b *Bridge) SendMessages(ctx context.Context, connID int64, to string, in M
 		return SendResult{}, err
 	}
 	if cs.client == nil {
-		return SendResult{}, inputErr("this connection has no channel access token yet")
+		return SendResult{}, errNoChannelToken()
 	}
 	if idemKey = strings.TrimSpace(idemKey); idemKey != "" {
 		if len(idemKey) > 200 {

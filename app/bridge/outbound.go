@@ -42,7 +42,7 @@ func classifySendErr(err error) error {
 	case errors.Is(err, line.ErrRateLimited):
 		return &RateLimitError{RetryAfter: time.Minute, Err: err}
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
-		return inputErr("LINE refused the message: %s", apiErr.Error())
+		return codedErr(CodeLINERefusedMessage, "LINE refused the message: %s", apiErr.Error())
 	}
 	return fmt.Errorf("push to LINE: %w", err)
 }

@@ -128,7 +128,7 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 		return stats, err
 	}
 	if cs.client == nil {
-		return stats, inputErr("this connection has no channel access token: nothing can be checked with LINE")
+		return stats, errNoChannelToken()
 	}
 	cur, err := b.st.JobCursor(ctx, jobReconcile, connID)
 	if err != nil {

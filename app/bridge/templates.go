@@ -170,7 +170,7 @@ func (b *Bridge) SaveTemplate(ctx context.Context, id int64, name string, in Mes
 	t := &store.MessageTemplate{ID: id, Name: name, Messages: string(raw)}
 	if err := b.st.SaveTemplate(ctx, t); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			return Template{}, inputErr("a template named %q exists already", name)
+			return Template{}, codedErr(CodeTemplateExists, "a template named %q exists already", name)
 		}
 		return Template{}, err
 	}

@@ -252,7 +252,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		return SendResult{}, err
 	}
 	if cs.client == nil {
-		return SendResult{}, inputErr("this connection has no channel access token yet")
+		return SendResult{}, errNoChannelToken()
 	}
 	var msgs []json.RawMessage
 	var source []byte

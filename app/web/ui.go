@@ -469,6 +469,12 @@ func (s *server) savePassword(c *fiber.Ctx) error {
 // userError is the text to show for an error from the bridge, or ""
 // when the error is linehub's own (logged, shown generically).
 func (s *server) userError(c *fiber.Ctx, err error) string {
+	var ie *bridge.InputError
+	if errors.As(err, &ie) && ie.Code != "" {
+		if l := s.locale(c); l.Has("bridge." + ie.Code) {
+			return l.T("bridge."+ie.Code, ie.Args...)
+		}
+	}
 	status, msg := statusOf(err)
 	if status >= 500 && status != fiber.StatusBadGateway {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)

@@ -225,7 +225,7 @@ func TestUIBroadcast(t *testing.T) {
 	}
 	b.wantPage(loc, 200, "Broadcast canceled", ">canceled<")
 	// Canceling again: a clear refusal on the report page.
-	if st, body, _ := b.post("/broadcasts/"+m[1]+"/cancel", url.Values{}); st != 400 || !strings.Contains(body, "only a broadcast that has not started") {
+	if st, body, _ := b.post("/broadcasts/"+m[1]+"/cancel", url.Values{}); st != 400 || !strings.Contains(body, "Only a broadcast that has not started") {
 		t.Fatalf("cancel twice: %d\n%s", st, body)
 	}
 }

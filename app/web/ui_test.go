@@ -356,6 +356,19 @@ func TestWizardPublicURLAppliesAtOnce(t *testing.T) {
 	}
 }
 
+// TestBridgeErrorsInJapanese: the errors admins meet most (here HubSpot
+// refusing the token) are shown in the admin's language.
+func TestBridgeErrorsInJapanese(t *testing.T) {
+	u := newUIEnv(t, envOpts{})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	b.get("/wizard/hubspot")
+	st, body, _ := b.post("/settings/hubspot", url.Values{"token": {"pat-na1-wrong"}, "step": {"hubspot"}})
+	if st != 400 || !strings.Contains(body, "HubSpot がトークンを拒否しました（401）") {
+		t.Fatalf("bad token in Japanese: %d", st)
+	}
+}
+
 // TestLoginRateLimitBehindProxy: behind a reverse proxy on this host every
 // request comes from loopback; the limit keys on the client address the
 // proxy appended to X-Forwarded-For (its last entry, which the client
