@@ -289,3 +289,34 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestInstallScriptBuildsFromSource: without --binary, install.sh builds
+// linehub from the checkout it sits in, stamping the version from git.
+func TestInstallScriptBuildsFromSource(t *testing.T) {
+	needProgram(t, "sh", "dash")
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not on PATH")
+	}
+	root := t.TempDir()
+	out, err := runInstall(t, "--root", root, "--no-start")
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "building linehub") {
+		t.Fatalf("install.sh did not build:\n%s", out)
+	}
+	got, err := exec.Command(filepath.Join(root, "usr/local/bin/linehub"), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("built binary: %v\n%s", err, got)
+	}
+	// The version comes from `git describe` (or "dev" outside git), set
+	// with -X main.version: a build that lost the stamp prints "dev" in a
+	// checkout too.
+	want := "dev"
+	if desc, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output(); err == nil {
+		want = strings.TrimSpace(string(desc))
+	}
+	if strings.TrimSpace(string(got)) != "linehub "+want {
+		t.Fatalf("version %q, want %q", strings.TrimSpace(string(got)), "linehub "+want)
+	}
+}
