@@ -99,11 +99,22 @@ func (b *Bridge) broadcastMessages(ctx context.Context, tmpl string, in MessageI
 
 // PreviewBroadcast reads the list and counts who would get the message.
 func (b *Bridge) PreviewBroadcast(ctx context.Context, connID int64, listID string) (BroadcastPreview, error) {
+	return b.previewBroadcast(ctx, connID, listID, 0)
+}
+
+// CheckBroadcast is PreviewBroadcast answered from the list as a preview
+// read it less than audienceLife ago, if one did: the check made before
+// sending now, so that the preview's list read also serves the send.
+func (b *Bridge) CheckBroadcast(ctx context.Context, connID int64, listID string) (BroadcastPreview, error) {
+	return b.previewBroadcast(ctx, connID, listID, audienceLife)
+}
+
+func (b *Bridge) previewBroadcast(ctx context.Context, connID int64, listID string, maxAge time.Duration) (BroadcastPreview, error) {
 	cs, err := b.broadcastConn(ctx, connID)
 	if err != nil {
 		return BroadcastPreview{}, err
 	}
-	plan, err := b.planBroadcast(ctx, cs, listID)
+	plan, err := b.planBroadcast(ctx, cs, listID, maxAge)
 	var hsErr *hubspot.APIError
 	if errors.As(err, &hsErr) && hsErr.Status == http.StatusNotFound {
 		return BroadcastPreview{}, codedErr(CodeHubSpotNoList, "HubSpot has no list %s", listID)
@@ -238,16 +249,47 @@ func (b *Bridge) CancelBroadcast(ctx context.Context, id int64) error {
 	return nil
 }
 
-// planBroadcast reads the list's members and their LINE properties and
-// cuts the recipients into chunks, each with a fresh retry key.
-func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string) (store.BroadcastPlan, error) {
-	var plan store.BroadcastPlan
+// audienceLife is how long a list read by a preview stands in for the
+// next read of the same list for the same connection: "Preview", then "Send
+// now", then the worker's plan read the list once, not three times (a
+// 10,000-member list costs 140 requests of the shared HubSpot budget), and
+// what was sent is what the admin saw. Follow status is taken from
+// linehub's own friend state at every use, so a block after the preview
+// still counts.
+const audienceLife = 5 * time.Minute
+
+// audience is a list's members as HubSpot holds them for one connection.
+type audience struct {
+	at      time.Time
+	members int
+	noID    int
+	cands   []candidate
+}
+
+type candidate struct{ uid, follow string }
+
+type audienceKey struct {
+	conn int64
+	list string
+}
+
+// readAudience reads the list's members and their LINE properties from
+// HubSpot, or takes them from a read younger than maxAge.
+func (b *Bridge) readAudience(ctx context.Context, cs *connState, listID string, maxAge time.Duration) (*audience, error) {
+	key := audienceKey{cs.conn.ID, listID}
+	b.msg.mu.Lock()
+	if a := b.msg.audiences[key]; a != nil && time.Since(a.at) < maxAge {
+		b.msg.mu.Unlock()
+		return a, nil
+	}
+	b.msg.mu.Unlock()
+
 	var members []string
 	after := ""
 	for {
 		ids, next, err := b.hs.ListMembers(ctx, listID, after)
 		if err != nil {
-			return plan, fmt.Errorf("read HubSpot list %s: %w", listID, err)
+			return nil, fmt.Errorf("read HubSpot list %s: %w", listID, err)
 		}
 		members = append(members, ids...)
 		if next == "" || len(ids) == 0 {
@@ -255,25 +297,50 @@ func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string
 		}
 		after = next
 	}
-	plan.Members = len(members)
 	serial := cs.conn.Serial
 	idProp, followProp := PropertyName("line_user_id", serial), PropertyName("line_follow", serial)
 	found, _, err := b.hs.BatchReadContacts(ctx, members, []string{idProp, followProp})
 	if err != nil {
-		return plan, fmt.Errorf("read list members from HubSpot: %w", err)
+		return nil, fmt.Errorf("read list members from HubSpot: %w", err)
 	}
-	type cand struct{ uid, follow string }
-	var cands []cand
-	var uids []string
+	a := &audience{at: time.Now(), members: len(members)}
 	for _, id := range members {
 		c, ok := found[id]
 		uid := strings.TrimSpace(c.Properties[idProp])
 		if !ok || !isUserID(uid) {
-			plan.SkippedNoID++
+			a.noID++
 			continue
 		}
-		cands = append(cands, cand{uid, c.Properties[followProp]})
-		uids = append(uids, uid)
+		a.cands = append(a.cands, candidate{uid, c.Properties[followProp]})
+	}
+
+	b.msg.mu.Lock()
+	defer b.msg.mu.Unlock()
+	if b.msg.audiences == nil {
+		b.msg.audiences = map[audienceKey]*audience{}
+	}
+	for k, old := range b.msg.audiences {
+		if time.Since(old.at) >= audienceLife {
+			delete(b.msg.audiences, k)
+		}
+	}
+	b.msg.audiences[key] = a
+	return a, nil
+}
+
+// planBroadcast takes the list's audience (read now, or by a preview less
+// than maxAge ago) and cuts the recipients into chunks, each with a fresh
+// retry key.
+func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string, maxAge time.Duration) (store.BroadcastPlan, error) {
+	var plan store.BroadcastPlan
+	a, err := b.readAudience(ctx, cs, listID, maxAge)
+	if err != nil {
+		return plan, err
+	}
+	plan.Members, plan.SkippedNoID = a.members, a.noID
+	uids := make([]string, len(a.cands))
+	for i, c := range a.cands {
+		uids[i] = c.uid
 	}
 	local, err := b.st.FriendsByUser(ctx, cs.conn.ID, uids)
 	if err != nil {
@@ -281,7 +348,7 @@ func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string
 	}
 	seen := map[string]bool{}
 	var to []string
-	for _, c := range cands {
+	for _, c := range a.cands {
 		following := c.follow == "Yes"
 		if f := local[c.uid]; f != nil && f.FollowAt > 0 {
 			following = f.Following // linehub saw the latest follow/unfollow
@@ -347,7 +414,10 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 		return b.fail(ctx, bc, "the connection has no channel access token")
 	}
 	if bc.Status == store.BroadcastPreparing {
-		plan, err := b.planBroadcast(ctx, cs, bc.ListID)
+		// A broadcast sent right after its preview goes to the audience the
+		// preview showed; one that starts later (scheduled, or resumed after
+		// a restart) reads the list again.
+		plan, err := b.planBroadcast(ctx, cs, bc.ListID, audienceLife)
 		var hsErr *hubspot.APIError
 		if errors.As(err, &hsErr) && hsErr.Status == http.StatusNotFound {
 			return b.fail(ctx, bc, "HubSpot list "+bc.ListID+" does not exist")

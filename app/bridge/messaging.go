@@ -11,6 +11,9 @@ import (
 type messagingState struct {
 	once sync.Once
 	wake chan struct{}
+
+	mu        sync.Mutex
+	audiences map[audienceKey]*audience // recent list reads (broadcast.go)
 }
 
 func (b *Bridge) messagingWake() chan struct{} {

@@ -180,7 +180,7 @@ func (s *server) broadcastSubmit(c *fiber.Ctx) error {
 	if at == nil {
 		// Sending now: count the recipients against LINE's quota first, so
 		// a broadcast that cannot go out is refused here, with nothing stored.
-		p, err := s.b.PreviewBroadcast(ctx, f.ConnID, f.ListID)
+		p, err := s.b.CheckBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
 			status, _ := statusOf(messagingErr(c, err))
 			return fail(status, s.sendErrorText(c, err))
