@@ -36,12 +36,18 @@ func (b *Bridge) runApplier(ctx, workCtx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if err != nil || n > 0 {
+			b.noteStorage(err)
+		}
 		if err != nil {
 			b.log.Error("apply inbox", "err", err)
 			b.setStatus(func(s *Status) { s.LastApplyError = err.Error() })
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, time.Minute)
 			continue
+		}
+		if backoff > time.Second {
+			b.setStatus(func(s *Status) { s.LastApplyError = "" })
 		}
 		backoff = time.Second
 		if n > 0 && b.ingestActive() {

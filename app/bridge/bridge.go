@@ -72,7 +72,13 @@ type Status struct {
 	LastErrorAt    *time.Time `json:"last_sync_error_at"`
 	LastSyncOKAt   *time.Time `json:"last_sync_ok_at"`
 	LastApplyError string     `json:"last_apply_error"`
-	HubSpotPaused  string     `json:"hubspot_paused"`
+	// HubSpotPaused is when HubSpot calls resume (RFC 3339) after the
+	// portal's daily API limit was reached; empty when they are not paused.
+	HubSpotPaused string `json:"hubspot_paused"`
+	// StorageError says the disk holding the data directory is full:
+	// webhook events are refused until space is freed.
+	StorageError   string     `json:"storage_error"`
+	StorageErrorAt *time.Time `json:"storage_error_at"`
 }
 
 // New builds a Bridge; Run starts its workers.
@@ -125,8 +131,38 @@ func wake(ch chan struct{}) {
 // Status reports the data path's health.
 func (b *Bridge) Status() Status {
 	b.statusMu.Lock()
-	defer b.statusMu.Unlock()
-	return b.status
+	st := b.status
+	b.statusMu.Unlock()
+	if until := b.hs.PausedUntil(); !until.IsZero() {
+		st.HubSpotPaused = until.UTC().Format(time.RFC3339)
+	}
+	return st
+}
+
+// noteStorage records what a write to the store said about the disk: a
+// full disk is reported (logged once, shown until a write succeeds);
+// other errors say nothing about it.
+func (b *Bridge) noteStorage(err error) {
+	full := err != nil && store.IsFull(err)
+	if err != nil && !full {
+		return
+	}
+	b.statusMu.Lock()
+	was := b.status.StorageError != ""
+	if full && !was {
+		t := time.Now().UTC()
+		b.status.StorageError, b.status.StorageErrorAt = "the disk holding the data directory is full ("+err.Error()+")", &t
+	} else if !full {
+		b.status.StorageError, b.status.StorageErrorAt = "", nil
+	}
+	b.statusMu.Unlock()
+	switch {
+	case full && !was:
+		b.log.Error("the disk holding the data directory is full: webhook events are refused (LINE redelivers them only with webhook redelivery on) until space is freed",
+			"data_dir", b.cfg.DataDir, "err", err)
+	case !full && was:
+		b.log.Info("the data directory takes writes again", "data_dir", b.cfg.DataDir)
+	}
 }
 
 func (b *Bridge) setStatus(fn func(s *Status)) {

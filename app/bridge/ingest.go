@@ -63,6 +63,9 @@ func (b *Bridge) Ingest(ctx context.Context, key, signature string, body []byte)
 		}
 	}
 	n, err := b.st.AppendInbox(ctx, rows)
+	if err != nil || n > 0 { // only new rows prove the disk takes writes
+		b.noteStorage(err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("store webhook events: %w", err)
 	}

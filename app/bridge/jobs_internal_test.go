@@ -328,7 +328,13 @@ func TestDailyLimitConvergesAfterMidnight(t *testing.T) {
 	if n := len(fx.takeRequests("")); n != 0 {
 		t.Fatalf("%d requests sent while the daily limit holds", n)
 	}
+	if p, err := time.Parse(time.RFC3339, fx.b.Status().HubSpotPaused); err != nil || !p.After(time.Unix(0, clock.Load())) {
+		t.Fatalf("status while paused: hubspot_paused = %q (%v), want the time calls resume", fx.b.Status().HubSpotPaused, err)
+	}
 	clock.Add(int64(25 * time.Hour))
+	if p := fx.b.Status().HubSpotPaused; p != "" {
+		t.Fatalf("status after midnight: hubspot_paused = %q", p)
+	}
 	for range 5 { // backoffs of the failed friends are not the point here
 		for _, uid := range uids {
 			fx.retryNow(c, uid)

@@ -73,6 +73,8 @@ type envOptions struct {
 	HubSpot hubspottest.Options
 	// Env adds LINEHUB_* variables.
 	Env []string
+	// DataDir replaces the test's temporary data directory.
+	DataDir string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -83,7 +85,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.HubSpot.PortalID == 0 {
 		o.HubSpot.PortalID = 4242
 	}
-	e := &env{t: t, bin: binary(t), dataDir: t.TempDir(), extra: o.Env}
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	e := &env{t: t, bin: binary(t), dataDir: o.DataDir, extra: o.Env}
 	e.HS = hubspottest.New(o.HubSpot)
 	t.Cleanup(e.HS.Close)
 	e.LINE = linetest.New(linetest.Options{})

@@ -529,6 +529,18 @@ func (c *Client) blockUntilMidnight() time.Time {
 	return c.dailyUntil
 }
 
+// PausedUntil is when calls resume after HubSpot's daily limit was reached,
+// or zero when they are not suspended.
+func (c *Client) PausedUntil() time.Time {
+	c.mu.Lock()
+	until := c.dailyUntil
+	c.mu.Unlock()
+	if !c.now().Before(until) {
+		return time.Time{}
+	}
+	return until
+}
+
 func (c *Client) checkDaily() error {
 	c.mu.Lock()
 	until := c.dailyUntil

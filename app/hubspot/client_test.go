@@ -634,9 +634,15 @@ func TestDailyLimit(t *testing.T) {
 	srv, c := newPair(t, hubspottest.Options{DailyLimit: 3}, Config{})
 	ctx := ctxT(t)
 	for i := 0; i < 3; i++ {
+		if !c.PausedUntil().IsZero() {
+			t.Fatalf("paused before the limit, at call %d", i)
+		}
 		if _, err := c.AccountDetails(ctx); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
+	}
+	if until := c.PausedUntil(); !until.After(time.Now()) || time.Until(until) > 24*time.Hour {
+		t.Errorf("PausedUntil = %v, want the next midnight", until)
 	}
 	// The third answer said Daily-Remaining: 0; the client stops by itself.
 	_, err := c.AccountDetails(ctx)

@@ -12,7 +12,7 @@ var Default = &Registry{}
 // from user input, so the number of series stays bounded.
 var (
 	WebhookRequests = Default.Counter("linehub_webhook_requests_total",
-		"LINE webhook requests by result (ok, bad_signature, unknown_connection, bad_request, too_large, no_secret, error).", "result")
+		"LINE webhook requests by result (ok, bad_signature, unknown_connection, bad_request, too_large, no_secret, storage_full, error).", "result")
 	WebhookEvents = Default.Counter("linehub_webhook_events_total",
 		"LINE webhook events received, by event type; redeliveries count once per delivery.", "type")
 	HubSpotRequests = Default.Counter("linehub_hubspot_requests_total",

@@ -14,6 +14,7 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/hubspot"
 	"linehub/app/metrics"
+	"linehub/app/store"
 )
 
 // Readiness thresholds.
@@ -80,6 +81,9 @@ func (s *server) readyz(c *fiber.Ctx) error {
 func (s *server) checkDatabase(ctx context.Context) check {
 	if err := s.st.CheckWritable(ctx); err != nil {
 		s.log.Error("readiness: database not writable", "err", err)
+		if store.IsFull(err) {
+			return check{Detail: "the disk holding the data directory is full"}
+		}
 		return check{Detail: "database does not accept writes; see the log"}
 	}
 	return check{OK: true, Detail: "writable"}

@@ -79,3 +79,36 @@ func TestMetricsNeedTokenFromOutside(t *testing.T) {
 		t.Errorf("/metrics with token: %d %q\n%s", status, hdr.Get("Content-Type"), body)
 	}
 }
+
+// TestDashboardSaysWhatIsWrong: a failing HubSpot sync appears at the top
+// of the dashboard with HubSpot's error, and goes away once a round works.
+func TestDashboardSaysWhatIsWrong(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	c := u.createConn("Shop", true, true)
+	if _, body := b.get("/"); strings.Contains(body, "data-health") {
+		t.Fatalf("a healthy dashboard shows a problem:\n%s", body)
+	}
+	uid := linetest.NewUserID()
+	u.ln.AddFriend(c.ch.token, line.Profile{UserID: uid, DisplayName: "Jane"})
+	u.deliver(c, linetest.FollowEvent(uid, false, time.Now()))
+	u.hs.SetFault(func(r *http.Request) (int, string, bool) {
+		return 503, `{"status":"error","category":"SERVICE_UNAVAILABLE","message":"HubSpot is down for maintenance"}`, true
+	})
+	if err := u.b.SyncPending(u.ctx); err == nil {
+		t.Fatal("sync succeeded against a failing HubSpot")
+	}
+	b.wantPage("/", 200, "data-health", "Syncing with HubSpot is failing", "HubSpot is down for maintenance", "nothing is lost")
+
+	u.hs.SetFault(nil)
+	// A new friend's round succeeds (the failed one waits out its backoff).
+	other := linetest.NewUserID()
+	u.ln.AddFriend(c.ch.token, line.Profile{UserID: other, DisplayName: "Ken"})
+	u.deliver(c, linetest.FollowEvent(other, false, time.Now()))
+	if err := u.b.SyncPending(u.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if body := b.wantPage("/", 200); strings.Contains(body, "data-health") {
+		t.Fatalf("the dashboard still shows the problem after a sync round worked:\n%s", body)
+	}
+}

@@ -98,12 +98,7 @@ func (s *server) initUI() error {
 }
 
 var uiFuncs = template.FuncMap{
-	"when": func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
+	"when": when,
 	"ms": func(ms int64) string {
 		if ms == 0 {
 			return "—"
@@ -118,6 +113,14 @@ var uiFuncs = template.FuncMap{
 		return "?"
 	},
 	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}
+
+// when shows a time the way every page does; "—" for none.
+func when(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 // startSetup creates the one-time link when no admin exists yet and

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"linehub/app/bridge"
 )
 
 func TestCataloguesHaveTheSameKeys(t *testing.T) {
@@ -81,5 +83,44 @@ func TestCheckIcon(t *testing.T) {
 		if _, err := checkIcon(in); err == nil {
 			t.Errorf("checkIcon(%q) accepted", in)
 		}
+	}
+}
+
+func TestHealthNotices(t *testing.T) {
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 3, 9, 30, 0, 0, time.UTC)
+	t1 := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name string
+		st   bridge.Status
+		want []string // one substring per notice, in order
+	}{
+		{"healthy", bridge.Status{LastSyncOKAt: &t1, LastErrorAt: &t0, LastSyncError: "old"}, nil},
+		{"disk full", bridge.Status{StorageError: "full", StorageErrorAt: &t0}, []string{"disk holding linehub's data directory is full (since 2026-12-03 09:30 UTC)"}},
+		{"sync failing", bridge.Status{LastSyncOKAt: &t0, LastErrorAt: &t1, LastSyncError: "HubSpot answered 503"},
+			[]string{"Syncing with HubSpot is failing (last attempt 2026-12-03 09:31 UTC): HubSpot answered 503"}},
+		{"never synced", bridge.Status{LastErrorAt: &t1, LastSyncError: "connection refused"}, []string{"failing (last attempt 2026-12-03 09:31 UTC): connection refused"}},
+		{"daily limit instead of the sync error", bridge.Status{HubSpotPaused: "2026-12-04T00:00:00Z", LastErrorAt: &t1, LastSyncError: "daily limit"},
+			[]string{"resumes syncing at 2026-12-04 00:00 UTC"}},
+		{"all at once", bridge.Status{StorageError: "full", StorageErrorAt: &t0, LastErrorAt: &t1, LastSyncError: "x", LastApplyError: "database or disk is full"},
+			[]string{"is full (since", "Syncing with HubSpot is failing", "Processing received LINE events is failing: database or disk is full"}},
+	} {
+		got := healthNotices(cat.locale("en"), tc.st)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d notices %q, want %d", tc.name, len(got), got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: notice %d = %q, want it to contain %q", tc.name, i, got[i], w)
+			}
+		}
+	}
+	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0})
+	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
+		t.Errorf("Japanese notice: %q", ja)
 	}
 }

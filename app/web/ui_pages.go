@@ -83,6 +83,7 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 	l := s.locale(c)
 	hs := s.b.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
+		"Health":  healthNotices(l, s.b.Status()),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -516,4 +517,24 @@ func (s *server) revokeToken(c *fiber.Ctx) error {
 func (s *server) applySavedPublicURL() {
 	v, _ := s.st.Setting(context.Background(), settingPublicURL)
 	s.cfg.SetWizardPublicURL(v)
+}
+
+// healthNotices words the data path's problems for the admin: what is
+// wrong, since when, and what linehub does meanwhile. Each lasts only while
+// the problem does.
+func healthNotices(l *locale, st bridge.Status) []string {
+	var out []string
+	if st.StorageError != "" {
+		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
+	}
+	syncFailing := st.LastErrorAt != nil && (st.LastSyncOKAt == nil || st.LastErrorAt.After(*st.LastSyncOKAt))
+	if until, err := time.Parse(time.RFC3339, st.HubSpotPaused); err == nil {
+		out = append(out, l.T("health.daily", when(&until)))
+	} else if syncFailing {
+		out = append(out, l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
+	}
+	if st.LastApplyError != "" {
+		out = append(out, l.T("health.apply", st.LastApplyError))
+	}
+	return out
 }

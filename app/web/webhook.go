@@ -8,6 +8,7 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/line"
 	"linehub/app/metrics"
+	"linehub/app/store"
 )
 
 // webhook receives LINE's POST. It answers 200 only once every event of
@@ -25,10 +26,10 @@ func (s *server) webhook(c *fiber.Ctx) error {
 	}
 	res, err := s.b.Ingest(c.UserContext(), key, c.Get("X-Line-Signature"), body)
 	if err != nil {
-		status, msg := webhookStatus(err)
-		metrics.WebhookRequests.Inc(webhookResult(status))
-		s.log.Warn("webhook rejected", "connection", res.ConnectionID, "status", status, "err", err)
-		return fiber.NewError(status, msg)
+		r := refusal(err)
+		metrics.WebhookRequests.Inc(r.result)
+		s.log.Warn("webhook rejected", "connection", res.ConnectionID, "status", r.status, "err", err)
+		return fiber.NewError(r.status, r.msg)
 	}
 	if res.Events > 0 {
 		s.log.Debug("webhook stored", "connection", res.ConnectionID, "events", res.Events, "new", res.New)
@@ -37,33 +38,28 @@ func (s *server) webhook(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{})
 }
 
-func webhookStatus(err error) (int, string) {
-	switch {
-	case errors.Is(err, bridge.ErrUnknownConnection):
-		return fiber.StatusNotFound, "no connection has this webhook URL"
-	case errors.Is(err, line.ErrNoSignature):
-		return fiber.StatusBadRequest, "missing X-Line-Signature header"
-	case errors.Is(err, line.ErrBadSignature):
-		return fiber.StatusUnauthorized, "signature does not match the channel secret"
-	case errors.Is(err, line.ErrBadBody):
-		return fiber.StatusBadRequest, "body is not a LINE webhook request"
-	case errors.Is(err, bridge.ErrNoSecret):
-		return fiber.StatusServiceUnavailable, "the channel secret of this connection is not set in linehub yet"
-	}
-	return fiber.StatusInternalServerError, "could not store the events; LINE will redeliver"
+// webhookRefusal is the answer to a webhook request that stored nothing:
+// its status, the message LINE's console shows, and the name the webhook
+// request counter gives it.
+type webhookRefusal struct {
+	status      int
+	msg, result string
 }
 
-// webhookResult names a refusal for the webhook request counter.
-func webhookResult(status int) string {
-	switch status {
-	case fiber.StatusNotFound:
-		return "unknown_connection"
-	case fiber.StatusUnauthorized:
-		return "bad_signature"
-	case fiber.StatusBadRequest:
-		return "bad_request"
-	case fiber.StatusServiceUnavailable:
-		return "no_secret"
+func refusal(err error) webhookRefusal {
+	switch {
+	case errors.Is(err, bridge.ErrUnknownConnection):
+		return webhookRefusal{fiber.StatusNotFound, "no connection has this webhook URL", "unknown_connection"}
+	case errors.Is(err, line.ErrNoSignature):
+		return webhookRefusal{fiber.StatusBadRequest, "missing X-Line-Signature header", "bad_request"}
+	case errors.Is(err, line.ErrBadSignature):
+		return webhookRefusal{fiber.StatusUnauthorized, "signature does not match the channel secret", "bad_signature"}
+	case errors.Is(err, line.ErrBadBody):
+		return webhookRefusal{fiber.StatusBadRequest, "body is not a LINE webhook request", "bad_request"}
+	case errors.Is(err, bridge.ErrNoSecret):
+		return webhookRefusal{fiber.StatusServiceUnavailable, "the channel secret of this connection is not set in linehub yet", "no_secret"}
+	case store.IsFull(err):
+		return webhookRefusal{fiber.StatusServiceUnavailable, "linehub's disk is full, so the events were not stored; LINE redelivers them if webhook redelivery is on", "storage_full"}
 	}
-	return "error"
+	return webhookRefusal{fiber.StatusInternalServerError, "could not store the events; LINE will redeliver", "error"}
 }
