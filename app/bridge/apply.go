@@ -46,7 +46,7 @@ func (b *Bridge) runApplier(ctx, workCtx context.Context) {
 			backoff = min(backoff*2, time.Minute)
 			continue
 		}
-		if backoff > time.Second {
+		if backoff > time.Second { // the last round failed; this one did not
 			b.setStatus(func(s *Status) { s.LastApplyError = "" })
 		}
 		backoff = time.Second

@@ -61,5 +61,5 @@ func refusal(err error) webhookRefusal {
 	case store.IsFull(err):
 		return webhookRefusal{fiber.StatusServiceUnavailable, "linehub's disk is full, so the events were not stored; LINE redelivers them if webhook redelivery is on", "storage_full"}
 	}
-	return webhookRefusal{fiber.StatusInternalServerError, "could not store the events; LINE will redeliver", "error"}
+	return webhookRefusal{fiber.StatusInternalServerError, "could not store the events; LINE redelivers them if webhook redelivery is on", "error"}
 }
