@@ -52,14 +52,21 @@ func (b *Bridge) RetryDeadLetters(ctx context.Context, connID int64, ids []int64
 
 // PruneInbox deletes applied webhook events older than the retention, and
 // finished sends too: those are kept at least a day past HubSpot's retry
-// window, as their idempotency keys answer HubSpot's retries.
+// window, as their idempotency keys answer HubSpot's retries. Chat
+// messages older than the chat retention go too (unless kept forever).
 func (b *Bridge) PruneInbox(ctx context.Context) (int64, error) {
-	n, err := b.st.PruneInbox(ctx, time.Now().UTC().Add(-b.cfg.Jobs.InboxRetention))
+	now := time.Now().UTC()
+	n, err := b.st.PruneInbox(ctx, now.Add(-b.cfg.Jobs.InboxRetention))
 	if err != nil {
 		return n, err
 	}
 	keep := max(b.cfg.Jobs.InboxRetention, retryWindow+24*time.Hour)
-	m, err := b.st.PruneSends(ctx, time.Now().UTC().Add(-keep))
+	m, err := b.st.PruneSends(ctx, now.Add(-keep))
+	n += m
+	if err != nil || b.cfg.Jobs.ChatRetention == 0 {
+		return n, err
+	}
+	m, err = b.st.PruneChat(ctx, now.Add(-b.cfg.Jobs.ChatRetention))
 	return n + m, err
 }
 

@@ -163,6 +163,9 @@ type Jobs struct {
 	// PruneInbox deletes applied webhook events older than InboxRetention.
 	PruneInbox     string        `yaml:"prune_inbox"`
 	InboxRetention time.Duration `yaml:"inbox_retention"`
+	// ChatRetention is how long the dashboard's chat history is kept (the
+	// same messages stay as notes in HubSpot); 0 keeps it forever.
+	ChatRetention time.Duration `yaml:"chat_retention"`
 	// ImportCheck looks for verified connections whose friends were never
 	// imported (a new connection, or a token added later).
 	ImportCheck string `yaml:"import_check"`
@@ -210,6 +213,7 @@ func Default() *Config {
 			DeadLetters:         "@hourly",
 			PruneInbox:          "15 4 * * *",
 			InboxRetention:      30 * 24 * time.Hour,
+			ChatRetention:       365 * 24 * time.Hour,
 			ImportCheck:         "@every 1m",
 			LINERate:            50,
 			DriftReadsPerMinute: 60,

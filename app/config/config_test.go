@@ -198,8 +198,8 @@ func TestEveryKeyHasEnv(t *testing.T) {
 			t.Errorf("%s maps to %s", f.key, f.env)
 		}
 	}
-	if len(seen) != 32 {
-		t.Errorf("schema has %d keys, want 32 (update this test and config.example.yaml together)", len(seen))
+	if len(seen) != 33 {
+		t.Errorf("schema has %d keys, want 33 (update this test and config.example.yaml together)", len(seen))
 	}
 	for _, name := range envNotKeys {
 		if _, clash := seen[name]; clash {

@@ -56,6 +56,9 @@ func (j Jobs) problems() []problem {
 	if j.InboxRetention < time.Hour {
 		ps = append(ps, problem{"jobs.inbox_retention", fmt.Sprintf("must be at least 1h (applied events are kept this long), got %s", j.InboxRetention)})
 	}
+	if j.ChatRetention != 0 && j.ChatRetention < 24*time.Hour {
+		ps = append(ps, problem{"jobs.chat_retention", fmt.Sprintf("must be 0 (keep forever) or at least 24h, got %s", j.ChatRetention)})
+	}
 	if j.LINERate < 1 || j.LINERate > 2000 {
 		ps = append(ps, problem{"jobs.line_rate", fmt.Sprintf("must be 1..2000 (LINE allows 2,000 requests a second), got %d", j.LINERate)})
 	}

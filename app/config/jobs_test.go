@@ -18,6 +18,8 @@ func TestJobsValidation(t *testing.T) {
 		{"bad schedule", []string{"LINEHUB_JOBS_RECONCILE=every six hours"}, "jobs.reconcile"},
 		{"bad zone", []string{"LINEHUB_JOBS_TIME_ZONE=Mars/Base"}, "jobs.time_zone"},
 		{"short retention", []string{"LINEHUB_JOBS_INBOX_RETENTION=10m"}, "jobs.inbox_retention"},
+		{"chat kept forever", []string{"LINEHUB_JOBS_CHAT_RETENTION=0"}, ""},
+		{"short chat retention", []string{"LINEHUB_JOBS_CHAT_RETENTION=1h"}, "jobs.chat_retention"},
 		{"line rate", []string{"LINEHUB_JOBS_LINE_RATE=0"}, "jobs.line_rate"},
 	}
 	for _, tt := range tests {

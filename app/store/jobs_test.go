@@ -106,3 +106,37 @@ func TestPruneSendsKeepsPendingAndRecent(t *testing.T) {
 		}
 	}
 }
+
+func TestPruneChatKeepsRecentAndUnloggedMessages(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	for i, m := range []ChatMessage{
+		{SourceKey: "old-logged", NoteID: "n1"},
+		{SourceKey: "old-note-pending", NotePending: true},
+		{SourceKey: "recent"},
+	} {
+		m.ConnectionID, m.UserID, m.Direction, m.Text, m.Timestamp = 1, "U1", ChatIn, "hi", int64(i)
+		if err := st.AddChatMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().UTC().Add(-400 * 24 * time.Hour)
+	if err := st.w.Exec("UPDATE chat_messages SET created_at = ? WHERE source_key LIKE 'old-%'", old).Error; err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.PruneChat(ctx, time.Now().UTC().Add(-365*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want only the old logged one", n, err)
+	}
+	ms, err := st.ChatMessages(ctx, 1, "U1", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, m := range ms {
+		kept = append(kept, m.SourceKey)
+	}
+	if len(kept) != 2 || kept[0] != "old-note-pending" || kept[1] != "recent" {
+		t.Fatalf("kept %v, want the unlogged old message and the recent one", kept)
+	}
+}

@@ -336,6 +336,24 @@ func (s *Store) AddChatMessagesBulk(ctx context.Context, ms []ChatMessage) error
 	return nil
 }
 
+// PruneChat deletes chat messages recorded before cutoff, except those
+// still waiting to be logged as HubSpot notes.
+func (s *Store) PruneChat(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		s.yieldToInbox()
+		res := s.w.WithContext(ctx).Exec(
+			"DELETE FROM chat_messages WHERE id IN (SELECT id FROM chat_messages WHERE created_at < ? AND NOT note_pending LIMIT 1000)", cutoff)
+		if res.Error != nil {
+			return total, fmt.Errorf("prune chat messages: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 1000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
 // ChatMessages returns up to limit messages with a friend, newest last;
 // beforeID > 0 pages back to older ones.
 func (s *Store) ChatMessages(ctx context.Context, connID int64, userID string, beforeID int64, limit int) ([]ChatMessage, error) {
