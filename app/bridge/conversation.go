@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,14 +99,40 @@ func (b *Bridge) ChatMessages(ctx context.Context, connID int64, userID string, 
 		return nil, err
 	}
 	out := make([]ChatMessage, 0, len(ms))
+	broadcasts := map[int64]string{}
 	for _, m := range ms {
 		v := ChatMessage{ChatMessage: m}
-		if json.Valid([]byte(m.Messages)) {
-			v.Messages = json.RawMessage(m.Messages)
+		raw := m.Messages
+		if id, ok := broadcastOf(m.SourceKey); ok && raw == "" {
+			if _, seen := broadcasts[id]; !seen {
+				if bc, err := b.st.GetBroadcast(ctx, id); err == nil {
+					broadcasts[id] = bc.Messages
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				} else {
+					broadcasts[id] = ""
+				}
+			}
+			raw = broadcasts[id]
+		}
+		if json.Valid([]byte(raw)) {
+			v.Messages = json.RawMessage(raw)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// broadcastOf reads the broadcast id from a chat row's source key
+// ("bc:<broadcast>:<chunk>:<user>", see runBroadcast).
+func broadcastOf(sourceKey string) (int64, bool) {
+	rest, ok := strings.CutPrefix(sourceKey, "bc:")
+	if !ok {
+		return 0, false
+	}
+	id, _, _ := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
 }
 
 // Reply answers a friend: with the reply token of their latest message

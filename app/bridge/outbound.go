@@ -168,6 +168,13 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 		return fmt.Errorf("record sent message: %w", err)
 	}
 	raw, _ := json.Marshal(msgs)
+	stored := string(raw)
+	if len(to) > 1 {
+		// A multicast's messages are stored once, with the broadcast; its
+		// rows find them through their source key (ChatMessages). A flex
+		// message can be tens of KB, and a broadcast has a row per friend.
+		stored = ""
+	}
 	summary := line.MessageSummary(msgs)
 	at := time.Now().UnixMilli()
 	rows := make([]store.ChatMessage, 0, len(to))
@@ -178,7 +185,7 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 		}
 		// Only friends linehub knows can have a contact to log the note on.
 		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
-			Text: summary, Messages: string(raw), Timestamp: at, NotePending: known[u]})
+			Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
 	}
 	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
 		return err

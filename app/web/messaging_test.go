@@ -392,13 +392,24 @@ func TestBroadcast(t *testing.T) {
 		t.Fatalf("report: %d %v", st, out)
 	}
 
-	// A crash after LINE accepted chunk 1 but before it was recorded: the
-	// restart sends it again with the stored retry key and LINE refuses
-	// (409), so nobody gets it twice and the report stays right.
+	// Each recipient's chat shows the broadcast, whose messages are stored
+	// once (with the broadcast), not once per recipient.
+	st, out = e.api("GET", "/api/v1/connections/"+c.id+"/conversations/"+want[7]+"/messages", nil)
+	if msgs := fmt.Sprint(out["messages"]); st != 200 || !strings.Contains(msgs, "Spring sale starts today") || !strings.Contains(msgs, "via:broadcast") || !strings.Contains(msgs, "type:text") {
+		t.Fatalf("a recipient's chat: %d %v", st, out)
+	}
 	db, err := gorm.Open(sqlite.Open(e.st.Path()), &gorm.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rows, copies int64
+	if err := db.Raw("SELECT COUNT(*), COUNT(NULLIF(messages, '')) FROM chat_messages WHERE via = 'broadcast'").Row().Scan(&rows, &copies); err != nil || rows != 1050 || copies != 0 {
+		t.Fatalf("%d broadcast chat rows, %d holding their own copy of the messages (%v)", rows, copies, err)
+	}
+
+	// A crash after LINE accepted chunk 1 but before it was recorded: the
+	// restart sends it again with the stored retry key and LINE refuses
+	// (409), so nobody gets it twice and the report stays right.
 	if err := db.Exec("UPDATE broadcast_chunks SET status = 'pending', sent_at = NULL WHERE broadcast_id = ? AND seq = 1", bid).Error; err != nil {
 		t.Fatal(err)
 	}
