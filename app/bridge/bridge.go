@@ -52,6 +52,9 @@ type Bridge struct {
 
 	statusMu sync.Mutex
 	status   Status
+	// storageFull mirrors status.StorageError != "", so that the webhook
+	// path checks it without the status lock.
+	storageFull atomic.Bool
 
 	msg messagingState // workflow sends, broadcasts, notes (messaging.go)
 }
@@ -144,7 +147,7 @@ func (b *Bridge) Status() Status {
 // other errors say nothing about it.
 func (b *Bridge) noteStorage(err error) {
 	full := err != nil && store.IsFull(err)
-	if err != nil && !full {
+	if (err != nil && !full) || (err == nil && !b.storageFull.Load()) {
 		return
 	}
 	b.statusMu.Lock()
@@ -155,6 +158,7 @@ func (b *Bridge) noteStorage(err error) {
 	} else if !full {
 		b.status.StorageError, b.status.StorageErrorAt = "", nil
 	}
+	b.storageFull.Store(full)
 	b.statusMu.Unlock()
 	switch {
 	case full && !was:
