@@ -55,10 +55,11 @@ func fill(t *testing.T, dir string) string {
 
 // TestDiskFull fills the disk under the data directory while linehub runs
 // (a real tmpfs, really full): webhooks are refused with 503 and a clear
-// message, nothing refused is half-stored, the process keeps serving and
-// says what is wrong in /readyz, /status and the log (once), and after
-// space is freed it takes LINE's redeliveries and every friend, acknowledged
-// before, during or after, ends up as one HubSpot contact.
+// message, the process keeps serving and says what is wrong in /readyz,
+// /status and the log (once), and after space is freed it takes LINE's
+// redeliveries and every friend, acknowledged before, during or after,
+// ends up as exactly one HubSpot contact. (That a refused append stores
+// nothing is store.TestIsFull.)
 func TestDiskFull(t *testing.T) {
 	dir := smallDisk(t, "24m")
 	e := newEnv(t, envOptions{DataDir: dir})

@@ -71,6 +71,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`(?m)^# TYPE linehub_job_runs_total counter$`,
 		`(?m)^linehub_inbox_pending 0$`,
 		`(?m)^linehub_sync_backlog 0$`,
+		`(?m)^linehub_notes_pending\{state="given_up"\} 0$`,
 		`(?m)^linehub_connections 1$`,
 		`(?m)^linehub_friends\{state="following"\} 1$`,
 		`(?m)^linehub_last_sync_success_timestamp_seconds \d+(\.\d+)?(e\+\d+)?$`,

@@ -67,6 +67,7 @@ func BenchmarkSoak(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := time.Now().Add(-24 * time.Hour)
 	var scs []*soakConn
+	messages := 0 // each becomes a timeline note on the friend's contact
 	for ci := range conns {
 		sc := &soakConn{last: map[string]string{}, unfollow: map[string]bool{}}
 		sc.c = e.connect(fmt.Sprintf("Soak %02d", ci))
@@ -86,6 +87,7 @@ func BenchmarkSoak(b *testing.B) {
 				}
 				text := fmt.Sprintf("message %d from %s", len(sc.events), from[:9])
 				sc.last[from] = text
+				messages++
 				sc.events = append(sc.events, linetest.TextMessageEvent(from, text, tick()))
 			}
 			if j%50 == 49 {
@@ -129,8 +131,8 @@ func BenchmarkSoak(b *testing.B) {
 
 	// Inbox depth and sync backlog, sampled while the day runs.
 	type sample struct {
-		at              time.Duration
-		pending, backlg int64
+		at                     time.Duration
+		pending, backlg, notes int64
 	}
 	var samples []sample
 	stopSampling := make(chan struct{})
@@ -146,9 +148,10 @@ func BenchmarkSoak(b *testing.B) {
 				Friends struct {
 					Backlog int64 `json:"sync_backlog"`
 				}
+				Notes struct{ Pending int64 }
 			}
 			e.api("GET", "/status", nil, &st)
-			samples = append(samples, sample{time.Since(start), st.Inbox.Pending, st.Friends.Backlog})
+			samples = append(samples, sample{time.Since(start), st.Inbox.Pending, st.Friends.Backlog, st.Notes.Pending})
 			select {
 			case <-stopSampling:
 				return
@@ -228,6 +231,25 @@ func BenchmarkSoak(b *testing.B) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	settled := time.Since(start)
+	// The timeline notes (one per message) share HubSpot's budget and
+	// trail the contacts.
+	for {
+		var st struct {
+			Notes struct{ Pending, GivenUp int64 }
+		}
+		e.api("GET", "/status", nil, &st)
+		if st.Notes.Pending == 0 {
+			if st.Notes.GivenUp != 0 {
+				b.Fatalf("%d notes given up", st.Notes.GivenUp)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("notes not done 15 minutes after the day: %+v", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	notesDone := time.Since(start)
 	b.StopTimer()
 	close(stopSampling)
 	sampling.Wait()
@@ -266,24 +288,29 @@ func BenchmarkSoak(b *testing.B) {
 	if problems > 0 {
 		b.Fatalf("%d of %d friends wrong or missing in HubSpot", problems, conns*perConn)
 	}
+	if n := len(e.HS.AllNotes()); n != messages {
+		b.Fatalf("%d timeline notes in HubSpot, want one per message: %d", n, messages)
+	}
 	used := e.HS.Requests()
-	minimum := (conns*perConn + 99) / 100
+	minContacts, minNotes := (conns*perConn+99)/100, (messages+99)/100
+	minimum := minContacts + minNotes
 	var depth []string
 	for _, s := range samples {
-		depth = append(depth, fmt.Sprintf("%.0fs %d/%d", s.at.Seconds(), s.pending, s.backlg))
+		depth = append(depth, fmt.Sprintf("%.0fs %d/%d/%d", s.at.Seconds(), s.pending, s.backlg, s.notes))
 	}
 	lat := slices.Clone(latencies)
 	slices.Sort(lat)
-	b.Logf("day: %d events in %d requests over %.0fs (%.0f events/s), ack p50 %.1f ms p99 %.1f ms; settled %.0fs after start",
-		totalEvents, len(reqs), dayEnd.Seconds(), float64(totalEvents)/dayEnd.Seconds(), ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), settled.Seconds())
-	b.Logf("HubSpot: %d requests (setup %d) vs minimum %d (one create per 100 contacts) = %.2fx; 429s %d; by path: %v",
-		used, setup, minimum, float64(used)/float64(minimum), e.HS.RateLimited(), e.HS.RequestsByPath())
+	b.Logf("day: %d events (%d messages) in %d requests over %.0fs (%.0f events/s), ack p50 %.1f ms p99 %.1f ms; contacts settled %.0fs after start, notes done %.0fs",
+		totalEvents, messages, len(reqs), dayEnd.Seconds(), float64(totalEvents)/dayEnd.Seconds(), ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), settled.Seconds(), notesDone.Seconds())
+	b.Logf("HubSpot: %d requests (setup %d) vs minimum %d (one create per 100 contacts: %d, one per 100 notes: %d) = %.2fx; 429s %d; by path: %v",
+		used, setup, minimum, minContacts, minNotes, float64(used)/float64(minimum), e.HS.RateLimited(), e.HS.RequestsByPath())
 	// One line: the benchmark log keeps only the first lines of a message.
-	b.Logf("inbox depth/sync backlog over time: %s", strings.Join(depth, "; "))
+	b.Logf("inbox depth/sync backlog/notes pending over time: %s", strings.Join(depth, "; "))
 	b.ReportMetric(float64(used), "hs-requests")
 	b.ReportMetric(float64(minimum), "hs-min-requests")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(settled.Seconds(), "settled-s")
+	b.ReportMetric(notesDone.Seconds(), "notes-done-s")
 	b.ReportMetric(float64(totalEvents), "events")
 	use.report(b)
 }

@@ -113,7 +113,8 @@ func TestPruneChatKeepsRecentAndUnloggedMessages(t *testing.T) {
 	for i, m := range []ChatMessage{
 		{SourceKey: "old-logged", NoteID: "n1"},
 		{SourceKey: "old-note-pending", NotePending: true},
-		{SourceKey: "recent"},
+		{SourceKey: "old-note-refused", NotePending: true, NoteAttempts: maxNoteAttempts},
+		{SourceKey: "recent", NotePending: true},
 	} {
 		m.ConnectionID, m.UserID, m.Direction, m.Text, m.Timestamp = 1, "U1", ChatIn, "hi", int64(i)
 		if err := st.AddChatMessage(ctx, &m); err != nil {
@@ -124,9 +125,12 @@ func TestPruneChatKeepsRecentAndUnloggedMessages(t *testing.T) {
 	if err := st.w.Exec("UPDATE chat_messages SET created_at = ? WHERE source_key LIKE 'old-%'", old).Error; err != nil {
 		t.Fatal(err)
 	}
+	if ns, err := st.NoteStats(ctx); err != nil || ns.Pending != 2 || ns.GivenUp != 1 {
+		t.Fatalf("note stats %+v, %v; want 2 pending, 1 given up", ns, err)
+	}
 	n, err := st.PruneChat(ctx, time.Now().UTC().Add(-365*24*time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("pruned %d, %v; want only the old logged one", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the old logged one and the old refused one", n, err)
 	}
 	ms, err := st.ChatMessages(ctx, 1, "U1", 0, 10)
 	if err != nil {

@@ -337,13 +337,14 @@ func (s *Store) AddChatMessagesBulk(ctx context.Context, ms []ChatMessage) error
 }
 
 // PruneChat deletes chat messages recorded before cutoff, except those
-// still waiting to be logged as HubSpot notes.
+// still to be logged as HubSpot notes (refused ones are not).
 func (s *Store) PruneChat(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		s.yieldToInbox()
 		res := s.w.WithContext(ctx).Exec(
-			"DELETE FROM chat_messages WHERE id IN (SELECT id FROM chat_messages WHERE created_at < ? AND NOT note_pending LIMIT 1000)", cutoff)
+			"DELETE FROM chat_messages WHERE id IN (SELECT id FROM chat_messages WHERE created_at < ? AND (NOT note_pending OR note_attempts >= ?) LIMIT 1000)",
+			cutoff, maxNoteAttempts)
 		if res.Error != nil {
 			return total, fmt.Errorf("prune chat messages: %w", res.Error)
 		}
@@ -418,6 +419,30 @@ type PendingNote struct {
 	ContactID string
 }
 
+// maxNoteAttempts is how often HubSpot may refuse a note before linehub
+// stops offering it.
+const maxNoteAttempts = 10
+
+// NoteStats counts the chat messages not yet logged as HubSpot notes:
+// Pending are still offered (some wait for their contact to exist),
+// GivenUp were refused maxNoteAttempts times.
+type NoteStats struct {
+	Pending int64 `json:"pending"`
+	GivenUp int64 `json:"given_up"`
+}
+
+// NoteStats reports the timeline notes not yet in HubSpot.
+func (s *Store) NoteStats(ctx context.Context) (NoteStats, error) {
+	var st NoteStats
+	err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending = ?", true).
+		Select("COALESCE(SUM(CASE WHEN note_attempts < ? THEN 1 ELSE 0 END), 0) AS pending, COALESCE(SUM(CASE WHEN note_attempts >= ? THEN 1 ELSE 0 END), 0) AS given_up", maxNoteAttempts, maxNoteAttempts).
+		Scan(&st).Error
+	if err != nil {
+		return st, fmt.Errorf("count pending notes: %w", err)
+	}
+	return st, nil
+}
+
 // PendingNotes returns up to limit messages to log whose friend has a
 // HubSpot contact (the others wait until the contact exists).
 func (s *Store) PendingNotes(ctx context.Context, limit int) ([]PendingNote, error) {
@@ -425,7 +450,7 @@ func (s *Store) PendingNotes(ctx context.Context, limit int) ([]PendingNote, err
 	err := s.r.WithContext(ctx).Table("chat_messages AS m").
 		Select("m.*, f.contact_id AS contact_id").
 		Joins("JOIN friends f ON f.connection_id = m.connection_id AND f.user_id = m.user_id").
-		Where("m.note_pending = ? AND f.contact_id <> '' AND m.note_attempts < 10", true).
+		Where("m.note_pending = ? AND f.contact_id <> '' AND m.note_attempts < ?", true, maxNoteAttempts).
 		Order("m.id").Limit(limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("read pending notes: %w", err)

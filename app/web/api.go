@@ -56,12 +56,17 @@ func (s *server) status(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	notes, err := s.st.NoteStats(ctx)
+	if err != nil {
+		return err
+	}
 	return c.JSON(fiber.Map{
 		"version":     s.ver,
 		"hubspot":     s.b.HubSpotInfo(ctx),
 		"connections": len(conns),
 		"inbox":       inbox,
 		"friends":     friends,
+		"notes":       notes,
 		"sync":        s.b.Status(),
 	})
 }

@@ -639,10 +639,21 @@ func TestNotesWaitForHubSpot(t *testing.T) {
 	if n := len(e.hs.Notes(contact)); n != 0 {
 		t.Fatalf("%d notes while HubSpot fails", n)
 	}
+	notesStatus := func() map[string]any {
+		_, out := e.api("GET", "/api/v1/status", nil)
+		n, _ := out["notes"].(map[string]any)
+		return n
+	}
+	if n := notesStatus(); n["pending"] != float64(1) || n["given_up"] != float64(0) {
+		t.Fatalf("status while HubSpot fails: notes %v, want 1 pending", n)
+	}
 	e.hs.SetFault(nil)
 	e.b.SendPending(e.ctx)
 	if notes := e.hs.Notes(contact); len(notes) != 1 || !strings.Contains(notes[0].Body, "hello from Ren") {
 		t.Fatalf("notes after recovery: %+v", notes)
+	}
+	if n := notesStatus(); n["pending"] != float64(0) {
+		t.Fatalf("status after recovery: notes %v", n)
 	}
 }
 

@@ -208,6 +208,10 @@ func (s *server) metrics(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	notes, err := s.st.NoteStats(ctx)
+	if err != nil {
+		return err
+	}
 	gauges := []struct {
 		name, help string
 		samples    []metrics.Sample
@@ -222,6 +226,10 @@ func (s *server) metrics(c *fiber.Ctx) error {
 			[]metrics.Sample{{Value: float64(friends.SyncErrors)}}},
 		{"linehub_dead_letters", "Friends parked after HubSpot kept rejecting their contact.",
 			[]metrics.Sample{{Value: float64(friends.Parked)}}},
+		{"linehub_notes_pending", "Chat messages not yet logged as HubSpot timeline notes, by state.", []metrics.Sample{
+			{Labels: []metrics.Label{{Name: "state", Value: "pending"}}, Value: float64(notes.Pending)},
+			{Labels: []metrics.Label{{Name: "state", Value: "given_up"}}, Value: float64(notes.GivenUp)},
+		}},
 		{"linehub_friends", "LINE friends known, by state.", []metrics.Sample{
 			{Labels: []metrics.Label{{Name: "state", Value: "following"}}, Value: float64(friends.Following)},
 			{Labels: []metrics.Label{{Name: "state", Value: "blocked"}}, Value: float64(friends.Blocked)},
