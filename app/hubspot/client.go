@@ -302,6 +302,8 @@ func (r *response) decode(v any) error {
 
 type callOpts struct {
 	search bool
+	// background calls use only budget no other call is waiting for.
+	background bool
 }
 
 // do sends one logical request, retrying 429 (not DAILY), 5xx and network
@@ -395,13 +397,13 @@ func (c *Client) do(ctx context.Context, method, path string, in any, opts callO
 // send performs exactly one HTTP exchange under the rate limiters.
 func (c *Client) send(ctx context.Context, method, path string, payload []byte, token string, opts callOpts) (*response, error) {
 	if opts.search {
-		release, err := c.search.acquire(ctx)
+		release, err := c.search.acquire(ctx, false)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
 	}
-	release, err := c.general.acquire(ctx)
+	release, err := c.general.acquire(ctx, opts.background)
 	if err != nil {
 		return nil, err
 	}

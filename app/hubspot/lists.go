@@ -159,7 +159,9 @@ func (c *Client) BatchCreateNotes(ctx context.Context, notes []Note) ([]string, 
 				TraceID: tr,
 			})
 		}
-		resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{})
+		// Timeline notes wait for contact writes: the LINE properties are
+		// the promise, the notes the history.
+		resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{background: true})
 		if err != nil {
 			return ids, fmt.Errorf("create notes: %w", err)
 		}

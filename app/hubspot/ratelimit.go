@@ -20,8 +20,12 @@ type slidingWindow struct {
 	span       time.Duration
 	slots      []*slot
 	pauseUntil time.Time
+	// urgent counts callers of acquire that are not background: while
+	// any waits, background callers get no slot.
+	urgent int
 	// wake is closed (and replaced) whenever a slot is released, the limit
-	// changes or a pause is shortened, so waiters re-evaluate.
+	// changes, a pause is shortened or the last urgent caller got its
+	// slot, so waiters re-evaluate.
 	wake chan struct{}
 }
 
@@ -70,13 +74,27 @@ func (w *slidingWindow) signalLocked() {
 }
 
 // acquire blocks until a request may be sent and returns the function that
-// must be called once its answer (or failure) is in.
-func (w *slidingWindow) acquire(ctx context.Context) (release func(), err error) {
+// must be called once its answer (or failure) is in. A background request
+// waits while any other waits too, so it only ever takes budget that
+// nothing else wants.
+func (w *slidingWindow) acquire(ctx context.Context, background bool) (release func(), err error) {
+	if !background {
+		w.mu.Lock()
+		w.urgent++
+		w.mu.Unlock()
+		defer func() {
+			w.mu.Lock()
+			if w.urgent--; w.urgent == 0 {
+				w.signalLocked()
+			}
+			w.mu.Unlock()
+		}()
+	}
 	for {
 		w.mu.Lock()
 		now := time.Now()
 		w.pruneLocked(now)
-		if !now.Before(w.pauseUntil) && len(w.slots) < w.limit {
+		if !now.Before(w.pauseUntil) && len(w.slots) < w.limit && (!background || w.urgent == 0) {
 			s := &slot{}
 			w.slots = append(w.slots, s)
 			w.mu.Unlock()
