@@ -403,13 +403,19 @@ func (s *Store) TakeReplyToken(ctx context.Context, connID int64, userID string,
 // to: unanswered first, then by latest message.
 func (s *Store) Conversations(ctx context.Context, connID int64, limit int) ([]Friend, error) {
 	var fs []Friend
-	err := s.r.WithContext(ctx).
-		Where("connection_id = ? AND user_id IN (SELECT DISTINCT user_id FROM chat_messages WHERE connection_id = ?)", connID, connID).
-		Order("unanswered DESC, last_message_at DESC, id").Limit(limit).Find(&fs).Error
-	if err != nil {
+	if err := conversations(s.r.WithContext(ctx), connID, limit).Find(&fs).Error; err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
 	return fs, nil
+}
+
+// conversations walks idx_friend_chat_order and asks each friend's first
+// chat row (idx_chat_user), so a page costs about its own size, however
+// many broadcasts filled the chat table.
+func conversations(db *gorm.DB, connID int64, limit int) *gorm.DB {
+	return db.Model(&Friend{}).
+		Where("connection_id = ? AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.connection_id = friends.connection_id AND m.user_id = friends.user_id)", connID).
+		Order("unanswered DESC, last_message_at DESC, id").Limit(limit)
 }
 
 // PendingNote is a chat message waiting to be logged, with the contact it

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 func TestClaimSend(t *testing.T) {
@@ -111,5 +114,31 @@ func TestHookKey(t *testing.T) {
 	}
 	if _, err := st.HookKeyInfo(ctx, 2); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
+	}
+}
+
+// TestConversationsWalkAnIndex: the chat list reads friends in index order
+// and stops at the page, instead of sorting every friend (see
+// BenchmarkConversations for what that cost).
+func TestConversationsWalkAnIndex(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	q := st.r.ToSQL(func(tx *gorm.DB) *gorm.DB {
+		var fs []Friend
+		return conversations(tx, 1, 200).Find(&fs)
+	})
+	var plan []struct {
+		ID, Parent, Notused int
+		Detail              string
+	}
+	if err := st.r.Raw("EXPLAIN QUERY PLAN " + q).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, p := range plan {
+		steps = append(steps, p.Detail)
+	}
+	all := strings.Join(steps, "; ")
+	if !strings.Contains(all, "USING INDEX idx_friend_chat_order") || strings.Contains(all, "TEMP B-TREE") || !strings.Contains(all, "idx_chat_user") {
+		t.Fatalf("query plan: %s\n%s", all, q)
 	}
 }

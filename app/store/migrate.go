@@ -165,6 +165,13 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{7, "friends in chat-list order", func(tx *gorm.DB) error {
+		// The chat list walks a connection's friends unanswered first, newest
+		// message first, and stops at a page; without this index it read
+		// every chat row of the connection (one per broadcast recipient)
+		// and sorted all friends.
+		return tx.Exec("CREATE INDEX idx_friend_chat_order ON friends (connection_id, unanswered DESC, last_message_at DESC, id)").Error
+	}},
 }
 
 type schemaMigration struct {
