@@ -96,13 +96,16 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	var friends []string
-	for range 20 {
-		uid := newFriend()
-		friends = append(friends, uid)
-		if st, body := post(uid); st != 200 {
-			t.Fatalf("follow before the disk filled: %d %s", st, body)
+	follow := func(n int, when string) {
+		for range n {
+			uid := newFriend()
+			friends = append(friends, uid)
+			if st, body := post(uid); st != 200 {
+				t.Fatalf("follow %s: %d %s", when, st, body)
+			}
 		}
 	}
+	follow(20, "before the disk filled")
 	e.settled()
 
 	filler := fill(t, dir)
@@ -164,13 +167,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("redelivery after space was freed: %d %s", st, body)
 		}
 	}
-	for range 10 {
-		uid := newFriend()
-		friends = append(friends, uid)
-		if st, body := post(uid); st != 200 {
-			t.Fatalf("follow after space was freed: %d %s", st, body)
-		}
-	}
+	follow(10, "after space was freed")
 	e.settled()
 	if st := status(); st.Sync.StorageError != "" {
 		t.Fatalf("storage error still shown after writes succeed again: %+v", st)
