@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linehub/app/line"
@@ -205,7 +206,8 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var lineDown error // first failure other than "not a friend"
+	var lineDown error       // first failure other than "not a friend"
+	var answered atomic.Bool // LINE itself answered a profile read (not the cache)
 	sem := make(chan struct{}, profileFetchers)
 	for uid := range want {
 		wg.Add(1)
@@ -226,7 +228,11 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 			fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
 			defer cancel()
 			p, err := b.profiles.Get(fctx, cacheKey(connID), uid, func(ctx context.Context) (line.Profile, error) {
-				return cs.client.Profile(ctx, uid)
+				p, err := cs.client.Profile(ctx, uid)
+				if err == nil || errors.Is(err, line.ErrNotFriend) {
+					answered.Store(true)
+				}
+				return p, err
 			})
 			mu.Lock()
 			out[uid] = profileResult{p: p, at: time.Now().UnixMilli(), err: err}
@@ -238,6 +244,9 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 		}(uid)
 	}
 	wg.Wait()
+	if lineDown != nil || answered.Load() {
+		b.noteLINE(connID, lineDown)
+	}
 	return out
 }
 

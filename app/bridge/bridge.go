@@ -4,11 +4,13 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,8 +52,9 @@ type Bridge struct {
 	// propsTried is when property creation was last retried per connection.
 	propsTried map[int64]time.Time
 
-	statusMu sync.Mutex
-	status   Status
+	statusMu   sync.Mutex
+	status     Status
+	lineErrors map[int64]LINEError // by connection; guarded by statusMu
 	// storageFull mirrors status.StorageError != "", so that the webhook
 	// path checks it without the status lock.
 	storageFull atomic.Bool
@@ -82,6 +85,16 @@ type Status struct {
 	// webhook events are refused until space is freed.
 	StorageError   string     `json:"storage_error"`
 	StorageErrorAt *time.Time `json:"storage_error_at"`
+	// LINEErrors are the connections whose LINE profile reads fail:
+	// their events are applied without names and pictures meanwhile.
+	LINEErrors []LINEError `json:"line_errors"`
+}
+
+// LINEError is a connection's LINE API failing since a time.
+type LINEError struct {
+	ConnectionID int64     `json:"connection_id"`
+	Error        string    `json:"error"`
+	Since        time.Time `json:"since"`
 }
 
 // New builds a Bridge; Run starts its workers.
@@ -135,7 +148,12 @@ func wake(ch chan struct{}) {
 func (b *Bridge) Status() Status {
 	b.statusMu.Lock()
 	st := b.status
+	st.LINEErrors = make([]LINEError, 0, len(b.lineErrors))
+	for _, e := range b.lineErrors {
+		st.LINEErrors = append(st.LINEErrors, e)
+	}
 	b.statusMu.Unlock()
+	slices.SortFunc(st.LINEErrors, func(a, b LINEError) int { return cmp.Compare(a.ConnectionID, b.ConnectionID) })
 	if until := b.hs.PausedUntil(); !until.IsZero() {
 		st.HubSpotPaused = until.UTC().Format(time.RFC3339)
 	}
@@ -167,6 +185,26 @@ func (b *Bridge) noteStorage(err error) {
 	case !full && was:
 		b.log.Info("the data directory takes writes again", "data_dir", b.cfg.DataDir)
 	}
+}
+
+// noteLINE records whether a connection's LINE profile reads work (nil)
+// or fail (err), for the status and the dashboard.
+func (b *Bridge) noteLINE(connID int64, err error) {
+	b.statusMu.Lock()
+	defer b.statusMu.Unlock()
+	if err == nil {
+		delete(b.lineErrors, connID)
+		return
+	}
+	if b.lineErrors == nil {
+		b.lineErrors = map[int64]LINEError{}
+	}
+	e, ok := b.lineErrors[connID]
+	if !ok {
+		e = LINEError{ConnectionID: connID, Since: time.Now().UTC()}
+	}
+	e.Error = err.Error()
+	b.lineErrors[connID] = e
 }
 
 func (b *Bridge) setStatus(fn func(s *Status)) {
@@ -244,9 +282,9 @@ func (b *Bridge) lineClient(token string) (*line.Client, error) {
 // forget drops a connection from the cache after it changed.
 func (b *Bridge) forget(id int64) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if cs := b.conns[id]; cs != nil {
 		delete(b.keys, cs.conn.Key)
 	}
 	delete(b.conns, id)
+	b.mu.Unlock()
 }

@@ -285,6 +285,7 @@ func (b *Bridge) UpdateConnection(ctx context.Context, id int64, p ConnectionPat
 		return nil, err
 	}
 	b.forget(id)
+	b.noteLINE(id, nil) // new credentials: the next profile read tells
 	return c, nil
 }
 
@@ -295,6 +296,7 @@ func (b *Bridge) DeleteConnection(ctx context.Context, id int64) error {
 		return err
 	}
 	b.forget(id)
+	b.noteLINE(id, nil)
 	b.log.Info("connection deleted", "id", id)
 	return nil
 }

@@ -535,6 +535,11 @@ func TestApplyProfileOutcomesThroughLINE(t *testing.T) {
 	if !d.ProfileMissing || d.DisplayName != "" || !d.Following || Field(d.Dirty) != FieldUserID|FieldFollow {
 		t.Fatalf("friend applied while LINE fails: %+v (dirty %s)", d, fieldNames(Field(d.Dirty)))
 	}
+	// The status (and so the dashboard) says LINE is failing, for which
+	// connection and since when.
+	if le := fx.b.Status().LINEErrors; len(le) != 1 || le[0].ConnectionID != c.conn.ID || !strings.Contains(le[0].Error, "not available for your account") || le[0].Since.IsZero() {
+		t.Fatalf("status while LINE fails: %+v", le)
+	}
 	// A new contact waits a while for its name rather than being created
 	// without firstname.
 	fx.sync()
@@ -554,6 +559,9 @@ func TestApplyProfileOutcomesThroughLINE(t *testing.T) {
 	}
 	if d := fx.friendRow(c, denied); d.ProfileMissing || d.DisplayName != "Denied" || d.Dirty != 0 {
 		t.Fatalf("friend after LINE recovered: %+v", d)
+	}
+	if le := fx.b.Status().LINEErrors; len(le) != 0 {
+		t.Fatalf("status after LINE recovered: %+v", le)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"linehub/app/bridge"
+	"linehub/app/store"
 )
 
 func TestCataloguesHaveTheSameKeys(t *testing.T) {
@@ -107,8 +108,10 @@ func TestHealthNotices(t *testing.T) {
 			[]string{"resumes syncing at 2026-12-04 00:00 UTC"}},
 		{"all at once", bridge.Status{StorageError: "full", StorageErrorAt: &t0, LastErrorAt: &t1, LastSyncError: "x", LastApplyError: "database or disk is full"},
 			[]string{"is full (since", "Syncing with HubSpot is failing", "Processing received LINE events is failing: database or disk is full"}},
+		{"LINE failing for two connections", bridge.Status{LINEErrors: []bridge.LINEError{{ConnectionID: 1, Error: "LINE answered 500", Since: t0}, {ConnectionID: 9, Error: "timeout", Since: t1}}},
+			[]string{"LINE's API is failing for Shop (since 2026-12-03 09:30 UTC): LINE answered 500.", "failing for #9 (since 2026-12-03 09:31 UTC): timeout"}},
 	} {
-		got := healthNotices(cat.locale("en"), tc.st)
+		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}})
 		if len(got) != len(tc.want) {
 			t.Errorf("%s: %d notices %q, want %d", tc.name, len(got), got, len(tc.want))
 			continue
@@ -119,7 +122,7 @@ func TestHealthNotices(t *testing.T) {
 			}
 		}
 	}
-	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0})
+	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0}, nil)
 	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
 		t.Errorf("Japanese notice: %q", ja)
 	}

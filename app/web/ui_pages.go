@@ -83,7 +83,7 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 	l := s.locale(c)
 	hs := s.b.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
-		"Health":  healthNotices(l, s.b.Status()),
+		"Health":  healthNotices(l, s.b.Status(), conns),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -522,7 +522,7 @@ func (s *server) applySavedPublicURL() {
 // healthNotices words the data path's problems for the admin: what is
 // wrong, since when, and what linehub does meanwhile. Each lasts only while
 // the problem does.
-func healthNotices(l *locale, st bridge.Status) []string {
+func healthNotices(l *locale, st bridge.Status, conns []store.Connection) []string {
 	var out []string
 	if st.StorageError != "" {
 		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
@@ -535,6 +535,15 @@ func healthNotices(l *locale, st bridge.Status) []string {
 	}
 	if st.LastApplyError != "" {
 		out = append(out, l.T("health.apply", st.LastApplyError))
+	}
+	for _, e := range st.LINEErrors {
+		name := fmt.Sprintf("#%d", e.ConnectionID)
+		for _, c := range conns {
+			if c.ID == e.ConnectionID {
+				name = c.Name
+			}
+		}
+		out = append(out, l.T("health.line", name, when(&e.Since), e.Error))
 	}
 	return out
 }
