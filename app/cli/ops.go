@@ -65,12 +65,14 @@ func backupCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	info, err := store.Backup(context.Background(), cfg.DataDir, file)
+	// The certificates and ACME account go along: a restore on a new
+	// server serves HTTPS at once instead of asking the CA again.
+	info, err := store.Backup(context.Background(), cfg.DataDir, file, server.CertDir)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	fmt.Fprintf(stdout, "backup written to %s (%d bytes, schema version %d, %.1fs)\nit holds the secret key: keep it as private as the server itself\n",
-		file, info.Bytes, info.SchemaVersion, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "backup written to %s (%d bytes, schema version %d, %d certificate files, %.1fs)\nit holds the secret key: keep it as private as the server itself\n",
+		file, info.Bytes, info.SchemaVersion, info.Files, time.Since(start).Seconds())
 	return nil
 }
 

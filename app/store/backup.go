@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,11 +28,17 @@ import (
 // sealed channel secrets and tokens in it would be useless.
 const backupTable = "linehub_backup"
 
+// backupFilesTable holds the files of the directories a backup was asked to
+// include (the TLS certificates and ACME account): a restore on a new
+// server then serves HTTPS at once, without asking the CA again.
+const backupFilesTable = "linehub_backup_files"
+
 // BackupInfo describes a backup file.
 type BackupInfo struct {
 	CreatedAt     time.Time
 	SchemaVersion int
 	Bytes         int64
+	Files         int // files of the included directories
 }
 
 // CheckWritable commits a small write, proving the database (and the disk
@@ -41,10 +48,11 @@ func (s *Store) CheckWritable(ctx context.Context) error {
 }
 
 // Backup writes a consistent copy of the database in dataDir, with its
-// secret key, to dest (replaced atomically if it exists). It opens the
-// database on its own connection, so it can run in another process while
-// linehub serves.
-func Backup(ctx context.Context, dataDir, dest string) (BackupInfo, error) {
+// secret key and the files under the named subdirectories of dataDir
+// (those that exist), to dest (replaced atomically if it exists). It opens
+// the database on its own connection, so it can run in another process
+// while linehub serves.
+func Backup(ctx context.Context, dataDir, dest string, dirs ...string) (BackupInfo, error) {
 	src := filepath.Join(dataDir, DBFile)
 	if _, err := os.Stat(src); err != nil {
 		return BackupInfo{}, fmt.Errorf("no database to back up: %w", err)
@@ -69,7 +77,12 @@ func Backup(ctx context.Context, dataDir, dest string) (BackupInfo, error) {
 		return BackupInfo{}, fmt.Errorf("copy database: %w", err)
 	}
 	info := BackupInfo{CreatedAt: now()}
-	if err := writeBackupMeta(ctx, tmp, strings.TrimSpace(string(key)), &info); err != nil {
+	files, err := readDirs(dataDir, dirs)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	info.Files = len(files)
+	if err := writeBackupMeta(ctx, tmp, strings.TrimSpace(string(key)), files, &info); err != nil {
 		return BackupInfo{}, err
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
@@ -88,7 +101,50 @@ func Backup(ctx context.Context, dataDir, dest string) (BackupInfo, error) {
 	return info, nil
 }
 
-func writeBackupMeta(ctx context.Context, path, key string, info *BackupInfo) error {
+// backupFile is one file of an included directory, by its slash path
+// relative to the data directory.
+type backupFile struct {
+	path string
+	mode os.FileMode
+	data []byte
+}
+
+// readDirs reads the regular files under dataDir/dir for each dir that
+// exists; symbolic links and other special files are left out.
+func readDirs(dataDir string, dirs []string) ([]backupFile, error) {
+	var out []backupFile
+	for _, dir := range dirs {
+		root := filepath.Join(dataDir, dir)
+		if _, err := os.Lstat(root); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(dataDir, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, backupFile{path: filepath.ToSlash(rel), mode: fi.Mode().Perm(), data: data})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s for the backup: %w", root, err)
+		}
+	}
+	return out, nil
+}
+
+func writeBackupMeta(ctx context.Context, path, key string, files []backupFile, info *BackupInfo) error {
 	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
 	if err != nil {
 		return err
@@ -104,6 +160,13 @@ func writeBackupMeta(ctx context.Context, path, key string, info *BackupInfo) er
 		{"CREATE TABLE " + backupTable + " (key TEXT PRIMARY KEY, value TEXT NOT NULL)", nil},
 		{"INSERT INTO " + backupTable + " (key, value) VALUES ('secret_key', ?), ('created_at', ?), ('schema_version', ?)",
 			[]any{key, info.CreatedAt.Format(time.RFC3339Nano), strconv.Itoa(info.SchemaVersion)}},
+		{"CREATE TABLE " + backupFilesTable + " (path TEXT PRIMARY KEY, mode INTEGER NOT NULL, data BLOB NOT NULL)", nil},
+	}
+	for _, f := range files {
+		stmts = append(stmts, struct {
+			q    string
+			args []any
+		}{"INSERT INTO " + backupFilesTable + " (path, mode, data) VALUES (?, ?, ?)", []any{f.path, int64(f.mode), f.data}})
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s.q, s.args...); err != nil {
@@ -116,59 +179,93 @@ func writeBackupMeta(ctx context.Context, path, key string, info *BackupInfo) er
 // VerifyBackup checks that file is an intact linehub backup and reads its
 // metadata.
 func VerifyBackup(ctx context.Context, file string) (BackupInfo, error) {
-	info, _, err := readBackup(ctx, file)
+	info, _, _, err := readBackup(ctx, file)
 	return info, err
 }
 
-func readBackup(ctx context.Context, file string) (BackupInfo, string, error) {
+func readBackup(ctx context.Context, file string) (BackupInfo, string, []backupFile, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
-		return BackupInfo{}, "", fmt.Errorf("backup file: %w", err)
+		return BackupInfo{}, "", nil, fmt.Errorf("backup file: %w", err)
 	}
 	if err := checkSQLiteHeader(file); err != nil {
-		return BackupInfo{}, "", err
+		return BackupInfo{}, "", nil, err
 	}
 	// mode=ro and immutable: verifying must not change the file (no
 	// journal, no -wal next to it).
 	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro&immutable=1")
 	if err != nil {
-		return BackupInfo{}, "", fmt.Errorf("open backup: %w", err)
+		return BackupInfo{}, "", nil, fmt.Errorf("open backup: %w", err)
 	}
 	defer db.Close()
 	var result string
 	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
-		return BackupInfo{}, "", fmt.Errorf("%s is damaged: %w", file, err)
+		return BackupInfo{}, "", nil, fmt.Errorf("%s is damaged: %w", file, err)
 	}
 	if result != "ok" {
-		return BackupInfo{}, "", fmt.Errorf("%s is damaged: integrity check says %q", file, result)
+		return BackupInfo{}, "", nil, fmt.Errorf("%s is damaged: integrity check says %q", file, result)
 	}
 	meta := map[string]string{}
 	rows, err := db.QueryContext(ctx, "SELECT key, value FROM "+backupTable)
 	if err != nil {
-		return BackupInfo{}, "", fmt.Errorf("%s is an SQLite file but not a linehub backup (made with `linehub backup`): %w", file, err)
+		return BackupInfo{}, "", nil, fmt.Errorf("%s is an SQLite file but not a linehub backup (made with `linehub backup`): %w", file, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return BackupInfo{}, "", err
+			return BackupInfo{}, "", nil, err
 		}
 		meta[k] = v
 	}
 	if err := rows.Err(); err != nil {
-		return BackupInfo{}, "", err
+		return BackupInfo{}, "", nil, err
 	}
 	info := BackupInfo{Bytes: fi.Size()}
+	files, err := readBackupFiles(ctx, db)
+	if err != nil {
+		return BackupInfo{}, "", nil, fmt.Errorf("%s: %w", file, err)
+	}
+	info.Files = len(files)
 	info.CreatedAt, _ = time.Parse(time.RFC3339Nano, meta["created_at"])
 	info.SchemaVersion, _ = strconv.Atoi(meta["schema_version"])
 	key := meta["secret_key"]
 	if _, err := newSealerFromText(key); err != nil {
-		return BackupInfo{}, "", fmt.Errorf("%s holds no usable secret key: %w", file, err)
+		return BackupInfo{}, "", nil, fmt.Errorf("%s holds no usable secret key: %w", file, err)
 	}
 	if latest := migrations[len(migrations)-1].version; info.SchemaVersion > latest {
-		return BackupInfo{}, "", fmt.Errorf("backup has schema version %d, newer than this linehub (knows up to %d): restore it with the linehub that made it", info.SchemaVersion, latest)
+		return BackupInfo{}, "", nil, fmt.Errorf("backup has schema version %d, newer than this linehub (knows up to %d): restore it with the linehub that made it", info.SchemaVersion, latest)
 	}
-	return info, key, nil
+	return info, key, files, nil
+}
+
+// readBackupFiles reads the included files of a backup (none in one made
+// before backups held files), refusing any path that would land outside
+// the data directory.
+func readBackupFiles(ctx context.Context, db *sql.DB) ([]backupFile, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", backupFilesTable).Scan(&n); err != nil || n == 0 {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT path, mode, data FROM "+backupFilesTable+" ORDER BY path")
+	if err != nil {
+		return nil, fmt.Errorf("read the files in the backup: %w", err)
+	}
+	defer rows.Close()
+	var out []backupFile
+	for rows.Next() {
+		var f backupFile
+		var mode int64
+		if err := rows.Scan(&f.path, &mode, &f.data); err != nil {
+			return nil, fmt.Errorf("read the files in the backup: %w", err)
+		}
+		if !filepath.IsLocal(filepath.FromSlash(f.path)) || !strings.Contains(f.path, "/") {
+			return nil, fmt.Errorf("the backup holds a file %q outside a directory of the data directory", f.path)
+		}
+		f.mode = os.FileMode(mode).Perm()
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 func checkSQLiteHeader(file string) error {
@@ -197,7 +294,7 @@ type RestoreResult struct {
 // The backup is verified and prepared next to the database first, so a bad
 // file changes nothing; then the current files are renamed aside.
 func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
-	info, key, err := readBackup(ctx, file)
+	info, key, files, err := readBackup(ctx, file)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -258,8 +355,58 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 	if err := os.Rename(keyTmp, filepath.Join(dataDir, KeyFile)); err != nil {
 		return res, fmt.Errorf("put the restored secret key in place: %w", err)
 	}
+	aside, err := restoreFiles(dataDir, files, suffix)
+	res.Aside = append(res.Aside, aside...)
+	if err != nil {
+		return res, err
+	}
 	syncDir(dataDir)
 	return res, nil
+}
+
+// restoreFiles writes the backup's files into dataDir. A directory they
+// belong to that exists already is renamed aside with suffix first, so the
+// restored one holds exactly what was backed up.
+func restoreFiles(dataDir string, files []backupFile, suffix string) (aside []string, err error) {
+	owner := func(string) error { return nil }
+	if fi, err := os.Stat(dataDir); err == nil && os.Geteuid() == 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			owner = func(p string) error { return os.Chown(p, int(st.Uid), int(st.Gid)) }
+		}
+	}
+	tops := map[string]bool{}
+	for _, f := range files {
+		top, _, _ := strings.Cut(f.path, "/")
+		if !tops[top] {
+			tops[top] = true
+			p := filepath.Join(dataDir, top)
+			if _, err := os.Lstat(p); err == nil {
+				if err := os.Rename(p, p+suffix); err != nil {
+					return aside, fmt.Errorf("set %s aside: %w", p, err)
+				}
+				aside = append(aside, p+suffix)
+			}
+		}
+		p := filepath.Join(dataDir, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return aside, fmt.Errorf("restore %s: %w", f.path, err)
+		}
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
+			return aside, fmt.Errorf("restore %s: %w", f.path, err)
+		}
+		if err := owner(p); err != nil {
+			return aside, fmt.Errorf("give %s to the data directory's owner: %w", p, err)
+		}
+	}
+	for top := range tops {
+		_ = filepath.WalkDir(filepath.Join(dataDir, top), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = owner(p)
+			}
+			return nil
+		})
+	}
+	return aside, nil
 }
 
 // stripBackupMeta removes the key table from the restored copy (the key
@@ -270,7 +417,7 @@ func stripBackupMeta(ctx context.Context, path string) error {
 		return err
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP TABLE " + backupTable, "VACUUM", "PRAGMA journal_mode=WAL"} {
+	for _, q := range []string{"DROP TABLE " + backupTable, "DROP TABLE IF EXISTS " + backupFilesTable, "VACUUM", "PRAGMA journal_mode=WAL"} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("prepare restored database (%s): %w", q, err)
 		}

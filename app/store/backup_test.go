@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -207,4 +208,120 @@ func TestLockDataDir(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	unlock2()
+}
+
+// TestBackupCarriesCertificates: the named directories (the TLS
+// certificates and ACME account) travel in the backup with their file
+// modes; a restore puts them back, setting an existing directory aside,
+// and a backup without such files (made before they were included) still
+// restores.
+func TestBackupCarriesCertificates(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	openTest(t, src).Close()
+	certs := map[string]struct {
+		data string
+		mode os.FileMode
+	}{
+		"certmagic/certificates/acme/line.example.com/line.example.com.crt":                {"-----BEGIN CERTIFICATE-----\nMIIB\n", 0o644},
+		"certmagic/certificates/acme/line.example.com/line.example.com.key":                {"-----BEGIN EC PRIVATE KEY-----\nMHc\n", 0o600},
+		"certmagic/acme/acme-v02.api.letsencrypt.org-directory/users/a@example.com/a.json": {`{"status":"valid"}`, 0o600},
+	}
+	for p, f := range certs {
+		full := filepath.Join(src, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A link out of the directory is not followed into the backup.
+	if err := os.Symlink("/etc/hostname", filepath.Join(src, "certmagic", "link")); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "b.db")
+	info, err := Backup(ctx, src, file, "certmagic", "not-there")
+	if err != nil || info.Files != len(certs) {
+		t.Fatalf("backup: %+v %v, want %d files", info, err, len(certs))
+	}
+	if v, err := VerifyBackup(ctx, file); err != nil || v.Files != len(certs) {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+
+	// Onto a server that has certificates of its own: those are set aside.
+	dst := t.TempDir()
+	openTest(t, dst).Close()
+	if err := os.MkdirAll(filepath.Join(dst, "certmagic", "stale"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Restore(ctx, dst, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setAside := false
+	for _, a := range res.Aside {
+		if strings.HasPrefix(filepath.Base(a), "certmagic.before-restore-") {
+			setAside = true
+			if _, err := os.Stat(filepath.Join(a, "stale")); err != nil {
+				t.Errorf("the old certificate directory was not kept: %v", err)
+			}
+		}
+	}
+	if !setAside {
+		t.Errorf("existing certmagic directory not set aside: %v", res.Aside)
+	}
+	for p, f := range certs {
+		full := filepath.Join(dst, filepath.FromSlash(p))
+		got, err := os.ReadFile(full)
+		fi, _ := os.Stat(full)
+		if err != nil || string(got) != f.data || fi.Mode().Perm() != f.mode {
+			t.Errorf("%s after restore: %q %v (mode %v, want %v)", p, got, err, fi.Mode().Perm(), f.mode)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "certmagic", "link")); err == nil {
+		t.Error("a symbolic link was restored")
+	}
+	if _, err := os.Stat(filepath.Join(dst, "certmagic", "stale")); err == nil {
+		t.Error("the restored certificate directory holds files the backup did not")
+	}
+	st := openTest(t, dst)
+	var n int
+	if err := st.r.Raw("SELECT COUNT(*) FROM sqlite_master WHERE name = ?", backupFilesTable).Scan(&n).Error; err != nil || n != 0 {
+		t.Errorf("the restored database still holds the backup's file table (%d, %v)", n, err)
+	}
+	st.Close()
+
+	// An older backup, without the files table, restores as before.
+	old := filepath.Join(t.TempDir(), "old.db")
+	copyFile(file, old, 0o600)
+	db, err := sql.Open("sqlite3", "file:"+old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DROP TABLE " + backupFilesTable); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Restore(ctx, t.TempDir(), old); err != nil {
+		t.Fatalf("restore of a backup without files: %v", err)
+	}
+
+	// A crafted backup naming a file outside the data directory is refused
+	// before anything changes.
+	evil := filepath.Join(t.TempDir(), "evil.db")
+	copyFile(file, evil, 0o600)
+	db, _ = sql.Open("sqlite3", "file:"+evil)
+	if _, err := db.Exec("INSERT INTO " + backupFilesTable + " (path, mode, data) VALUES ('../escape/x', 420, 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	target := t.TempDir()
+	before := listDir(t, target)
+	if _, err := Restore(ctx, target, evil); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Fatalf("restore of a backup with ../ in a path: %v", err)
+	}
+	if after := listDir(t, target); after != before {
+		t.Errorf("the refused restore changed the data dir")
+	}
 }
