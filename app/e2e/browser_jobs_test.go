@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,53 @@ func TestBrowserJobs(t *testing.T) {
 		chromedp.Navigate(e.url("/lang/ja?back=/jobs")), chromedp.WaitVisible(chromedp.ID("runs")),
 		b.contains("h1", "ジョブ"),
 		shots.shot("jobs-ja"),
+		chromedp.Navigate(e.url("/lang/en?back=/")), chromedp.WaitVisible(chromedp.ID("connect")),
 	)
+
+	// HubSpot refuses linehub's writes: the dashboard says so at the top,
+	// with HubSpot's words, and stops saying it once a write works again.
+	e.HS.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.Contains(r.URL.Path, "/contacts/batch/") {
+			return http.StatusUnauthorized, `{"status":"error","message":"Authentication credentials not found. This API supports OAuth 2.0 authentication.","category":"INVALID_AUTHENTICATION","correlationId":"e2e"}`, true
+		}
+		return 0, "", false
+	})
+	uid := linetest.NewUserID()
+	e.LINE.AddFriend(c.token, line.Profile{UserID: uid, DisplayName: "Late Friend"})
+	if st := e.deliver(c, linetest.FollowEvent(uid, false, time.Now())); st != 200 {
+		t.Fatalf("follow: %d", st)
+	}
+	waitHealth := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			b.run("dashboard", chromedp.Navigate(e.url("/")), chromedp.WaitVisible(chromedp.ID("connect")))
+			n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-health]").length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (n > 0) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dashboard health notice shown = %v after 30 s, want %v\nlinehub log:\n%s", n > 0, want, e.logs.tail(30))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitHealth(true)
+	b.run("dashboard with a problem",
+		b.contains("[data-health]", "Syncing with HubSpot is failing"),
+		b.contains("[data-health]", "Authentication credentials not found"),
+		shots.shot("dashboard-problem"),
+	)
+	e.HS.SetFault(nil)
+	// The refused friend waits out its backoff; a new friend's write,
+	// now accepted, ends the notice.
+	next := linetest.NewUserID()
+	e.LINE.AddFriend(c.token, line.Profile{UserID: next, DisplayName: "Next Friend"})
+	if st := e.deliver(c, linetest.FollowEvent(next, false, time.Now())); st != 200 {
+		t.Fatalf("follow: %d", st)
+	}
+	waitHealth(false)
 }
