@@ -319,7 +319,19 @@ func TestHubSpotOutageConverges(t *testing.T) {
 			t.Errorf("%s has %d contacts", f.uid, n)
 		}
 	}
-	t.Logf("outage %s then 5%% 502s: %d HubSpot requests failed on purpose, %d friends converged", down, failed.Load(), len(all))
+	// The timeline notes (one per message) are not lost either.
+	e.waitFor("every message's timeline note", 3*time.Minute, func() bool {
+		var st struct{ Notes struct{ Pending, GivenUp int64 } }
+		e.api("GET", "/status", nil, &st)
+		if st.Notes.GivenUp != 0 {
+			t.Fatalf("%d notes given up after the outage", st.Notes.GivenUp)
+		}
+		return st.Notes.Pending == 0
+	})
+	if n := len(e.HS.AllNotes()); n != len(all) {
+		t.Errorf("%d timeline notes in HubSpot, want exactly one per message (%d)", n, len(all))
+	}
+	t.Logf("outage %s then 5%% 502s: %d HubSpot requests failed on purpose, %d friends converged, %d notes", down, failed.Load(), len(all), len(e.HS.AllNotes()))
 }
 
 // runNow starts a connection job through the API and waits for its run.
