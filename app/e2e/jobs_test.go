@@ -321,7 +321,9 @@ func TestHubSpotOutageConverges(t *testing.T) {
 	}
 	// The timeline notes (one per message) are not lost either.
 	e.waitFor("every message's timeline note", 3*time.Minute, func() bool {
-		var st struct{ Notes struct{ Pending, GivenUp int64 } }
+		var st struct {
+			Notes struct{ Pending, GivenUp int64 }
+		}
 		e.api("GET", "/status", nil, &st)
 		if st.Notes.GivenUp != 0 {
 			t.Fatalf("%d notes given up after the outage", st.Notes.GivenUp)

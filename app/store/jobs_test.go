@@ -113,7 +113,7 @@ func TestPruneChatKeepsRecentAndUnloggedMessages(t *testing.T) {
 	for i, m := range []ChatMessage{
 		{SourceKey: "old-logged", NoteID: "n1"},
 		{SourceKey: "old-note-pending", NotePending: true},
-		{SourceKey: "old-note-refused", NotePending: true, NoteAttempts: maxNoteAttempts},
+		{SourceKey: "old-note-refused", NotePending: true, NoteAttempts: maxNoteAttempts, NoteError: "HubSpot answered 400: property hs_note_body is too long"},
 		{SourceKey: "recent", NotePending: true},
 	} {
 		m.ConnectionID, m.UserID, m.Direction, m.Text, m.Timestamp = 1, "U1", ChatIn, "hi", int64(i)
@@ -125,8 +125,8 @@ func TestPruneChatKeepsRecentAndUnloggedMessages(t *testing.T) {
 	if err := st.w.Exec("UPDATE chat_messages SET created_at = ? WHERE source_key LIKE 'old-%'", old).Error; err != nil {
 		t.Fatal(err)
 	}
-	if ns, err := st.NoteStats(ctx); err != nil || ns.Pending != 2 || ns.GivenUp != 1 {
-		t.Fatalf("note stats %+v, %v; want 2 pending, 1 given up", ns, err)
+	if ns, err := st.NoteStats(ctx); err != nil || ns.Pending != 2 || ns.GivenUp != 1 || ns.LastRefusal != "HubSpot answered 400: property hs_note_body is too long" {
+		t.Fatalf("note stats %+v, %v; want 2 pending, 1 given up with its refusal", ns, err)
 	}
 	n, err := st.PruneChat(ctx, time.Now().UTC().Add(-365*24*time.Hour))
 	if err != nil || n != 2 {

@@ -435,6 +435,8 @@ const maxNoteAttempts = 10
 type NoteStats struct {
 	Pending int64 `json:"pending"`
 	GivenUp int64 `json:"given_up"`
+	// LastRefusal is HubSpot's answer to the newest given-up note.
+	LastRefusal string `json:"last_refusal,omitempty"`
 }
 
 // NoteStats reports the timeline notes not yet in HubSpot.
@@ -445,6 +447,17 @@ func (s *Store) NoteStats(ctx context.Context) (NoteStats, error) {
 		Scan(&st).Error
 	if err != nil {
 		return st, fmt.Errorf("count pending notes: %w", err)
+	}
+	if st.GivenUp > 0 {
+		var last []string
+		err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending = ? AND note_attempts >= ?", true, maxNoteAttempts).
+			Order("id DESC").Limit(1).Pluck("note_error", &last).Error
+		if err != nil {
+			return st, fmt.Errorf("read the last note refusal: %w", err)
+		}
+		if len(last) > 0 {
+			st.LastRefusal = last[0]
+		}
 	}
 	return st, nil
 }

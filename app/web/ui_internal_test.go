@@ -111,7 +111,7 @@ func TestHealthNotices(t *testing.T) {
 		{"LINE failing for two connections", bridge.Status{LINEErrors: []bridge.LINEError{{ConnectionID: 1, Error: "LINE answered 500", Since: t0}, {ConnectionID: 9, Error: "timeout", Since: t1}}},
 			[]string{"LINE's API is failing for Shop (since 2026-12-03 09:30 UTC): LINE answered 500.", "failing for #9 (since 2026-12-03 09:31 UTC): timeout"}},
 	} {
-		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}})
+		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}}, store.NoteStats{})
 		if len(got) != len(tc.want) {
 			t.Errorf("%s: %d notices %q, want %d", tc.name, len(got), got, len(tc.want))
 			continue
@@ -122,7 +122,11 @@ func TestHealthNotices(t *testing.T) {
 			}
 		}
 	}
-	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0}, nil)
+	notes := healthNotices(cat.locale("en"), bridge.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
+	if len(notes) != 1 || !strings.Contains(notes[0], "2 chat messages could not be logged as HubSpot notes") || !strings.Contains(notes[0], "last answer: HubSpot answered 400") {
+		t.Errorf("given-up notes: %q", notes)
+	}
+	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
 	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
 		t.Errorf("Japanese notice: %q", ja)
 	}

@@ -80,10 +80,14 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	notes, err := s.st.NoteStats(ctx)
+	if err != nil {
+		return err
+	}
 	l := s.locale(c)
 	hs := s.b.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
-		"Health":  healthNotices(l, s.b.Status(), conns),
+		"Health":  healthNotices(l, s.b.Status(), conns, notes),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -522,7 +526,7 @@ func (s *server) applySavedPublicURL() {
 // healthNotices words the data path's problems for the admin: what is
 // wrong, since when, and what linehub does meanwhile. Each lasts only while
 // the problem does.
-func healthNotices(l *locale, st bridge.Status, conns []store.Connection) []string {
+func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes store.NoteStats) []string {
 	var out []string
 	if st.StorageError != "" {
 		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
@@ -544,6 +548,9 @@ func healthNotices(l *locale, st bridge.Status, conns []store.Connection) []stri
 			}
 		}
 		out = append(out, l.T("health.line", name, when(&e.Since), e.Error))
+	}
+	if notes.GivenUp > 0 {
+		out = append(out, l.T("health.notes", notes.GivenUp, notes.LastRefusal))
 	}
 	return out
 }
