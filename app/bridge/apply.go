@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"linehub/app/line"
@@ -206,8 +205,7 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var lineDown error       // first failure other than "not a friend"
-	var answered atomic.Bool // LINE itself answered a profile read (not the cache)
+	var lineDown error // first failure other than "not a friend"
 	sem := make(chan struct{}, profileFetchers)
 	for uid := range want {
 		wg.Add(1)
@@ -227,13 +225,7 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 			}
 			fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
 			defer cancel()
-			p, err := b.profiles.Get(fctx, cacheKey(connID), uid, func(ctx context.Context) (line.Profile, error) {
-				p, err := cs.client.Profile(ctx, uid)
-				if err == nil || errors.Is(err, line.ErrNotFriend) {
-					answered.Store(true)
-				}
-				return p, err
-			})
+			p, err := b.profiles.Get(fctx, cacheKey(connID), uid, b.fetchProfile(ctx, cs, uid))
 			mu.Lock()
 			out[uid] = profileResult{p: p, at: time.Now().UnixMilli(), err: err}
 			if err != nil && !errors.Is(err, line.ErrNotFriend) && lineDown == nil {
@@ -244,10 +236,25 @@ func (b *Bridge) prefetchProfiles(ctx context.Context, connID int64, ps []*pendi
 		}(uid)
 	}
 	wg.Wait()
-	if lineDown != nil || answered.Load() {
-		b.noteLINE(connID, lineDown)
-	}
 	return out
+}
+
+// fetchProfile asks LINE for a profile on a cache miss, the one place both
+// the applier and the sync worker reach LINE's profile API, and records
+// whether LINE answered (an answer, or "not a friend") or failed, for the
+// status and the dashboard. A failure because ctx (the worker) ended says
+// nothing about LINE.
+func (b *Bridge) fetchProfile(ctx context.Context, cs *connState, uid string) func(context.Context) (line.Profile, error) {
+	return func(fctx context.Context) (line.Profile, error) {
+		p, err := cs.client.Profile(fctx, uid)
+		switch {
+		case err == nil || errors.Is(err, line.ErrNotFriend):
+			b.noteLINE(cs.conn.ID, nil)
+		case ctx.Err() == nil:
+			b.noteLINE(cs.conn.ID, err)
+		}
+		return p, err
+	}
 }
 
 func cacheKey(connID int64) string { return fmt.Sprint(connID) }

@@ -55,9 +55,9 @@ type Bridge struct {
 	statusMu   sync.Mutex
 	status     Status
 	lineErrors map[int64]LINEError // by connection; guarded by statusMu
-	// storageFull mirrors status.StorageError != "", so that the webhook
-	// path checks it without the status lock.
-	storageFull atomic.Bool
+	// diskFull is set while the disk under the data directory is full;
+	// an atomic, so that the webhook path checks it without a lock.
+	diskFull atomic.Pointer[diskFull]
 
 	msg messagingState // workflow sends, broadcasts, notes (messaging.go)
 }
@@ -88,6 +88,17 @@ type Status struct {
 	// LINEErrors are the connections whose LINE profile reads fail:
 	// their events are applied without names and pictures meanwhile.
 	LINEErrors []LINEError `json:"line_errors"`
+}
+
+type diskFull struct {
+	err   string
+	since time.Time
+}
+
+// SyncFailing says the last HubSpot sync round failed and none has
+// succeeded since.
+func (s Status) SyncFailing() bool {
+	return s.LastErrorAt != nil && (s.LastSyncOKAt == nil || s.LastErrorAt.After(*s.LastSyncOKAt))
 }
 
 // LINEError is a connection's LINE API failing since a time.
@@ -157,6 +168,10 @@ func (b *Bridge) Status() Status {
 	if until := b.hs.PausedUntil(); !until.IsZero() {
 		st.HubSpotPaused = until.UTC().Format(time.RFC3339)
 	}
+	if d := b.diskFull.Load(); d != nil {
+		since := d.since
+		st.StorageError, st.StorageErrorAt = "the disk holding the data directory is full ("+d.err+")", &since
+	}
 	return st
 }
 
@@ -164,26 +179,16 @@ func (b *Bridge) Status() Status {
 // full disk is reported (logged once, shown until a write succeeds);
 // other errors say nothing about it.
 func (b *Bridge) noteStorage(err error) {
-	full := err != nil && store.IsFull(err)
-	if (err != nil && !full) || (err == nil && !b.storageFull.Load()) {
-		return
-	}
-	b.statusMu.Lock()
-	was := b.status.StorageError != ""
-	if full && !was {
-		t := time.Now().UTC()
-		b.status.StorageError, b.status.StorageErrorAt = "the disk holding the data directory is full ("+err.Error()+")", &t
-	} else if !full {
-		b.status.StorageError, b.status.StorageErrorAt = "", nil
-	}
-	b.storageFull.Store(full)
-	b.statusMu.Unlock()
 	switch {
-	case full && !was:
-		b.log.Error("the disk holding the data directory is full: webhook events are refused (LINE redelivers them only with webhook redelivery on) until space is freed",
-			"data_dir", b.cfg.DataDir, "err", err)
-	case !full && was:
-		b.log.Info("the data directory takes writes again", "data_dir", b.cfg.DataDir)
+	case err == nil:
+		if b.diskFull.Load() != nil && b.diskFull.Swap(nil) != nil {
+			b.log.Info("the data directory takes writes again", "data_dir", b.cfg.DataDir)
+		}
+	case store.IsFull(err):
+		if b.diskFull.CompareAndSwap(nil, &diskFull{err: err.Error(), since: time.Now().UTC()}) {
+			b.log.Error("the disk holding the data directory is full: webhook events are refused (LINE redelivers them only with webhook redelivery on) until space is freed",
+				"data_dir", b.cfg.DataDir, "err", err)
+		}
 	}
 }
 

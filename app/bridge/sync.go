@@ -95,14 +95,7 @@ func (b *Bridge) retryProfile(ctx context.Context, cs *connState, f *store.Frien
 	}
 	fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
 	defer cancel()
-	p, err := b.profiles.Get(fctx, cacheKey(f.ConnectionID), f.UserID, func(ctx context.Context) (line.Profile, error) {
-		return cs.client.Profile(ctx, f.UserID)
-	})
-	if errors.Is(err, line.ErrNotFriend) || err == nil {
-		b.noteLINE(f.ConnectionID, nil)
-	} else if ctx.Err() == nil {
-		b.noteLINE(f.ConnectionID, err)
-	}
+	p, err := b.profiles.Get(fctx, cacheKey(f.ConnectionID), f.UserID, b.fetchProfile(ctx, cs, f.UserID))
 	if errors.Is(err, line.ErrNotFriend) {
 		f.ProfileMissing = false
 		return 0, nil

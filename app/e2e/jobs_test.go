@@ -53,6 +53,22 @@ func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
 	e.t.Fatalf("timed out after %s waiting for %s", d, what)
 }
 
+// notesLogged waits until linehub has no timeline note left to write to
+// HubSpot, and fails if HubSpot made it give any up.
+func (e *env) notesLogged(d time.Duration) {
+	e.t.Helper()
+	e.waitFor("every chat message's timeline note", d, func() bool {
+		var st struct {
+			Notes struct{ Pending, GivenUp int64 }
+		}
+		e.api("GET", "/status", nil, &st)
+		if st.Notes.GivenUp != 0 {
+			e.t.Fatalf("%d timeline notes given up", st.Notes.GivenUp)
+		}
+		return st.Notes.Pending == 0
+	})
+}
+
 type importView struct {
 	Import struct {
 		State       string  `json:"state"`
@@ -320,16 +336,7 @@ func TestHubSpotOutageConverges(t *testing.T) {
 		}
 	}
 	// The timeline notes (one per message) are not lost either.
-	e.waitFor("every message's timeline note", 3*time.Minute, func() bool {
-		var st struct {
-			Notes struct{ Pending, GivenUp int64 }
-		}
-		e.api("GET", "/status", nil, &st)
-		if st.Notes.GivenUp != 0 {
-			t.Fatalf("%d notes given up after the outage", st.Notes.GivenUp)
-		}
-		return st.Notes.Pending == 0
-	})
+	e.notesLogged(3 * time.Minute)
 	if n := len(e.HS.AllNotes()); n != len(all) {
 		t.Errorf("%d timeline notes in HubSpot, want exactly one per message (%d)", n, len(all))
 	}

@@ -337,16 +337,10 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 		}
 		res.Aside = append(res.Aside, aside)
 	}
-	// Run as root (sudo linehub restore), the new files would belong to
-	// root and the service user could not open them: give them the data
-	// directory's owner.
-	if fi, err := os.Stat(dataDir); err == nil && os.Geteuid() == 0 {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			for _, p := range []string{tmp, keyTmp} {
-				if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil {
-					return res, fmt.Errorf("give %s to the data directory's owner: %w", p, err)
-				}
-			}
+	giveAway := dataDirOwner(dataDir)
+	for _, p := range []string{tmp, keyTmp} {
+		if err := giveAway(p); err != nil {
+			return res, err
 		}
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {
@@ -355,7 +349,7 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 	if err := os.Rename(keyTmp, filepath.Join(dataDir, KeyFile)); err != nil {
 		return res, fmt.Errorf("put the restored secret key in place: %w", err)
 	}
-	aside, err := restoreFiles(dataDir, files, suffix)
+	aside, err := restoreFiles(dataDir, files, suffix, giveAway)
 	res.Aside = append(res.Aside, aside...)
 	if err != nil {
 		return res, err
@@ -367,13 +361,7 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 // restoreFiles writes the backup's files into dataDir. A directory they
 // belong to that exists already is renamed aside with suffix first, so the
 // restored one holds exactly what was backed up.
-func restoreFiles(dataDir string, files []backupFile, suffix string) (aside []string, err error) {
-	owner := func(string) error { return nil }
-	if fi, err := os.Stat(dataDir); err == nil && os.Geteuid() == 0 {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			owner = func(p string) error { return os.Chown(p, int(st.Uid), int(st.Gid)) }
-		}
-	}
+func restoreFiles(dataDir string, files []backupFile, suffix string, owner func(string) error) (aside []string, err error) {
 	tops := map[string]bool{}
 	for _, f := range files {
 		top, _, _ := strings.Cut(f.path, "/")
@@ -395,7 +383,7 @@ func restoreFiles(dataDir string, files []backupFile, suffix string) (aside []st
 			return aside, fmt.Errorf("restore %s: %w", f.path, err)
 		}
 		if err := owner(p); err != nil {
-			return aside, fmt.Errorf("give %s to the data directory's owner: %w", p, err)
+			return aside, err
 		}
 	}
 	for top := range tops {
@@ -407,6 +395,26 @@ func restoreFiles(dataDir string, files []backupFile, suffix string) (aside []st
 		})
 	}
 	return aside, nil
+}
+
+// dataDirOwner returns what gives a restored file the data directory's
+// owner. Run as root (sudo linehub restore), new files would belong to
+// root and the service user could not open them; otherwise it does nothing.
+func dataDirOwner(dataDir string) func(path string) error {
+	fi, err := os.Stat(dataDir)
+	if err != nil || os.Geteuid() != 0 {
+		return func(string) error { return nil }
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return func(string) error { return nil }
+	}
+	return func(p string) error {
+		if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("give %s to the data directory's owner: %w", p, err)
+		}
+		return nil
+	}
 }
 
 // stripBackupMeta removes the key table from the restored copy (the key

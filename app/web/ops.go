@@ -120,7 +120,7 @@ func (s *server) checkHubSpot(ctx context.Context, showErrors bool) check {
 // syncCheck fails when the last sync round failed and none has succeeded
 // for syncStale (or since start, if that is longer ago).
 func syncCheck(st bridge.Status, started, now time.Time, showErrors bool) check {
-	if st.LastErrorAt == nil || (st.LastSyncOKAt != nil && !st.LastErrorAt.After(*st.LastSyncOKAt)) {
+	if !st.SyncFailing() {
 		if st.LastSyncOKAt == nil {
 			return check{OK: true, Detail: "no sync round yet"}
 		}

@@ -531,10 +531,9 @@ func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes 
 	if st.StorageError != "" {
 		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
 	}
-	syncFailing := st.LastErrorAt != nil && (st.LastSyncOKAt == nil || st.LastErrorAt.After(*st.LastSyncOKAt))
 	if until, err := time.Parse(time.RFC3339, st.HubSpotPaused); err == nil {
 		out = append(out, l.T("health.daily", when(&until)))
-	} else if syncFailing {
+	} else if st.SyncFailing() {
 		out = append(out, l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
 	}
 	if st.LastApplyError != "" {
