@@ -319,7 +319,7 @@ func (b *Bridge) applyConnection(tx *store.ApplyTx, connID int64, ps []*pending,
 	return tx.MarkAppliedIDs(done, at)
 }
 
-// applyEvent changes a friend as DESIGN.md §3 says for one event and
+// applyEvent changes a friend as docs/design.md §3 says for one event and
 // reports whether anything changed. Each value remembers the timestamp of
 // the event that set it, so an older event arriving late loses.
 func applyEvent(f *store.Friend, ev line.Event, prof *profileResult) bool {

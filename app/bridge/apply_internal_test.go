@@ -53,7 +53,7 @@ func profileErr(err error, at int64) *profileResult {
 	return &profileResult{err: err, at: at}
 }
 
-// TestApplyEvent pins DESIGN.md §3 at the level of one event: what changes
+// TestApplyEvent pins docs/design.md §3 at the level of one event: what changes
 // on the friend and which properties become dirty ("write only what
 // changed"). Each case starts from a friend state, applies one event with
 // the profile prefetch result the applier would pass, and compares the

@@ -22,11 +22,11 @@ type DriftStats struct {
 // RepairDrift re-reads a connection's contacts from HubSpot, 100 per batch
 // read and at most jobs.drift_reads_per_minute reads a minute so the sync
 // worker keeps most of the budget. A contact deleted in HubSpot is marked
-// gone (recreated only by a message or a re-follow, DESIGN.md §3). A LINE
+// gone (recreated only by a message or a re-follow, docs/design.md §3). A LINE
 // property whose value differs from what linehub last wrote is written
 // again, unless someone other than an app changed it after linehub's write
 // (a person in the CRM, a workflow, an import): that edit stands until a
-// new LINE event changes the value (DESIGN.md §3).
+// new LINE event changes the value (docs/design.md §3).
 func (b *Bridge) RepairDrift(ctx context.Context, connID int64) (DriftStats, error) {
 	var stats DriftStats
 	cs, err := b.connByID(ctx, connID)

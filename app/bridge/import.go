@@ -66,7 +66,7 @@ func (b *Bridge) ImportStatus(ctx context.Context, connID int64) (ImportProgress
 // ImportFriends makes every follower of a verified or premium account a
 // contact as if they had just followed (name and picture from LINE,
 // Follow = Yes). Friends linehub already has a contact for are counted as
-// done; a contact deleted in HubSpot is not brought back (DESIGN.md §3:
+// done; a contact deleted in HubSpot is not brought back (docs/design.md §3:
 // only a message or a re-follow does that). Accounts LINE does not list
 // followers for end in state "unavailable" with NotVerifiedMessage. A run
 // cut short is picked up again from the start: friends imported before

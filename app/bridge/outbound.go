@@ -142,7 +142,7 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 
 // recordSent notes messages linehub sent: in the conversation (and, through
 // it, the timeline notes) and as Unanswered = No on each known friend
-// (DESIGN.md §3). Friends linehub has not seen get nothing: there is no
+// (docs/design.md §3). Friends linehub has not seen get nothing: there is no
 // contact to update, and their first message creates it.
 func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string) error {
 	known := map[string]bool{}

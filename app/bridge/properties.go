@@ -35,7 +35,7 @@ type fieldDef struct {
 	yesNo     bool
 }
 
-// fieldDefs are DESIGN.md §2, in display order.
+// fieldDefs are docs/design.md §2, in display order.
 var fieldDefs = []fieldDef{
 	{FieldUserID, "line_user_id", "LINE User ID", "string", "text", false},
 	{FieldName, "line_user_name", "LINE User Name", "string", "text", false},

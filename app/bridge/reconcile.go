@@ -118,7 +118,7 @@ func (b *Bridge) FollowerIDsAvailable(ctx context.Context, connID int64) (bool, 
 // Reconcile checks one connection's friends against LINE: follow status
 // (follower ids for verified accounts, else the profile API), names and
 // pictures, and the LINE ID Sync Date of every friend confirmed. Changes go
-// through the friend state, so the sync worker writes them and DESIGN.md §3
+// through the friend state, so the sync worker writes them and docs/design.md §3
 // holds: reconcile never allows a contact to be created, so a contact
 // deleted in HubSpot stays deleted. It resumes a run a restart interrupted.
 func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, error) {
@@ -178,7 +178,7 @@ func (b *Bridge) Reconcile(ctx context.Context, connID int64) (ReconcileStats, e
 				unknown = append(unknown, u...)
 			}
 			// A follower linehub never heard of followed while its webhook
-			// was lost: that follow is applied now (DESIGN.md §3, follow).
+			// was lost: that follow is applied now (docs/design.md §3, follow).
 			if len(unknown) > 0 {
 				if err := b.importChunk(ctx, cs, unknown, pace); err != nil {
 					return stats, b.saveCursor(cur, err)

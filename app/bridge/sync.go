@@ -273,7 +273,7 @@ func (b *Bridge) updateContacts(ctx context.Context, items []*syncItem) ([]store
 		switch {
 		case notFound[it.ref]:
 			// Deleted in HubSpot. Only a message or a follow brings it back
-			// (DESIGN.md §3); those set MayCreate.
+			// (docs/design.md §3); those set MayCreate.
 			if it.f.MayCreate {
 				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Recreate: true, DirtyAll: int(allFields)})
 			} else {

@@ -1,7 +1,7 @@
 // Package config loads linehub's configuration: defaults, then an optional
 // YAML file, then LINEHUB_* environment variables, then validation.
 //
-// The YAML keys (see config.example.yaml and DESIGN.md §6) are the public
+// The YAML keys (see config.example.yaml and docs/design.md §6) are the public
 // contract; the Go field names are not. Every leaf key is also settable from
 // the environment as LINEHUB_<SECTION>_<KEY>, derived from the yaml tags, so
 // a field added here is documented, loadable and overridable without further

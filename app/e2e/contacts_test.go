@@ -13,7 +13,7 @@ import (
 	"linehub/app/line/linetest"
 )
 
-// TestContactSemantics proves DESIGN.md §2 and §3 against the real binary.
+// TestContactSemantics proves docs/design.md §2 and §3 against the real binary.
 func TestContactSemantics(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.configureHubSpot("starter")

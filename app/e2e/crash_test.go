@@ -19,7 +19,7 @@ import (
 )
 
 // TestCrashKeepsAcknowledgedEvents kills linehub with SIGKILL in the middle
-// of a webhook burst (DESIGN.md §4: "Nothing is acknowledged to LINE before
+// of a webhook burst (docs/design.md §4: "Nothing is acknowledged to LINE before
 // it is durable. A crash at any point loses no event"). After a restart on
 // the same data directory every event that was answered 200 must reach
 // HubSpot exactly once. Events whose request was stored but whose 200 never

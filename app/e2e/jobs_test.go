@@ -363,7 +363,7 @@ func (e *env) runNow(path string) runView {
 	return run
 }
 
-// TestReconcileAndDriftRespectHubSpot (DESIGN.md §3 end to end): a contact
+// TestReconcileAndDriftRespectHubSpot (docs/design.md §3 end to end): a contact
 // deleted in HubSpot is not recreated by reconcile or drift repair, only by
 // the friend's next message; a person's edit of Unanswered survives drift
 // repair until a new LINE event changes it.

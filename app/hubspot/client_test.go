@@ -124,7 +124,7 @@ func TestDailyResetIsMidnightInAccountZone(t *testing.T) {
 	}
 }
 
-// linehubProps mirrors DESIGN.md §2 for connection serial 1.
+// linehubProps mirrors docs/design.md §2 for connection serial 1.
 func linehubProps(n int) []Property {
 	yesNo := []Option{{Label: "Yes", Value: "Yes", DisplayOrder: 0}, {Label: "No", Value: "No", DisplayOrder: 1}}
 	g := fmt.Sprintf("linehub_%d", n)

@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// migrateJobs is schema step 4 (issue D): what the scheduled jobs keep.
+// migrateJobs is schema step 4: what the scheduled jobs keep.
 func migrateJobs(tx *gorm.DB) error {
 	type jobRun struct {
 		ID           int64     `gorm:"primaryKey"`

@@ -7,7 +7,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// migrateMessaging is migration 5 (issue E). Like every step it declares
+// migrateMessaging is migration 5 (messaging). Like every step it declares
 // its own table shapes.
 func migrateMessaging(tx *gorm.DB) error {
 	type hookKey struct {

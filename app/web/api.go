@@ -12,7 +12,7 @@ import (
 	"linehub/app/store"
 )
 
-// apiRoutes registers the admin JSON API (DESIGN.md §6) on the
+// apiRoutes registers the admin JSON API (docs/design.md §6) on the
 // token-guarded /api/v1 group.
 func (s *server) apiRoutes(api fiber.Router) {
 	api.Get("/status", s.status)

@@ -105,7 +105,7 @@ func hubspotSaved(t *testing.T, e *env) bool {
 
 var configured = envOpts{HubSpotConfigured: true}
 
-// sevenProperties are serial N's property names (DESIGN.md §2).
+// sevenProperties are serial N's property names (docs/design.md §2).
 func sevenProperties(n int) []string {
 	var out []string
 	for _, k := range []string{"line_user_id", "line_user_name", "line_user_picture", "line_follow", "line_id_sync_date", "line_unanswered", "line_last_response"} {

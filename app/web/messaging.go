@@ -12,7 +12,7 @@ import (
 	"linehub/app/bridge"
 )
 
-// messagingRoutes registers the JSON API of issue E: workflow keys,
+// messagingRoutes registers the messaging JSON API: workflow keys,
 // templates, HubSpot lists, broadcasts, conversations and replies. The
 // dashboard's composer, chat view and template editor call these.
 func (s *server) messagingRoutes(api fiber.Router) {

@@ -17,7 +17,7 @@ import (
 	"linehub/assets"
 )
 
-// The dashboard's part of the scheduled jobs (issue D): the Jobs page,
+// The dashboard's part of the scheduled jobs: the Jobs page,
 // the import / reconcile section of a connection's page and the dead
 // letters. Every action calls the same functions as the JSON API in
 // jobs.go (startJob, startConnectionJob, importState, the bridge's dead

@@ -13,7 +13,7 @@ import (
 	"linehub/app/store"
 )
 
-// messagingUIRoutes registers the dashboard pages of issue E: broadcasts,
+// messagingUIRoutes registers the messaging dashboard pages: broadcasts,
 // 1:1 chat, message templates and the workflow panel. Every handler calls
 // the bridge functions the JSON API of messaging.go calls.
 func (s *server) messagingUIRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {

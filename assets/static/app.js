@@ -11,7 +11,7 @@ document.addEventListener("click", function (e) {
 document.querySelectorAll("a[data-back]").forEach(function (a) {
   a.href += "?back=" + encodeURIComponent(location.pathname + location.search);
 });
-// Jobs (issue D): while a friend import runs, poll its progress and move
+// Jobs: while a friend import runs, poll its progress and move
 // the bar; when it ends, reload to show the result. Without JavaScript a
 // reload shows the same.
 (function () {
@@ -54,7 +54,7 @@ document.querySelectorAll("a[data-back]").forEach(function (a) {
   setTimeout(poll, 1000);
 })();
 
-// messaging (issue E): the composer's schedule field is read in the
+// messaging: the composer's schedule field is read in the
 // browser's time zone; a running broadcast's report follows its progress.
 document.querySelectorAll("[data-tz]").forEach(function (i) {
   i.value = -new Date().getTimezoneOffset();
