@@ -200,13 +200,12 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		err := cs.client.Reply(ctx, tok.ReplyToken, msgs)
 		switch {
 		case err == nil:
-			rctx := context.WithoutCancel(ctx)
+			// The outcome commits with its record (see deliver).
+			var done func(*store.ApplyTx) error
 			if row != nil {
-				if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
-					return SendResult{}, err
-				}
+				done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
 			}
-			if err := b.recordSent(rctx, connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID)); err != nil {
+			if err := b.recordSent(context.WithoutCancel(ctx), connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID), done); err != nil {
 				return SendResult{}, err
 			}
 			res := SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}

@@ -123,18 +123,18 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 		}
 		return SendResult{}, cerr
 	}
-	// From here the message is out: record it even if the caller gave up.
+	// From here the message is out: record it even if the caller gave up,
+	// in one transaction with the send's outcome. Should that fail (or the
+	// process die first), the send stays pending and its retry, with the
+	// same retry key, records it: LINE answers 409 and delivers nothing.
 	rctx := context.WithoutCancel(ctx)
-	if row.ID != 0 {
-		if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
-			return SendResult{}, err
-		}
-	}
 	source := "send:" + uuid.NewString()
+	var done func(*store.ApplyTx) error
 	if row.ID != 0 {
 		source = "send:" + store.IDString(row.ID)
+		done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
 	}
-	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source); err != nil {
+	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source, done); err != nil {
 		return SendResult{}, err
 	}
 	return SendResult{SendID: row.ID, Status: "sent", To: to, Via: "push", Messages: msgs}, nil
@@ -143,14 +143,31 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 // recordSent notes messages linehub sent: in the conversation (and, through
 // it, the timeline notes) and as Unanswered = No on each known friend
 // (DESIGN.md §3). Friends linehub has not seen get nothing: there is no
-// contact to update, and their first message creates it.
-func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string) error {
-	known := map[string]bool{}
+// contact to update, and their first message creates it. done, if not nil,
+// stores the send's outcome in the same transaction, so that no crash can
+// leave a send marked done whose record is missing.
+func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
+	raw, _ := json.Marshal(msgs)
+	stored := string(raw)
+	if len(to) > 1 {
+		// A multicast's messages are stored once, with the broadcast; its
+		// rows find them through their source key (ChatMessages). A flex
+		// message can be tens of KB, and a broadcast has a row per friend.
+		stored = ""
+	}
+	summary := line.MessageSummary(msgs)
+	at := time.Now().UnixMilli()
 	err := b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+		if done != nil {
+			if err := done(tx); err != nil {
+				return err
+			}
+		}
 		fs, err := tx.Friends(connID, to)
 		if err != nil {
 			return err
 		}
+		known := map[string]bool{}
 		save := make([]*store.Friend, 0, len(fs))
 		for _, f := range fs {
 			known[f.UserID] = true
@@ -162,33 +179,23 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 			f.Dirty |= int(FieldUnanswered)
 			save = append(save, f)
 		}
-		return tx.SaveFriends(save)
+		if err := tx.SaveFriends(save); err != nil {
+			return err
+		}
+		rows := make([]store.ChatMessage, 0, len(to))
+		for _, u := range to {
+			key := sourceKey
+			if len(to) > 1 {
+				key = sourceKey + ":" + u
+			}
+			// Only friends linehub knows can have a contact to log the note on.
+			rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
+				Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
+		}
+		return tx.AddChatMessages(rows)
 	})
 	if err != nil {
 		return fmt.Errorf("record sent message: %w", err)
-	}
-	raw, _ := json.Marshal(msgs)
-	stored := string(raw)
-	if len(to) > 1 {
-		// A multicast's messages are stored once, with the broadcast; its
-		// rows find them through their source key (ChatMessages). A flex
-		// message can be tens of KB, and a broadcast has a row per friend.
-		stored = ""
-	}
-	summary := line.MessageSummary(msgs)
-	at := time.Now().UnixMilli()
-	rows := make([]store.ChatMessage, 0, len(to))
-	for _, u := range to {
-		key := sourceKey
-		if len(to) > 1 {
-			key = sourceKey + ":" + u
-		}
-		// Only friends linehub knows can have a contact to log the note on.
-		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
-			Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
-	}
-	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
-		return err
 	}
 	wake(b.syncWake)
 	wake(b.messagingWake())

@@ -258,12 +258,24 @@ func (s *Store) SetSendKind(ctx context.Context, id int64, kind string) error {
 
 // FinishSend records the outcome of a send.
 func (s *Store) FinishSend(ctx context.Context, id int64, status, errMsg string) error {
+	return finishSend(s.w.WithContext(ctx), id, status, errMsg)
+}
+
+// FinishSend records the outcome of a send in the transaction that records
+// what it changed (its chat row, the friend's Unanswered): a crash then
+// leaves the send either done and recorded or pending, which a retry with
+// the send's retry key completes. Never done without its record.
+func (t *ApplyTx) FinishSend(id int64, status, errMsg string) error {
+	return finishSend(t.db, id, status, errMsg)
+}
+
+func finishSend(db *gorm.DB, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
 	if status == SendSent {
 		up["sent_at"] = now()
 	}
-	if err := s.w.WithContext(ctx).Model(&Send{}).Where("id = ?", id).Updates(up).Error; err != nil {
-		return fmt.Errorf("record send outcome: %w", err)
+	if err := db.Model(&Send{}).Where("id = ?", id).Updates(up).Error; err != nil {
+		return fmt.Errorf("record outcome of send %d: %w", id, err)
 	}
 	return nil
 }
@@ -677,11 +689,21 @@ func (s *Store) ChunkTried(ctx context.Context, c *BroadcastChunk) error {
 
 // FinishChunk records a chunk's outcome.
 func (s *Store) FinishChunk(ctx context.Context, id int64, status, errMsg string) error {
+	return finishChunk(s.w.WithContext(ctx), id, status, errMsg)
+}
+
+// FinishChunk records a chunk's outcome in the transaction that records its
+// chat rows, for the same reason as ApplyTx.FinishSend.
+func (t *ApplyTx) FinishChunk(id int64, status, errMsg string) error {
+	return finishChunk(t.db, id, status, errMsg)
+}
+
+func finishChunk(db *gorm.DB, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
 	if status == SendSent {
 		up["sent_at"] = now()
 	}
-	if err := s.w.WithContext(ctx).Model(&BroadcastChunk{}).Where("id = ?", id).Updates(up).Error; err != nil {
+	if err := db.Model(&BroadcastChunk{}).Where("id = ?", id).Updates(up).Error; err != nil {
 		return fmt.Errorf("record chunk %d: %w", id, err)
 	}
 	return nil
