@@ -154,6 +154,9 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	if err != nil {
 		return SendResult{}, err
 	}
+	// The key is bound to the answer as written: a display name changed
+	// between a request and its retry changes nothing.
+	reqHash := requestHash(connID, userID, canonicalMessages(msgs))
 	props := map[string]string{}
 	if fs, err := b.st.FriendsByUser(ctx, connID, []string{userID}); err == nil && fs[userID] != nil {
 		props["display_name"] = fs[userID].DisplayName
@@ -171,7 +174,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	var row *store.Send
 	if idemKey != "" {
 		raw, _ := json.Marshal(msgs)
-		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString()}, 0)
+		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}, 0)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -188,7 +191,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		case !created:
 			// An earlier push attempt of this answer: deliver retries it
 			// with its stored retry key.
-			return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
+			return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
 		}
 		row = got
 	}
@@ -236,5 +239,5 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	}
 	// Recorded as "push", so the chat and the timeline note say how the
 	// answer went out.
-	return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
+	return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
 }

@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,14 +74,42 @@ type SendResult struct {
 	Duplicate bool              `json:"duplicate"`
 }
 
+// requestHash is what an idempotency key is bound to: the connection, the
+// recipient and the message (content is the message as the caller wrote
+// it, before placeholders are filled, or a template's id). A retry of the
+// request has the same hash; a reuse of the key for anything else has not.
+func requestHash(connID int64, to string, content []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "send-v1\x00%d\x00%s\x00", connID, to)
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// canonicalMessages writes message objects so that the same content has
+// the same bytes whatever the key order or spacing the caller used.
+func canonicalMessages(msgs []json.RawMessage) []byte {
+	vs := make([]any, len(msgs))
+	for i, m := range msgs {
+		dec := json.NewDecoder(bytes.NewReader(m))
+		dec.UseNumber()
+		if err := dec.Decode(&vs[i]); err != nil {
+			vs[i] = string(m) // not JSON: compare as written
+		}
+	}
+	out, _ := json.Marshal(vs)
+	return out
+}
+
 // deliver pushes msgs to one friend. With an idempotency key the send is
 // recorded with its LINE retry key before LINE is called, so any retry
 // (after an error, a timeout or a crash) reuses that key and LINE delivers
 // at most once; a send already recorded as sent returns Duplicate without
-// calling LINE. renew > 0 lets the same key send again after that long.
-func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
+// calling LINE. reqHash (see requestHash) binds the key to this request:
+// another request with the key is store.ErrKeyReused: nothing is sent. renew > 0 lets the same
+// key send again after that long.
+func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqHash string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
 	raw, _ := json.Marshal(msgs)
-	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString()}
+	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}
 	if idemKey != "" {
 		got, created, err := b.st.ClaimSend(ctx, row, renew)
 		if err != nil {

@@ -195,16 +195,25 @@ type Send struct {
 	UserID       string     `json:"to"`
 	Messages     string     `json:"-"`
 	RetryKey     string     `json:"-"`
+	RequestHash  string     `json:"-"` // what the key was given for (recipient and message); "" on sends older than it
 	Status       string     `json:"status"`
 	Error        string     `json:"error,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	SentAt       *time.Time `json:"sent_at"`
 }
 
+// ErrKeyReused is a send whose idempotency key an earlier send of the same
+// connection used for another recipient or message.
+var ErrKeyReused = errors.New("idempotency key already used for another request")
+
 // ClaimSend records s unless a send with the same (connection, IdemKey)
 // exists; then that one is returned with created false. An existing send
 // older than renewAfter (when > 0) that went out is treated as a new,
 // separate send: the row is reset to pending with s's retry key.
+//
+// A key stands for one request: an existing send whose RequestHash differs
+// from in's is ErrKeyReused, and nothing changes. (Sends stored before
+// RequestHash existed are compared by recipient only.)
 func (s *Store) ClaimSend(ctx context.Context, in *Send, renewAfter time.Duration) (out *Send, created bool, err error) {
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var ex Send
@@ -220,10 +229,13 @@ func (s *Store) ClaimSend(ctx context.Context, in *Send, renewAfter time.Duratio
 		case e != nil:
 			return fmt.Errorf("look up send: %w", e)
 		}
+		if (ex.RequestHash != "" && ex.RequestHash != in.RequestHash) || (ex.RequestHash == "" && ex.UserID != in.UserID) {
+			return ErrKeyReused
+		}
 		if renewAfter > 0 && ex.Status == SendSent && time.Since(ex.CreatedAt) > renewAfter {
 			in.ID, in.CreatedAt, in.Status = ex.ID, now(), SendPending
 			if err := tx.Model(&Send{}).Where("id = ?", ex.ID).Updates(map[string]any{
-				"kind": in.Kind, "user_id": in.UserID, "messages": in.Messages, "retry_key": in.RetryKey,
+				"kind": in.Kind, "user_id": in.UserID, "messages": in.Messages, "retry_key": in.RetryKey, "request_hash": in.RequestHash,
 				"status": SendPending, "error": "", "created_at": in.CreatedAt, "sent_at": nil,
 			}).Error; err != nil {
 				return fmt.Errorf("renew send: %w", err)
