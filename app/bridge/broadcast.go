@@ -485,14 +485,8 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 			switch {
 			case errors.As(cerr, &rl) && rl.Quota, errors.As(cerr, &ie):
 				// Every later chunk would meet the same answer.
-				for j := i; j < len(chunks); j++ {
-					if chunks[j].Status == store.SendPending {
-						if ferr := b.st.FinishChunk(ctx, chunks[j].ID, store.SendFailed, cerr.Error()); ferr != nil {
-							return ferr
-						}
-					}
-				}
-				return b.fail(ctx, bc, cerr.Error())
+				b.log.Warn("broadcast failed", "broadcast", bc.ID, "reason", cerr.Error())
+				return b.st.FailBroadcast(context.WithoutCancel(ctx), bc.ID, cerr.Error())
 			default:
 				// Rate limit, LINE down, network: the chunk stays pending and
 				// is sent again later with the same retry key. The report

@@ -3,7 +3,9 @@ package bridge
 import (
 	"database/sql"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +198,72 @@ func TestBroadcastChunkAndRecordCommitTogether(t *testing.T) {
 	}
 	if v, _ = fx.b.GetBroadcast(fx.ctx, bc.ID); v.Status != store.BroadcastDone || v.Progress.Sent != 3 {
 		t.Fatalf("broadcast after the retry: %s %+v", v.Status, v.Progress)
+	}
+}
+
+// failChunkUpdate makes the database refuse to mark chunk seq of any
+// broadcast failed, as a crash in the middle of failing a broadcast would
+// stop it; the returned func lifts it.
+func (fx *fixture) failChunkUpdate(seq int) (undo func()) {
+	fx.t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+fx.st.Path()+"?_busy_timeout=10000")
+	if err != nil {
+		fx.t.Fatalf("open database: %v", err)
+	}
+	fx.t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(fmt.Sprintf(`CREATE TRIGGER fail_chunk BEFORE UPDATE OF status ON broadcast_chunks
+		WHEN NEW.seq = %d AND NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`, seq)); err != nil {
+		fx.t.Fatal(err)
+	}
+	return func() {
+		if _, err := db.Exec(`DROP TRIGGER fail_chunk`); err != nil {
+			fx.t.Fatal(err)
+		}
+	}
+}
+
+// A broadcast that LINE refuses (quota used up) is failed as a whole:
+// however the failing is cut short, no chunk of it goes out afterwards
+// next to chunks marked failed.
+func TestBroadcastFailsWhole(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	serial := strconv.Itoa(c.conn.Serial)
+	var in []hubspot.ContactInput
+	for i := range 501 { // two multicasts
+		in = append(in, hubspot.ContactInput{Ref: strconv.Itoa(i), Email: fmt.Sprintf("m%d@example.com", i),
+			Properties: map[string]string{"line_user_id_" + serial: linetest.NewUserID(), "line_follow_" + serial: "Yes"}})
+	}
+	res, err := fx.b.hs.BatchCreateContacts(fx.ctx, in)
+	if err != nil || len(res.Contacts) != len(in) {
+		t.Fatalf("seed contacts: %v, %d", err, len(res.Contacts))
+	}
+	var ids []string
+	for _, ct := range res.Contacts {
+		ids = append(ids, ct.ID)
+	}
+	list := fx.hs.AddList("All", ids)
+
+	fx.ln.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/message/multicast") {
+			return 429, `{"message":"You have reached your monthly limit."}`, true
+		}
+		return 0, "", false
+	})
+	undo := fx.failChunkUpdate(1)
+	bc, err := fx.b.CreateBroadcast(fx.ctx, BroadcastInput{ConnectionID: c.conn.ID, ListID: list, Message: MessageInput{Text: "Sale"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.b.SendPending(fx.ctx)
+	undo()
+	fx.ln.SetFault(nil) // the quota is back (a new month)
+	fx.b.SendPending(fx.ctx)
+	v, err := fx.b.GetBroadcast(fx.ctx, bc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Progress.Failed > 0 && v.Progress.Sent > 0 {
+		t.Fatalf("broadcast %s half failed and half sent: %+v", v.Status, v.Progress)
 	}
 }

@@ -721,6 +721,24 @@ func finishChunk(db *gorm.DB, id int64, status, errMsg string) error {
 	return nil
 }
 
+// FailBroadcast marks a sending broadcast failed with errMsg and every
+// chunk of it still pending failed, in one transaction: a crash cannot
+// leave it half failed, with its other chunks sent after a restart.
+func (s *Store) FailBroadcast(ctx context.Context, id int64, errMsg string) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&BroadcastChunk{}).Where("broadcast_id = ? AND status = ?", id, SendPending).
+			Updates(map[string]any{"status": SendFailed, "error": errMsg}).Error; err != nil {
+			return fmt.Errorf("fail chunks of broadcast %d: %w", id, err)
+		}
+		err := tx.Model(&Broadcast{}).Where("id = ? AND status = ?", id, BroadcastSending).
+			Updates(map[string]any{"status": BroadcastFailed, "error": errMsg, "finished_at": now()}).Error
+		if err != nil {
+			return fmt.Errorf("fail broadcast %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
 // BroadcastProgress counts recipients by chunk state.
 type BroadcastProgress struct {
 	Sent    int `json:"sent"`
