@@ -105,8 +105,8 @@ func canonicalMessages(msgs []json.RawMessage) []byte {
 // (after an error, a timeout or a crash) reuses that key and LINE delivers
 // at most once; a send already recorded as sent returns Duplicate without
 // calling LINE. reqHash (see requestHash) binds the key to this request:
-// another request with the key is store.ErrKeyReused: nothing is sent. renew > 0 lets the same
-// key send again after that long.
+// another request with the key gets store.ErrKeyReused and sends nothing.
+// renew > 0 lets the same key send again after that long.
 func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqHash string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
 	raw, _ := json.Marshal(msgs)
 	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}
@@ -172,11 +172,11 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqH
 }
 
 // recordSent notes messages linehub sent: in the conversation (and, through
-// it, the timeline notes) and as Unanswered = No on each known friend
-// (DESIGN.md §3). Friends linehub has not seen get nothing: there is no
-// contact to update, and their first message creates it. done, if not nil,
-// stores the send's outcome in the same transaction, so that no crash can
-// leave a send marked done whose record is missing.
+// it, the timeline notes) and as Unanswered = No on each known friend.
+// Friends linehub has not seen get nothing: there is no contact to update,
+// and their first message creates it. done, if not nil, stores the send's
+// outcome in the same transaction, so that no crash can leave a send
+// marked done whose record is missing.
 func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
 	raw, _ := json.Marshal(msgs)
 	stored := string(raw)
