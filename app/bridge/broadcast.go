@@ -485,14 +485,8 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 			switch {
 			case errors.As(cerr, &rl) && rl.Quota, errors.As(cerr, &ie):
 				// Every later chunk would meet the same answer.
-				for j := i; j < len(chunks); j++ {
-					if chunks[j].Status == store.SendPending {
-						if ferr := b.st.FinishChunk(ctx, chunks[j].ID, store.SendFailed, cerr.Error()); ferr != nil {
-							return ferr
-						}
-					}
-				}
-				return b.fail(ctx, bc, cerr.Error())
+				b.log.Warn("broadcast failed", "broadcast", bc.ID, "reason", cerr.Error())
+				return b.st.FailBroadcast(context.WithoutCancel(ctx), bc.ID, cerr.Error())
 			default:
 				// Rate limit, LINE down, network: the chunk stays pending and
 				// is sent again later with the same retry key. The report
@@ -503,14 +497,14 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 				return cerr
 			}
 		}
-		rctx := context.WithoutCancel(ctx)
-		if err := b.st.FinishChunk(rctx, c.ID, store.SendSent, ""); err != nil {
-			return err
+		// The chunk is sent only together with its chat rows: if that
+		// fails (or linehub dies first), it stays pending and the next pass
+		// sends it again with its retry key, which LINE answers 409.
+		done := func(tx *store.ApplyTx) error { return tx.FinishChunk(c.ID, store.SendSent, "") }
+		if err := b.recordSent(context.WithoutCancel(ctx), bc.ConnectionID, c.Recipients(), msgs, "broadcast", fmt.Sprintf("bc:%d:%d", bc.ID, c.Seq), done); err != nil {
+			return fmt.Errorf("chunk %d: %w", c.Seq, err)
 		}
 		sent++
-		if err := b.recordSent(rctx, bc.ConnectionID, c.Recipients(), msgs, "broadcast", fmt.Sprintf("bc:%d:%d", bc.ID, c.Seq)); err != nil {
-			b.log.Error("record broadcast chunk in conversations", "broadcast", bc.ID, "err", err)
-		}
 	}
 	status := store.BroadcastDone
 	if sent == 0 && len(chunks) > 0 {

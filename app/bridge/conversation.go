@@ -154,6 +154,9 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	if err != nil {
 		return SendResult{}, err
 	}
+	// The key is bound to the answer as written: a display name changed
+	// between a request and its retry changes nothing.
+	reqHash := requestHash(connID, userID, canonicalMessages(msgs))
 	props := map[string]string{}
 	if fs, err := b.st.FriendsByUser(ctx, connID, []string{userID}); err == nil && fs[userID] != nil {
 		props["display_name"] = fs[userID].DisplayName
@@ -171,7 +174,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	var row *store.Send
 	if idemKey != "" {
 		raw, _ := json.Marshal(msgs)
-		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString()}, 0)
+		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}, 0)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -188,7 +191,7 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		case !created:
 			// An earlier push attempt of this answer: deliver retries it
 			// with its stored retry key.
-			return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
+			return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
 		}
 		row = got
 	}
@@ -200,13 +203,12 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		err := cs.client.Reply(ctx, tok.ReplyToken, msgs)
 		switch {
 		case err == nil:
-			rctx := context.WithoutCancel(ctx)
+			// The outcome commits with its record (see deliver).
+			var done func(*store.ApplyTx) error
 			if row != nil {
-				if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
-					return SendResult{}, err
-				}
+				done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
 			}
-			if err := b.recordSent(rctx, connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID)); err != nil {
+			if err := b.recordSent(context.WithoutCancel(ctx), connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID), done); err != nil {
 				return SendResult{}, err
 			}
 			res := SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}
@@ -237,5 +239,5 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	}
 	// Recorded as "push", so the chat and the timeline note say how the
 	// answer went out.
-	return b.deliver(ctx, cs, "push", idemKey, 0, userID, msgs)
+	return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
 }

@@ -47,13 +47,15 @@ func (b *Bridge) SendMessages(ctx context.Context, connID int64, to string, in M
 	if cs.client == nil {
 		return SendResult{}, errNoChannelToken()
 	}
+	var reqHash string
 	if idemKey = strings.TrimSpace(idemKey); idemKey != "" {
 		if len(idemKey) > 200 {
 			return SendResult{}, inputErr("idempotency key is longer than 200 characters")
 		}
 		idemKey = "api:" + idemKey
+		reqHash = requestHash(connID, to, canonicalMessages(msgs))
 	}
-	return b.deliver(ctx, cs, "api", idemKey, 0, to, msgs)
+	return b.deliver(ctx, cs, "api", idemKey, reqHash, 0, to, msgs)
 }
 
 // isUserID reports whether id looks like a LINE user ID ("U" + 32 hex).

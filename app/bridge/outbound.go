@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,14 +74,42 @@ type SendResult struct {
 	Duplicate bool              `json:"duplicate"`
 }
 
+// requestHash is what an idempotency key is bound to: the connection, the
+// recipient and the message (content is the message as the caller wrote
+// it, before placeholders are filled, or a template's id). A retry of the
+// request has the same hash; a reuse of the key for anything else has not.
+func requestHash(connID int64, to string, content []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "send-v1\x00%d\x00%s\x00", connID, to)
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// canonicalMessages writes message objects so that the same content has
+// the same bytes whatever the key order or spacing the caller used.
+func canonicalMessages(msgs []json.RawMessage) []byte {
+	vs := make([]any, len(msgs))
+	for i, m := range msgs {
+		dec := json.NewDecoder(bytes.NewReader(m))
+		dec.UseNumber()
+		if err := dec.Decode(&vs[i]); err != nil {
+			vs[i] = string(m) // not JSON: compare as written
+		}
+	}
+	out, _ := json.Marshal(vs)
+	return out
+}
+
 // deliver pushes msgs to one friend. With an idempotency key the send is
 // recorded with its LINE retry key before LINE is called, so any retry
 // (after an error, a timeout or a crash) reuses that key and LINE delivers
 // at most once; a send already recorded as sent returns Duplicate without
-// calling LINE. renew > 0 lets the same key send again after that long.
-func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
+// calling LINE. reqHash (see requestHash) binds the key to this request:
+// another request with the key gets store.ErrKeyReused and sends nothing.
+// renew > 0 lets the same key send again after that long.
+func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqHash string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
 	raw, _ := json.Marshal(msgs)
-	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString()}
+	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}
 	if idemKey != "" {
 		got, created, err := b.st.ClaimSend(ctx, row, renew)
 		if err != nil {
@@ -123,18 +154,18 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 		}
 		return SendResult{}, cerr
 	}
-	// From here the message is out: record it even if the caller gave up.
+	// From here the message is out: record it even if the caller gave up,
+	// in one transaction with the send's outcome. Should that fail (or the
+	// process die first), the send stays pending and its retry, with the
+	// same retry key, records it: LINE answers 409 and delivers nothing.
 	rctx := context.WithoutCancel(ctx)
-	if row.ID != 0 {
-		if err := b.st.FinishSend(rctx, row.ID, store.SendSent, ""); err != nil {
-			return SendResult{}, err
-		}
-	}
 	source := "send:" + uuid.NewString()
+	var done func(*store.ApplyTx) error
 	if row.ID != 0 {
 		source = "send:" + store.IDString(row.ID)
+		done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
 	}
-	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source); err != nil {
+	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source, done); err != nil {
 		return SendResult{}, err
 	}
 	return SendResult{SendID: row.ID, Status: "sent", To: to, Via: "push", Messages: msgs}, nil
@@ -142,15 +173,32 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey strin
 
 // recordSent notes messages linehub sent: in the conversation (and, through
 // it, the timeline notes) and as Unanswered = No on each known friend
-// (docs/design.md §3). Friends linehub has not seen get nothing: there is no
-// contact to update, and their first message creates it.
-func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string) error {
-	known := map[string]bool{}
+// (docs/design.md §3). Friends linehub has not seen get nothing: there is no contact to update,
+// and their first message creates it. done, if not nil, stores the send's
+// outcome in the same transaction, so that no crash can leave a send
+// marked done whose record is missing.
+func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
+	raw, _ := json.Marshal(msgs)
+	stored := string(raw)
+	if len(to) > 1 {
+		// A multicast's messages are stored once, with the broadcast; its
+		// rows find them through their source key (ChatMessages). A flex
+		// message can be tens of KB, and a broadcast has a row per friend.
+		stored = ""
+	}
+	summary := line.MessageSummary(msgs)
+	at := time.Now().UnixMilli()
 	err := b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+		if done != nil {
+			if err := done(tx); err != nil {
+				return err
+			}
+		}
 		fs, err := tx.Friends(connID, to)
 		if err != nil {
 			return err
 		}
+		known := map[string]bool{}
 		save := make([]*store.Friend, 0, len(fs))
 		for _, f := range fs {
 			known[f.UserID] = true
@@ -162,33 +210,23 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 			f.Dirty |= int(FieldUnanswered)
 			save = append(save, f)
 		}
-		return tx.SaveFriends(save)
+		if err := tx.SaveFriends(save); err != nil {
+			return err
+		}
+		rows := make([]store.ChatMessage, 0, len(to))
+		for _, u := range to {
+			key := sourceKey
+			if len(to) > 1 {
+				key = sourceKey + ":" + u
+			}
+			// Only friends linehub knows can have a contact to log the note on.
+			rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
+				Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
+		}
+		return tx.AddChatMessages(rows)
 	})
 	if err != nil {
 		return fmt.Errorf("record sent message: %w", err)
-	}
-	raw, _ := json.Marshal(msgs)
-	stored := string(raw)
-	if len(to) > 1 {
-		// A multicast's messages are stored once, with the broadcast; its
-		// rows find them through their source key (ChatMessages). A flex
-		// message can be tens of KB, and a broadcast has a row per friend.
-		stored = ""
-	}
-	summary := line.MessageSummary(msgs)
-	at := time.Now().UnixMilli()
-	rows := make([]store.ChatMessage, 0, len(to))
-	for _, u := range to {
-		key := sourceKey
-		if len(to) > 1 {
-			key = sourceKey + ":" + u
-		}
-		// Only friends linehub knows can have a contact to log the note on.
-		rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
-			Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
-	}
-	if err := b.st.AddChatMessagesBulk(ctx, rows); err != nil {
-		return err
 	}
 	wake(b.syncWake)
 	wake(b.messagingWake())

@@ -255,7 +255,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 		return SendResult{}, errNoChannelToken()
 	}
 	var msgs []json.RawMessage
-	var source []byte
+	var source, content []byte // content: source with the same message always written alike
 	if req.Template != "" {
 		t, err := b.templateByRef(ctx, req.Template)
 		if err != nil {
@@ -265,11 +265,13 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 			return SendResult{}, fmt.Errorf("template %d: %w", t.ID, err)
 		}
 		source = []byte("template:" + store.IDString(t.ID))
+		content = source
 	} else {
 		if msgs, err = req.Input.messages(); err != nil {
 			return SendResult{}, err
 		}
 		source, _ = json.Marshal(msgs)
+		content = canonicalMessages(msgs)
 	}
 	if msgs, err = Render(msgs, req.Properties); err != nil {
 		return SendResult{}, err
@@ -283,7 +285,7 @@ func (b *Bridge) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRes
 	// is asked once per call and a 429 goes back to HubSpot at once.
 	once := *cs
 	once.client = cs.client.WithRetries(0)
-	return b.deliver(ctx, &once, "workflow", key, renew, to, msgs)
+	return b.deliver(ctx, &once, "workflow", key, requestHash(connID, to, content), renew, to, msgs)
 }
 
 // authenticateWorkflow applies the connection's rule. HubSpot's action

@@ -195,16 +195,25 @@ type Send struct {
 	UserID       string     `json:"to"`
 	Messages     string     `json:"-"`
 	RetryKey     string     `json:"-"`
+	RequestHash  string     `json:"-"` // what the key was given for (recipient and message); "" on sends older than it
 	Status       string     `json:"status"`
 	Error        string     `json:"error,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	SentAt       *time.Time `json:"sent_at"`
 }
 
+// ErrKeyReused is a send whose idempotency key an earlier send of the same
+// connection used for another recipient or message.
+var ErrKeyReused = errors.New("idempotency key already used for another request")
+
 // ClaimSend records s unless a send with the same (connection, IdemKey)
 // exists; then that one is returned with created false. An existing send
 // older than renewAfter (when > 0) that went out is treated as a new,
 // separate send: the row is reset to pending with s's retry key.
+//
+// A key stands for one request: an existing send whose RequestHash differs
+// from in's is ErrKeyReused, and nothing changes. (Sends stored before
+// RequestHash existed are compared by recipient only.)
 func (s *Store) ClaimSend(ctx context.Context, in *Send, renewAfter time.Duration) (out *Send, created bool, err error) {
 	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var ex Send
@@ -220,10 +229,13 @@ func (s *Store) ClaimSend(ctx context.Context, in *Send, renewAfter time.Duratio
 		case e != nil:
 			return fmt.Errorf("look up send: %w", e)
 		}
+		if (ex.RequestHash != "" && ex.RequestHash != in.RequestHash) || (ex.RequestHash == "" && ex.UserID != in.UserID) {
+			return ErrKeyReused
+		}
 		if renewAfter > 0 && ex.Status == SendSent && time.Since(ex.CreatedAt) > renewAfter {
 			in.ID, in.CreatedAt, in.Status = ex.ID, now(), SendPending
 			if err := tx.Model(&Send{}).Where("id = ?", ex.ID).Updates(map[string]any{
-				"kind": in.Kind, "user_id": in.UserID, "messages": in.Messages, "retry_key": in.RetryKey,
+				"kind": in.Kind, "user_id": in.UserID, "messages": in.Messages, "retry_key": in.RetryKey, "request_hash": in.RequestHash,
 				"status": SendPending, "error": "", "created_at": in.CreatedAt, "sent_at": nil,
 			}).Error; err != nil {
 				return fmt.Errorf("renew send: %w", err)
@@ -258,12 +270,24 @@ func (s *Store) SetSendKind(ctx context.Context, id int64, kind string) error {
 
 // FinishSend records the outcome of a send.
 func (s *Store) FinishSend(ctx context.Context, id int64, status, errMsg string) error {
+	return finishSend(s.w.WithContext(ctx), id, status, errMsg)
+}
+
+// FinishSend records the outcome of a send in the transaction that records
+// what it changed (its chat row, the friend's Unanswered): a crash then
+// leaves the send either done and recorded or pending, which a retry with
+// the send's retry key completes. Never done without its record.
+func (t *ApplyTx) FinishSend(id int64, status, errMsg string) error {
+	return finishSend(t.db, id, status, errMsg)
+}
+
+func finishSend(db *gorm.DB, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
 	if status == SendSent {
 		up["sent_at"] = now()
 	}
-	if err := s.w.WithContext(ctx).Model(&Send{}).Where("id = ?", id).Updates(up).Error; err != nil {
-		return fmt.Errorf("record send outcome: %w", err)
+	if err := db.Model(&Send{}).Where("id = ?", id).Updates(up).Error; err != nil {
+		return fmt.Errorf("record outcome of send %d: %w", id, err)
 	}
 	return nil
 }
@@ -677,14 +701,42 @@ func (s *Store) ChunkTried(ctx context.Context, c *BroadcastChunk) error {
 
 // FinishChunk records a chunk's outcome.
 func (s *Store) FinishChunk(ctx context.Context, id int64, status, errMsg string) error {
+	return finishChunk(s.w.WithContext(ctx), id, status, errMsg)
+}
+
+// FinishChunk records a chunk's outcome in the transaction that records its
+// chat rows, for the same reason as ApplyTx.FinishSend.
+func (t *ApplyTx) FinishChunk(id int64, status, errMsg string) error {
+	return finishChunk(t.db, id, status, errMsg)
+}
+
+func finishChunk(db *gorm.DB, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
 	if status == SendSent {
 		up["sent_at"] = now()
 	}
-	if err := s.w.WithContext(ctx).Model(&BroadcastChunk{}).Where("id = ?", id).Updates(up).Error; err != nil {
+	if err := db.Model(&BroadcastChunk{}).Where("id = ?", id).Updates(up).Error; err != nil {
 		return fmt.Errorf("record chunk %d: %w", id, err)
 	}
 	return nil
+}
+
+// FailBroadcast marks a sending broadcast failed with errMsg and every
+// chunk of it still pending failed, in one transaction: a crash cannot
+// leave it half failed, with its other chunks sent after a restart.
+func (s *Store) FailBroadcast(ctx context.Context, id int64, errMsg string) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&BroadcastChunk{}).Where("broadcast_id = ? AND status = ?", id, SendPending).
+			Updates(map[string]any{"status": SendFailed, "error": errMsg}).Error; err != nil {
+			return fmt.Errorf("fail chunks of broadcast %d: %w", id, err)
+		}
+		err := tx.Model(&Broadcast{}).Where("id = ? AND status = ?", id, BroadcastSending).
+			Updates(map[string]any{"status": BroadcastFailed, "error": errMsg, "finished_at": now()}).Error
+		if err != nil {
+			return fmt.Errorf("fail broadcast %d: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // BroadcastProgress counts recipients by chunk state.

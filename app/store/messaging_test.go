@@ -20,7 +20,7 @@ func TestClaimSend(t *testing.T) {
 		t.Fatalf("first claim: %+v %v %v", got, created, err)
 	}
 	// A retry before anything was recorded reuses the stored retry key.
-	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", RetryKey: "k2", Messages: "[]"}, 0)
+	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", UserID: "U1", RetryKey: "k2", Messages: "[]"}, 0)
 	if err != nil || created || got.RetryKey != "k1" {
 		t.Fatalf("retry: %+v %v %v", got, created, err)
 	}
@@ -35,9 +35,46 @@ func TestClaimSend(t *testing.T) {
 	if err := st.w.Exec("UPDATE sends SET created_at = ? WHERE id = ?", time.Now().Add(-100*time.Hour).UTC(), got.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", RetryKey: "k4", Messages: "[]"}, 72*time.Hour)
+	got, created, err = st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "cb:1", UserID: "U1", RetryKey: "k4", Messages: "[]"}, 72*time.Hour)
 	if err != nil || !created || got.RetryKey != "k4" || got.Status != SendPending {
 		t.Fatalf("renewed: %+v %v %v", got, created, err)
+	}
+}
+
+// A key stands for one request: its retries get the stored send, any
+// other request with it ErrKeyReused, with nothing changed.
+func TestClaimSendKeyBoundToRequest(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	first := &Send{ConnectionID: 1, IdemKey: "api:k", Kind: "api", UserID: "U1", Messages: `["a"]`, RetryKey: "k1", RequestHash: "h1"}
+	if _, created, err := st.ClaimSend(ctx, first, 0); err != nil || !created {
+		t.Fatalf("first claim: %v %v", created, err)
+	}
+	got, created, err := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "api:k", UserID: "U1", Messages: `["a"]`, RetryKey: "k2", RequestHash: "h1"}, 0)
+	if err != nil || created || got.RetryKey != "k1" {
+		t.Fatalf("retry: %+v %v %v", got, created, err)
+	}
+	for _, other := range []*Send{
+		{ConnectionID: 1, IdemKey: "api:k", UserID: "U2", Messages: `["b"]`, RetryKey: "k3", RequestHash: "h2"},
+		{ConnectionID: 1, IdemKey: "api:k", UserID: "U1", Messages: `["b"]`, RetryKey: "k3", RequestHash: "h2"},
+		{ConnectionID: 1, IdemKey: "api:k", UserID: "U1", Messages: `["a"]`, RetryKey: "k3"},
+	} {
+		if got, _, err := st.ClaimSend(ctx, other, time.Nanosecond); !errors.Is(err, ErrKeyReused) || got != nil {
+			t.Fatalf("other request %+v: %+v %v", other, got, err)
+		}
+	}
+	if got, _, _ := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "api:k", UserID: "U1", RequestHash: "h1"}, 0); got.UserID != "U1" || got.Messages != `["a"]` || got.RetryKey != "k1" {
+		t.Fatalf("the send changed: %+v", got)
+	}
+	// A send stored before requests were hashed is compared by recipient.
+	if err := st.w.Exec("UPDATE sends SET request_hash = '' WHERE id = ?", first.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "api:k", UserID: "U2", RequestHash: "h2"}, 0); !errors.Is(err, ErrKeyReused) {
+		t.Fatalf("old send, other recipient: %v", err)
+	}
+	if _, created, err := st.ClaimSend(ctx, &Send{ConnectionID: 1, IdemKey: "api:k", UserID: "U1", RequestHash: "h1"}, 0); err != nil || created {
+		t.Fatalf("old send, same recipient: %v %v", created, err)
 	}
 }
 

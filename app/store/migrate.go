@@ -172,6 +172,17 @@ var migrations = []migration{
 		// and sorted all friends.
 		return tx.Exec("CREATE INDEX idx_friend_chat_order ON friends (connection_id, unanswered DESC, last_message_at DESC, id)").Error
 	}},
+	{8, "sends: the request an idempotency key was given for", func(tx *gorm.DB) error {
+		// A hash of recipient and message, so that a key reused for another
+		// request is refused instead of answered with the first one.
+		type send struct {
+			RequestHash string `gorm:"not null;default:''"`
+		}
+		if err := tx.Migrator().AddColumn(&send{}, "RequestHash"); err != nil {
+			return fmt.Errorf("add sends.request_hash: %w", err)
+		}
+		return nil
+	}},
 }
 
 type schemaMigration struct {

@@ -106,6 +106,8 @@ func statusOf(err error) (int, string) {
 		return fiber.StatusBadRequest, ie.Msg
 	case errors.Is(err, store.ErrNotFound):
 		return fiber.StatusNotFound, "not found"
+	case errors.Is(err, store.ErrKeyReused):
+		return fiber.StatusConflict, "this idempotency key was already used for another recipient or message; nothing was sent: use a new key for a new message"
 	case errors.Is(err, store.ErrLimit):
 		return fiber.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrClosed):
