@@ -172,6 +172,7 @@ var migrations = []migration{
 		// and sorted all friends.
 		return tx.Exec("CREATE INDEX idx_friend_chat_order ON friends (connection_id, unanswered DESC, last_message_at DESC, id)").Error
 	}},
+	{8, "timeline notes: marker, time sent, contact of broadcast recipients", migrateNotesOnce},
 }
 
 type schemaMigration struct {
