@@ -52,7 +52,7 @@
 // association, read back by id and through the contact's associations:
 // see notes.go.
 //
-// Not reproduced: associations other than note → contact on create,
+// Not reproduced: associations other than note ↔ contact,
 // sorts, merges, the exact wording of messages
 // HubSpot does not document.
 package hubspottest
