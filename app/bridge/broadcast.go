@@ -266,7 +266,7 @@ type audience struct {
 	cands   []candidate
 }
 
-type candidate struct{ uid, follow string }
+type candidate struct{ uid, follow, contact string }
 
 type audienceKey struct {
 	conn int64
@@ -311,7 +311,7 @@ func (b *Bridge) readAudience(ctx context.Context, cs *connState, listID string,
 			a.noID++
 			continue
 		}
-		a.cands = append(a.cands, candidate{uid, c.Properties[followProp]})
+		a.cands = append(a.cands, candidate{uid, c.Properties[followProp], id})
 	}
 
 	b.msg.mu.Lock()
@@ -347,7 +347,7 @@ func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string
 		return plan, err
 	}
 	seen := map[string]bool{}
-	var to []string
+	var to, contacts []string
 	for _, c := range a.cands {
 		following := c.follow == "Yes"
 		if f := local[c.uid]; f != nil && f.FollowAt > 0 {
@@ -360,12 +360,14 @@ func (b *Bridge) planBroadcast(ctx context.Context, cs *connState, listID string
 		if !seen[c.uid] {
 			seen[c.uid] = true
 			to = append(to, c.uid)
+			contacts = append(contacts, c.contact)
 		}
 	}
 	for seq := 0; len(to) > 0; seq++ {
 		n := min(len(to), line.MaxMulticastTo)
-		plan.Chunks = append(plan.Chunks, store.BroadcastChunk{Seq: seq, UserIDs: strings.Join(to[:n], ","), Count: n, RetryKey: uuid.NewString()})
-		to = to[n:]
+		plan.Chunks = append(plan.Chunks, store.BroadcastChunk{Seq: seq, UserIDs: strings.Join(to[:n], ","),
+			ContactIDs: strings.Join(contacts[:n], ","), Count: n, RetryKey: uuid.NewString()})
+		to, contacts = to[n:], contacts[n:]
 	}
 	return plan, nil
 }
@@ -501,7 +503,7 @@ func (b *Bridge) runBroadcast(ctx context.Context, bc *store.Broadcast) error {
 		// fails (or linehub dies first), it stays pending and the next pass
 		// sends it again with its retry key, which LINE answers 409.
 		done := func(tx *store.ApplyTx) error { return tx.FinishChunk(c.ID, store.SendSent, "") }
-		if err := b.recordSent(context.WithoutCancel(ctx), bc.ConnectionID, c.Recipients(), msgs, "broadcast", fmt.Sprintf("bc:%d:%d", bc.ID, c.Seq), done); err != nil {
+		if err := b.recordSentTo(context.WithoutCancel(ctx), bc.ConnectionID, c.Recipients(), c.Contacts(), msgs, "broadcast", fmt.Sprintf("bc:%d:%d", bc.ID, c.Seq), done); err != nil {
 			return fmt.Errorf("chunk %d: %w", c.Seq, err)
 		}
 		sent++

@@ -173,11 +173,18 @@ func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqH
 
 // recordSent notes messages linehub sent: in the conversation (and, through
 // it, the timeline notes) and as Unanswered = No on each known friend
-// (docs/design.md §3). Friends linehub has not seen get nothing: there is no contact to update,
-// and their first message creates it. done, if not nil, stores the send's
-// outcome in the same transaction, so that no crash can leave a send
-// marked done whose record is missing.
+// (docs/design.md §3). Friends linehub has not seen get nothing: there is no
+// contact to update, and their first message creates it. done, if not nil,
+// stores the send's outcome in the same transaction, so that no crash can
+// leave a send marked done whose record is missing.
 func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
+	return b.recordSentTo(ctx, connID, to, nil, msgs, via, sourceKey, done)
+}
+
+// recordSentTo is recordSent with the HubSpot contacts of recipients
+// linehub may have no friend for (user id → contact id, from a
+// broadcast's list read): their timeline note goes on that contact.
+func (b *Bridge) recordSentTo(ctx context.Context, connID int64, to []string, contacts map[string]string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
 	raw, _ := json.Marshal(msgs)
 	stored := string(raw)
 	if len(to) > 1 {
@@ -219,9 +226,10 @@ func (b *Bridge) recordSent(ctx context.Context, connID int64, to []string, msgs
 			if len(to) > 1 {
 				key = sourceKey + ":" + u
 			}
-			// Only friends linehub knows can have a contact to log the note on.
+			// The note goes on the friend's contact, or on the one the list
+			// named; a user with neither has no contact to log it on.
 			rows = append(rows, store.ChatMessage{ConnectionID: connID, SourceKey: key, UserID: u, Direction: store.ChatOut, Via: via,
-				Text: summary, Messages: stored, Timestamp: at, NotePending: known[u]})
+				Text: summary, Messages: stored, Timestamp: at, NotePending: known[u] || contacts[u] != "", NoteContactID: contacts[u]})
 		}
 		return tx.AddChatMessages(rows)
 	})

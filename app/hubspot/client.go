@@ -304,6 +304,10 @@ type callOpts struct {
 	search bool
 	// background calls use only budget no other call is waiting for.
 	background bool
+	// once: the request is not idempotent and HubSpot offers no key to
+	// make it so. A network error or a 5xx may come after HubSpot applied
+	// it, so it is returned, not retried; only 429s (nothing applied) are.
+	once bool
 }
 
 // do sends one logical request, retrying 429 (not DAILY), 5xx and network
@@ -344,8 +348,12 @@ func (c *Client) do(ctx context.Context, method, path string, in any, opts callO
 				return nil, fmt.Errorf("hubspot: %s %s: %w", method, path, err)
 			}
 			// A POST that failed in transit may have been applied; retrying
-			// it is still right here: a repeated create comes back as a
-			// conflict naming the contact, a repeated update is harmless.
+			// it is still right for contacts: a repeated create comes back
+			// as a conflict naming the contact, a repeated update is
+			// harmless. Not for opts.once.
+			if opts.once {
+				return nil, fmt.Errorf("hubspot: %s %s: outcome unknown: %w", method, path, err)
+			}
 			if attempt >= c.maxRetries {
 				return nil, fmt.Errorf("hubspot: %s %s failed after %d attempts: %w", method, path, attempt+1, err)
 			}
@@ -380,6 +388,9 @@ func (c *Client) do(ctx context.Context, method, path string, in any, opts callO
 			}
 			continue
 		case resp.status >= 500:
+			if opts.once {
+				return nil, fmt.Errorf("%s %s: outcome unknown: %w", method, path, resp.apiError())
+			}
 			if attempt >= c.maxRetries {
 				return nil, fmt.Errorf("%s %s failed after %d attempts: %w", method, path, attempt+1, resp.apiError())
 			}

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 )
 
 // List is a HubSpot list (segment) of contacts.
@@ -107,85 +105,4 @@ func (c *Client) ListMembers(ctx context.Context, listID, after string) (ids []s
 		next = out.Paging.Next.After
 	}
 	return ids, next, nil
-}
-
-// Note is one timeline note to create on a contact.
-type Note struct {
-	ContactID string
-	Body      string
-	Timestamp time.Time
-}
-
-// maxNoteBody is HubSpot's limit on hs_note_body.
-const maxNoteBody = 65536
-
-// BatchCreateNotes creates notes on contacts, in requests of at most 100,
-// and returns the new note ids in input order. On an error the ids of the
-// batches that went through are returned with it.
-func (c *Client) BatchCreateNotes(ctx context.Context, notes []Note) ([]string, error) {
-	ids := make([]string, 0, len(notes))
-	path := objectsBatchPath(notesObject, "create")
-	for start := 0; start < len(notes); start += maxBatchInputs {
-		group := notes[start:min(start+maxBatchInputs, len(notes))]
-		type assoc struct {
-			To    map[string]string `json:"to"`
-			Types []map[string]any  `json:"types"`
-		}
-		type input struct {
-			Properties   map[string]string `json:"properties"`
-			Associations []assoc           `json:"associations"`
-			TraceID      string            `json:"objectWriteTraceId"`
-		}
-		in := struct {
-			Inputs []input `json:"inputs"`
-		}{}
-		traces := make(map[string]int, len(group))
-		for i, n := range group {
-			body := n.Body
-			if len(body) > maxNoteBody {
-				body = body[:maxNoteBody]
-				for !utf8.ValidString(body) {
-					body = body[:len(body)-1]
-				}
-			}
-			tr := c.nextTrace()
-			traces[tr] = i
-			in.Inputs = append(in.Inputs, input{
-				Properties: map[string]string{"hs_note_body": body, "hs_timestamp": strconv.FormatInt(n.Timestamp.UnixMilli(), 10)},
-				Associations: []assoc{{
-					To:    map[string]string{"id": n.ContactID},
-					Types: []map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": noteToContactAssocID}},
-				}},
-				TraceID: tr,
-			})
-		}
-		// Timeline notes wait for contact writes: the LINE properties are
-		// the promise, the notes the history.
-		resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{background: true})
-		if err != nil {
-			return ids, fmt.Errorf("create notes: %w", err)
-		}
-		if err := expect(resp, http.MethodPost, path); err != nil {
-			return ids, fmt.Errorf("create notes: %w", err)
-		}
-		var out struct {
-			Results []struct {
-				ID      string `json:"id"`
-				TraceID string `json:"objectWriteTraceId"`
-			} `json:"results"`
-		}
-		if err := resp.decode(&out); err != nil {
-			return ids, fmt.Errorf("create notes: %w", err)
-		}
-		got := make([]string, len(group))
-		for k, r := range out.Results {
-			if i, ok := traces[r.TraceID]; ok {
-				got[i] = r.ID
-			} else if k < len(got) && got[k] == "" {
-				got[k] = r.ID
-			}
-		}
-		ids = append(ids, got...)
-	}
-	return ids, nil
 }

@@ -80,6 +80,11 @@ func objectsSearchPath(object string) string {
 //     hs_timestamp required, hs_note_body ≤ 65,536 characters; note → contact
 //     is the HUBSPOT_DEFINED association type 202)
 //     POST /crm/objects/2026-03/notes/batch/create
+//   - crm/objects/objects/batch/get-objects (for notes)
+//     POST /crm/objects/2026-03/notes/batch/read
+//   - crm/associations/associate-records/batch/get-associations (≤ 1000
+//     inputs; "paging" on a result while that object has more)
+//     POST /crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/read
 
 const (
 	notesObject          = "notes"
@@ -92,4 +97,8 @@ func listsSearchPath() string { return "/crm/lists/" + APIVersion + "/search" }
 
 func listMembershipsPath(listID string) string {
 	return "/crm/lists/" + APIVersion + "/" + url.PathEscape(listID) + "/memberships"
+}
+
+func associationsBatchReadPath(from, to string) string {
+	return "/crm/associations/" + APIVersion + "/" + from + "/" + to + "/batch/read"
 }

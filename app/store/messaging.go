@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -318,6 +319,16 @@ type ChatMessage struct {
 	NoteError    string    `json:"note_error,omitempty"`
 	NoteAttempts int       `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+
+	// NoteMarker is written into the note; NoteSentAt (ms) is set while a
+	// batch holding the note is sent and its outcome not recorded: such a
+	// note may exist in HubSpot and is looked up by marker before it is
+	// sent again.
+	NoteMarker string `json:"-"`
+	NoteSentAt int64  `json:"-"`
+	// NoteContactID is the contact to log the note on when linehub has no
+	// friend with a contact for the user (a broadcast to a list member).
+	NoteContactID string `json:"-"`
 }
 
 // AddChatMessages records received messages in the applier's transaction;
@@ -486,14 +497,16 @@ func (s *Store) NoteStats(ctx context.Context) (NoteStats, error) {
 	return st, nil
 }
 
-// PendingNotes returns up to limit messages to log whose friend has a
-// HubSpot contact (the others wait until the contact exists).
+// PendingNotes returns up to limit messages to log that have a contact to
+// log them on: their friend's, or the one recorded with the message; the
+// others wait until the contact exists.
 func (s *Store) PendingNotes(ctx context.Context, limit int) ([]PendingNote, error) {
 	var out []PendingNote
+	const contact = "COALESCE(NULLIF(f.contact_id, ''), m.note_contact_id, '')"
 	err := s.r.WithContext(ctx).Table("chat_messages AS m").
-		Select("m.*, f.contact_id AS contact_id").
-		Joins("JOIN friends f ON f.connection_id = m.connection_id AND f.user_id = m.user_id").
-		Where("m.note_pending = ? AND f.contact_id <> '' AND m.note_attempts < ?", true, maxNoteAttempts).
+		Select("m.*, "+contact+" AS contact_id").
+		Joins("LEFT JOIN friends f ON f.connection_id = m.connection_id AND f.user_id = m.user_id").
+		Where("m.note_pending = ? AND "+contact+" <> '' AND m.note_attempts < ?", true, maxNoteAttempts).
 		Order("m.id").Limit(limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("read pending notes: %w", err)
@@ -501,24 +514,70 @@ func (s *Store) PendingNotes(ctx context.Context, limit int) ([]PendingNote, err
 	return out, nil
 }
 
-// FinishNotes records created notes (chat message id → note id) and
-// failures (every id in failed gets errMsg and one more attempt).
-func (s *Store) FinishNotes(ctx context.Context, done map[int64]string, failed []int64, errMsg string) error {
+// SendingNotes records, before a batch goes to HubSpot, each message's
+// marker and that it is being sent (chat message id → marker). Committed
+// first, so a crash before the answer is recorded leaves the messages to
+// be looked up, not sent blindly again.
+func (s *Store) SendingNotes(ctx context.Context, markers map[int64]string) error {
+	at := time.Now().UnixMilli()
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for id, noteID := range done {
+		for id, marker := range markers {
 			if err := tx.Model(&ChatMessage{}).Where("id = ?", id).
-				Updates(map[string]any{"note_pending": false, "note_id": noteID, "note_error": ""}).Error; err != nil {
-				return fmt.Errorf("record note: %w", err)
-			}
-		}
-		if len(failed) > 0 {
-			if err := tx.Model(&ChatMessage{}).Where("id IN ?", failed).
-				Updates(map[string]any{"note_error": errMsg, "note_attempts": gorm.Expr("note_attempts + 1")}).Error; err != nil {
-				return fmt.Errorf("record note failure: %w", err)
+				Updates(map[string]any{"note_marker": marker, "note_sent_at": at}).Error; err != nil {
+				return fmt.Errorf("record note sending: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// NoteOutcome is what became of notes linehub sent or looked up.
+type NoteOutcome struct {
+	Done    map[int64]string // chat message id → HubSpot note id
+	Refused []int64          // HubSpot refused them: one more attempt used
+	Unsent  []int64          // certainly not created (rate limit, token): no attempt used
+	Error   string           // HubSpot's answer, for Refused and Unsent
+}
+
+// FinishNotes records an outcome. Messages in none of its lists keep
+// their sending mark: their outcome is unknown.
+func (s *Store) FinishNotes(ctx context.Context, o NoteOutcome) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for id, noteID := range o.Done {
+			if err := tx.Model(&ChatMessage{}).Where("id = ?", id).
+				Updates(map[string]any{"note_pending": false, "note_id": noteID, "note_error": "", "note_sent_at": 0}).Error; err != nil {
+				return fmt.Errorf("record note: %w", err)
+			}
+		}
+		if len(o.Refused) > 0 {
+			if err := tx.Model(&ChatMessage{}).Where("id IN ?", o.Refused).
+				Updates(map[string]any{"note_error": o.Error, "note_sent_at": 0, "note_attempts": gorm.Expr("note_attempts + 1")}).Error; err != nil {
+				return fmt.Errorf("record note failure: %w", err)
+			}
+		}
+		if len(o.Unsent) > 0 {
+			if err := tx.Model(&ChatMessage{}).Where("id IN ?", o.Unsent).
+				Updates(map[string]any{"note_error": o.Error, "note_sent_at": 0}).Error; err != nil {
+				return fmt.Errorf("record notes not sent: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// KnownNoteIDs tells which of these HubSpot note ids linehub recorded.
+func (s *Store) KnownNoteIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for chunk := range slices.Chunk(ids, 500) {
+		var got []string
+		if err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_id IN ?", chunk).Pluck("note_id", &got).Error; err != nil {
+			return nil, fmt.Errorf("read known note ids: %w", err)
+		}
+		for _, id := range got {
+			known[id] = true
+		}
+	}
+	return known, nil
 }
 
 // Broadcast states.
@@ -558,6 +617,7 @@ type BroadcastChunk struct {
 	BroadcastID int64      `gorm:"not null"`
 	Seq         int        `gorm:"not null"`
 	UserIDs     string     // comma-separated LINE user ids
+	ContactIDs  string     // comma-separated HubSpot contact ids, one per user id ("" unknown)
 	Count       int        //
 	RetryKey    string     `gorm:"not null"`
 	Status      string     `gorm:"not null"` // pending, sent, failed
@@ -572,6 +632,22 @@ func (c *BroadcastChunk) Recipients() []string {
 		return nil
 	}
 	return strings.Split(c.UserIDs, ",")
+}
+
+// Contacts maps each recipient to the HubSpot contact the list read named
+// for it (chunks stored before contacts were kept have none).
+func (c *BroadcastChunk) Contacts() map[string]string {
+	users, contacts := c.Recipients(), strings.Split(c.ContactIDs, ",")
+	if c.ContactIDs == "" || len(contacts) != len(users) {
+		return nil
+	}
+	out := make(map[string]string, len(users))
+	for i, u := range users {
+		if contacts[i] != "" {
+			out[u] = contacts[i]
+		}
+	}
+	return out
 }
 
 // CreateBroadcast stores a new broadcast.

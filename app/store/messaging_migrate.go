@@ -102,3 +102,28 @@ func migrateMessaging(tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// migrateNotesOnce is migration 9. A note batch whose answer was lost may
+// exist in HubSpot: its rows keep the marker written into each note and
+// the time they were sent, so the next pass looks them up before sending
+// again; the index answers "which of these note ids does linehub know".
+// Broadcast recipients linehub has no friend for get their note on the
+// contact the list read named, kept with the chunk and the chat row.
+func migrateNotesOnce(tx *gorm.DB) error {
+	type chatMessage struct {
+		NoteMarker    string
+		NoteSentAt    int64 `gorm:"not null;default:0"`
+		NoteContactID string
+	}
+	type broadcastChunk struct{ ContactIDs string }
+	m := tx.Migrator()
+	for _, col := range []string{"NoteMarker", "NoteSentAt", "NoteContactID"} {
+		if err := m.AddColumn(&chatMessage{}, col); err != nil {
+			return fmt.Errorf("add chat_messages column %s: %w", col, err)
+		}
+	}
+	if err := m.AddColumn(&broadcastChunk{}, "ContactIDs"); err != nil {
+		return fmt.Errorf("add broadcast_chunks.contact_ids: %w", err)
+	}
+	return tx.Exec("CREATE INDEX idx_chat_note_id ON chat_messages (note_id) WHERE note_id <> ''").Error
+}

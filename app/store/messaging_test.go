@@ -179,3 +179,52 @@ func TestConversationsWalkAnIndex(t *testing.T) {
 		t.Fatalf("query plan: %s\n%s", all, q)
 	}
 }
+
+// A message sent to a user linehub has no friend for is offered as a note
+// on the contact recorded with it; a note whose batch had an unknown
+// outcome keeps its marker and sending mark until an outcome is recorded,
+// and KnownNoteIDs knows the recorded note ids.
+func TestNotesSendingMarkAndListContact(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	ctx := context.Background()
+	rows := []ChatMessage{
+		{ConnectionID: 1, SourceKey: "bc:1:0:U1", UserID: "U1", Direction: ChatOut, Text: "sale", Timestamp: 1, NotePending: true, NoteContactID: "501"},
+		{ConnectionID: 1, SourceKey: "bc:1:0:U2", UserID: "U2", Direction: ChatOut, Text: "sale", Timestamp: 1},
+	}
+	if err := st.AddChatMessagesBulk(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.PendingNotes(ctx, 10)
+	if err != nil || len(p) != 1 || p[0].ContactID != "501" || p[0].UserID != "U1" {
+		t.Fatalf("pending: %+v %v", p, err)
+	}
+	if err := st.SendingNotes(ctx, map[int64]string{p[0].ID: "lhabc"}); err != nil {
+		t.Fatal(err)
+	}
+	// Unknown outcome: nothing recorded, the mark stays.
+	if err := st.FinishNotes(ctx, NoteOutcome{Error: "EOF"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = st.PendingNotes(ctx, 10)
+	if len(p) != 1 || p[0].NoteMarker != "lhabc" || p[0].NoteSentAt == 0 {
+		t.Fatalf("after an unknown outcome: %+v", p)
+	}
+	// Certainly not sent: the mark goes, no attempt is used.
+	if err := st.FinishNotes(ctx, NoteOutcome{Unsent: []int64{p[0].ID}, Error: "429"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = st.PendingNotes(ctx, 10)
+	if len(p) != 1 || p[0].NoteSentAt != 0 || p[0].NoteAttempts != 0 || p[0].NoteMarker != "lhabc" {
+		t.Fatalf("after unsent: %+v", p)
+	}
+	if err := st.FinishNotes(ctx, NoteOutcome{Done: map[int64]string{p[0].ID: "90001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ = st.PendingNotes(ctx, 10); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	known, err := st.KnownNoteIDs(ctx, []string{"90001", "90002"})
+	if err != nil || !known["90001"] || known["90002"] {
+		t.Fatalf("known: %v %v", known, err)
+	}
+}

@@ -183,6 +183,7 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{9, "timeline notes: marker, time sent, contact of broadcast recipients", migrateNotesOnce},
 }
 
 type schemaMigration struct {

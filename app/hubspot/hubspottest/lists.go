@@ -8,23 +8,14 @@ import (
 	"time"
 )
 
-// Lists (segments) and notes, as the 2026-03 reference documents them:
+// Lists (segments), as the 2026-03 reference documents them:
 //
 //	POST /crm/lists/2026-03/search                 name contains query (case-insensitive),
 //	                                               offset/count paging, hs_list_size
 //	GET  /crm/lists/2026-03/{listId}/memberships   recordIds by id, limit ≤ 250, after cursor;
 //	                                               404 for an unknown list
-//	POST /crm/objects/2026-03/notes/batch/create   ≤ 100 inputs, hs_timestamp required,
-//	                                               associations to live contacts only (type 202)
-
-// Note is a note as stored by the double.
-type Note struct {
-	ID         string
-	Body       string
-	Timestamp  string
-	ContactIDs []string
-	CreatedAt  time.Time
-}
+//
+// Notes: see notes.go.
 
 type listRec struct {
 	id      string
@@ -38,6 +29,8 @@ type listsState struct {
 	notes     []Note
 	nextNote  int64
 	noteCalls int
+	// afterNotes runs once a batch's notes are stored (notes.go).
+	afterNotes func([]Note) (cut bool)
 }
 
 // AddList creates a static contact list with these member contact ids and
@@ -51,30 +44,10 @@ func (s *Server) AddList(name string, contactIDs []string) string {
 	return id
 }
 
-// Notes returns the notes associated with a contact, oldest first.
-func (s *Server) Notes(contactID string) []Note {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Note
-	for _, n := range s.lists.notes {
-		if slices.Contains(n.ContactIDs, contactID) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// AllNotes returns every note created.
-func (s *Server) AllNotes() []Note {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.lists.notes)
-}
-
 func (s *Server) messagingRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /crm/lists/"+version+"/search", s.needScope("crm.lists.read", s.searchLists))
 	m.HandleFunc("GET /crm/lists/"+version+"/{listId}/memberships", s.needScope("crm.lists.read", s.listMemberships))
-	m.HandleFunc("POST /crm/objects/"+version+"/notes/batch/create", s.batchCreateNotes)
+	s.notesRoutes(m)
 }
 
 // needScope answers as HubSpot does when the token lacks scope.
@@ -184,65 +157,4 @@ func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request) {
 		body["paging"] = map[string]any{"next": map[string]any{"after": strconv.Itoa(off + limit)}}
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-func (s *Server) batchCreateNotes(w http.ResponseWriter, r *http.Request) {
-	started := time.Now()
-	var in struct {
-		Inputs []struct {
-			Properties   map[string]string `json:"properties"`
-			TraceID      string            `json:"objectWriteTraceId"`
-			Associations []struct {
-				To struct {
-					ID string `json:"id"`
-				} `json:"to"`
-				Types []struct {
-					Category string `json:"associationCategory"`
-					TypeID   int    `json:"associationTypeId"`
-				} `json:"types"`
-			} `json:"associations"`
-		} `json:"inputs"`
-	}
-	if !s.decode(w, r, &in) || !s.checkInputCount(w, len(in.Inputs)) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lists.noteCalls++
-	for _, x := range in.Inputs {
-		if x.Properties["hs_timestamp"] == "" {
-			s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required", nil)
-			return
-		}
-		for _, a := range x.Associations {
-			if s.liveLocked(a.To.ID) == nil {
-				s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "One or more associations are invalid: contact "+a.To.ID+" does not exist", nil)
-				return
-			}
-			for _, t := range a.Types {
-				if t.TypeID != 202 || t.Category != "HUBSPOT_DEFINED" {
-					s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "invalid association type for note to contact", nil)
-					return
-				}
-			}
-		}
-	}
-	var results []map[string]any
-	for _, x := range in.Inputs {
-		s.lists.nextNote++
-		n := Note{ID: strconv.FormatInt(90000+s.lists.nextNote, 10), Body: x.Properties["hs_note_body"], Timestamp: x.Properties["hs_timestamp"], CreatedAt: time.Now()}
-		for _, a := range x.Associations {
-			n.ContactIDs = append(n.ContactIDs, a.To.ID)
-		}
-		s.lists.notes = append(s.lists.notes, n)
-		res := map[string]any{
-			"id": n.ID, "archived": false, "createdAt": hsTime(n.CreatedAt), "updatedAt": hsTime(n.CreatedAt),
-			"properties": map[string]string{"hs_note_body": n.Body, "hs_timestamp": n.Timestamp},
-		}
-		if x.TraceID != "" {
-			res["objectWriteTraceId"] = x.TraceID
-		}
-		results = append(results, res)
-	}
-	writeJSON(w, http.StatusCreated, batchBody(results, nil, started))
 }

@@ -48,10 +48,11 @@
 //     "sourceType","sourceId"}; API writes are recorded as INTEGRATION,
 //     EditContact as CRM_UI (EditContactAs picks another source).
 //
-// Lists (search, memberships) and notes with their contact association:
-// see lists.go.
+// Lists (search, memberships): see lists.go. Notes with their contact
+// association, read back by id and through the contact's associations:
+// see notes.go.
 //
-// Not reproduced: associations other than note → contact on create,
+// Not reproduced: associations other than note ↔ contact,
 // sorts, merges, the exact wording of messages
 // HubSpot does not document.
 package hubspottest
@@ -95,6 +96,10 @@ type Options struct {
 	// refuse the whole batch for one bad input (400) or one existing email
 	// (409), as HubSpot does for clients that do not opt in.
 	DisableMultiStatus bool
+	// AssociationsPage is how many associations of one object an
+	// associations batch read returns before it pages (default 500; tests
+	// make it small to exercise paging).
+	AssociationsPage int
 	// Scopes, when not nil, are the scopes the token was granted: calls
 	// to the lists API without crm.lists.read answer 403 MISSING_SCOPES.
 	Scopes []string
