@@ -17,9 +17,12 @@ import (
 const syncRound = 500
 
 // probeInterval is how often the sync worker asks a down HubSpot whether
-// it is back; probeTimeout bounds one probe (a HubSpot that hangs is down).
+// it is back: soon enough that contacts are right about 2 s after HubSpot
+// is, rarely enough that an outage costs no more requests than the retries
+// of a long backoff did (docs/benchmarks.md). probeTimeout bounds one probe
+// (a HubSpot that hangs is down).
 const (
-	probeInterval = time.Second
+	probeInterval = 2 * time.Second
 	probeTimeout  = 5 * time.Second
 )
 
@@ -31,9 +34,9 @@ func (b *Bridge) runSync(ctx, workCtx context.Context) {
 			return
 		}
 		if errors.Is(err, hubspot.ErrUnavailable) {
-			// HubSpot is down. Batches wait while one small probe a second
-			// asks whether it is back; the first answer resumes full speed
-			// at once, with no backoff left to sit out.
+			// HubSpot is down. Batches wait while one small probe per
+			// interval asks whether it is back; the first answer resumes
+			// full speed at once, with no backoff left to sit out.
 			b.log.Error("sync to HubSpot: HubSpot unavailable; probing until it answers", "err", err, "every", probeInterval)
 			if !b.awaitHubSpot(ctx) {
 				return
