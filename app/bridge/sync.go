@@ -358,12 +358,11 @@ func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {
 func failAll(items []*syncItem, err error) []store.SyncResult {
 	out := make([]store.SyncResult, len(items))
 	for i, it := range items {
-		// A whole-call failure (HubSpot down) says nothing about the friend;
-		// back off gently, the worker itself backs off too. A first one
-		// while HubSpot is down costs no wait: the worker probes until
+		// A whole-call failure says nothing about the friend. A first one
+		// with HubSpot down costs it no wait: the worker probes until
 		// HubSpot is back, and these friends go out with the others then.
 		// A batch that fails again and again although HubSpot answers
-		// probes is another matter, so it waits longer each time.
+		// probes (or fails otherwise) backs off gently, longer each time.
 		wait := backoffFor(min(it.f.SyncAttempts, 3))
 		if errors.Is(err, hubspot.ErrUnavailable) && it.f.SyncAttempts == 0 {
 			wait = 0
