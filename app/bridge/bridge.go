@@ -42,6 +42,9 @@ type Bridge struct {
 
 	applyWake chan struct{}
 	syncWake  chan struct{}
+	// probeWait is the sync worker's wait between probes of a down
+	// HubSpot (waitProbeInterval; tests step it by hand).
+	probeWait func(context.Context) bool
 	// lastIngest is when (UnixNano) a webhook last stored new events.
 	lastIngest atomic.Int64
 
@@ -119,7 +122,7 @@ func New(o Options) (*Bridge, error) {
 	b := &Bridge{
 		st: o.Store, hs: o.HubSpot, cfg: o.Config, log: o.Logger, lineHTTP: o.LINEHTTPClient,
 		profiles:  line.NewProfileCache(o.Config.Sync.ProfileCacheTTL, 50000),
-		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
+		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), probeWait: waitProbeInterval,
 		conns: map[int64]*connState{}, keys: map[string]int64{}, propsTried: map[int64]time.Time{},
 	}
 	if err := b.loadHubSpotSettings(context.Background()); err != nil {

@@ -16,6 +16,16 @@ import (
 // splits them into requests of 100.
 const syncRound = 500
 
+// probeInterval is how often the sync worker asks a down HubSpot whether
+// it is back: soon enough that contacts are right about 2 s after HubSpot
+// is, rarely enough that an outage costs no more requests than the retries
+// of a long backoff did (docs/benchmarks.md). probeTimeout bounds one probe
+// (a HubSpot that hangs is down).
+const (
+	probeInterval = 2 * time.Second
+	probeTimeout  = 5 * time.Second
+)
+
 func (b *Bridge) runSync(ctx, workCtx context.Context) {
 	backoff := time.Second
 	for {
@@ -23,7 +33,20 @@ func (b *Bridge) runSync(ctx, workCtx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, hubspot.ErrUnavailable) {
+			// HubSpot is down. Batches wait while one small probe per
+			// interval asks whether it is back; the first answer resumes
+			// full speed at once, with no backoff left to sit out.
+			b.log.Error("sync to HubSpot: HubSpot unavailable; probing until it answers", "err", err, "every", probeInterval)
+			if !b.awaitHubSpot(ctx) {
+				return
+			}
+			backoff = time.Second
+			continue
+		}
 		if err != nil {
+			// HubSpot answers but will not take the round (token, limits):
+			// probing would not help, waiting longer each time does.
 			b.log.Error("sync to HubSpot", "err", err)
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, 5*time.Minute)
@@ -43,6 +66,33 @@ func (b *Bridge) runSync(ctx, workCtx context.Context) {
 		case <-time.After(10 * time.Second):
 		}
 	}
+}
+
+// awaitHubSpot probes HubSpot every probeInterval until it answers (or
+// refuses for another reason than being down); false when ctx ended.
+func (b *Bridge) awaitHubSpot(ctx context.Context) bool {
+	for probes := 1; ; probes++ {
+		if !b.probeWait(ctx) {
+			return false
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := b.hs.Probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false
+		}
+		if err == nil || !(errors.Is(err, hubspot.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+			b.log.Info("HubSpot answers again; syncing", "probes", probes)
+			return true
+		}
+		b.log.Debug("HubSpot still unavailable", "probes", probes, "err", err)
+	}
+}
+
+// waitProbeInterval is the wait before each probe; false when ctx ended.
+func waitProbeInterval(ctx context.Context) bool {
+	sleep(ctx, probeInterval)
+	return ctx.Err() == nil
 }
 
 // SyncPending syncs until nothing eligible is left (tests, shutdown).
@@ -180,7 +230,10 @@ func (b *Bridge) syncOnce(ctx context.Context) (int, error) {
 
 	// Requests go out sync.batch_size friends at a time. After a whole-call
 	// failure the rest of the round is left as it is (still dirty, no
-	// attempt counted): HubSpot is likely down for them too.
+	// attempt counted): HubSpot is likely down for them too. A down HubSpot
+	// fails the call within seconds rather than after a long backoff
+	// inside it: the worker then probes until HubSpot is back.
+	ctx = hubspot.FailFast(ctx)
 	var callErr error
 	size := b.cfg.Sync.BatchSize
 	for i := 0; i < len(creates) && callErr == nil; i += size {
@@ -305,9 +358,16 @@ func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {
 func failAll(items []*syncItem, err error) []store.SyncResult {
 	out := make([]store.SyncResult, len(items))
 	for i, it := range items {
-		// A whole-call failure (HubSpot down) says nothing about the friend;
-		// back off gently, the worker itself backs off too.
-		out[i] = retryLater(it.f, err.Error(), backoffFor(min(it.f.SyncAttempts, 3)))
+		// A whole-call failure says nothing about the friend. A first one
+		// with HubSpot down costs it no wait: the worker probes until
+		// HubSpot is back, and these friends go out with the others then.
+		// A batch that fails again and again although HubSpot answers
+		// probes (or fails otherwise) backs off gently, longer each time.
+		wait := backoffFor(min(it.f.SyncAttempts, 3))
+		if errors.Is(err, hubspot.ErrUnavailable) && it.f.SyncAttempts == 0 {
+			wait = 0
+		}
+		out[i] = retryLater(it.f, err.Error(), wait)
 	}
 	return out
 }

@@ -1,14 +1,19 @@
 package bridge
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"linehub/app/hubspot"
 	"linehub/app/line"
 	"linehub/app/line/linetest"
 	"linehub/app/store"
@@ -378,17 +383,19 @@ func TestSyncHubSpotDownLosesNothing(t *testing.T) {
 	})
 	fx.deliver(c, linetest.FollowEvent(a, false, t0), linetest.FollowEvent(b, false, t0))
 	fx.apply()
-	if err := fx.b.SyncPending(fx.ctx); err == nil {
-		t.Fatal("SyncPending with HubSpot down reported no error")
+	if err := fx.b.SyncPending(fx.ctx); !errors.Is(err, hubspot.ErrUnavailable) {
+		t.Fatalf("SyncPending with HubSpot down: %v, want HubSpot unavailable", err)
 	}
 	if st := fx.b.Status(); st.LastSyncError == "" || st.LastErrorAt == nil {
 		t.Fatalf("status does not show the failure: %+v", st)
 	}
-	// Events keep arriving and being applied while HubSpot is down.
+	// Events keep arriving and being applied while HubSpot is down. A
+	// first failure with HubSpot down costs the friends no wait, so the
+	// next round tries them again (the worker probes in between).
 	fx.deliver(c, linetest.TextMessageEvent(a, "anyone?", t0.Add(time.Minute)))
 	fx.apply()
-	if err := fx.b.SyncPending(fx.ctx); err != nil {
-		t.Fatalf("second round during backoff: %v", err) // nothing eligible yet
+	if err := fx.b.SyncPending(fx.ctx); !errors.Is(err, hubspot.ErrUnavailable) {
+		t.Fatalf("second round during the outage: %v, want HubSpot unavailable", err)
 	}
 	for _, uid := range []string{a, b} {
 		f := fx.friendRow(c, uid)
@@ -613,4 +620,104 @@ func TestSendTextMarksAnsweredAndLateMessagesStayAnswered(t *testing.T) {
 // lineProfile is a LINE profile as the fixture's friends have them.
 func lineProfile(uid, name string) line.Profile {
 	return line.Profile{UserID: uid, DisplayName: name, PictureURL: "https://profile.line-scdn.net/" + uid}
+}
+
+// TestSyncProbesDownHubSpot: while HubSpot fails every request, the sync
+// worker sends no batches, only one small probe per probe interval, and
+// leaves no friend waiting out a backoff of its own; the first probe
+// HubSpot answers is followed by every batch at once, with no wait.
+func TestSyncProbesDownHubSpot(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	var users []string
+	var evs []json.RawMessage
+	for i := range 250 {
+		uid := fx.friend(c, fmt.Sprintf("Friend %03d", i))
+		users = append(users, uid)
+		evs = append(evs, linetest.FollowEvent(uid, false, t0))
+	}
+	fx.deliver(c, evs...)
+	fx.apply()
+
+	var down atomic.Bool
+	down.Store(true)
+	fx.setFault(func(r *http.Request, body []byte) (int, string, bool) {
+		if down.Load() {
+			return http.StatusServiceUnavailable, `{"status":"error","message":"Service Unavailable","category":"SERVICE_UNAVAILABLE"}`, true
+		}
+		return 0, "", false
+	})
+	fx.takeRequests("")
+	// The wait before each probe is stepped by hand: the worker says it is
+	// waiting, the test looks at what was sent so far, then lets it probe.
+	waiting, tick := make(chan struct{}), make(chan struct{})
+	fx.b.probeWait = func(ctx context.Context) bool {
+		select {
+		case waiting <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-tick:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	awaitProbe := func(what string) {
+		t.Helper()
+		select {
+		case <-waiting:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the sync worker is not waiting to probe HubSpot; requests: %v", what, paths(fx.takeRequests("")))
+		}
+	}
+	ctx, cancel := context.WithCancel(fx.ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); fx.b.runSync(ctx, ctx) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+
+	awaitProbe("after the first failure")
+	if got := paths(fx.takeRequests("")); !slices.Equal(got, []string{"POST /crm/objects/2026-03/contacts/batch/create"}) {
+		t.Fatalf("requests before probing: %v, want the one batch that failed", got)
+	}
+	now := time.Now().UnixMilli()
+	for _, uid := range users {
+		if f := fx.friendRow(c, uid); f.Dirty == 0 || f.NextSyncAt > now {
+			t.Fatalf("friend %s after the first failure: dirty %d, next sync in %d ms; want it ready to go when HubSpot is back", uid, f.Dirty, f.NextSyncAt-now)
+		}
+	}
+	for i := range 5 {
+		tick <- struct{}{}
+		awaitProbe(fmt.Sprintf("probe %d", i+1))
+		if got := paths(fx.takeRequests("")); !slices.Equal(got, []string{"GET /account-info/2026-03/details"}) {
+			t.Fatalf("requests between waits %d: %v, want one probe", i+1, got)
+		}
+	}
+
+	down.Store(false)
+	tick <- struct{}{}
+	// From here the worker must not wait again: nobody takes its next
+	// "waiting", so a wait would leave the contacts unwritten.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(fx.hs.Contacts()) < len(users) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d contacts once HubSpot answered the probe", len(fx.hs.Contacts()), len(users))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := []string{"GET /account-info/2026-03/details", "POST /crm/objects/2026-03/contacts/batch/create",
+		"POST /crm/objects/2026-03/contacts/batch/create", "POST /crm/objects/2026-03/contacts/batch/create"}
+	if got := paths(fx.takeRequests("")); !slices.Equal(got, want) {
+		t.Fatalf("requests after HubSpot came back: %v, want %v", got, want)
+	}
+}
+
+func paths(rs []hsRequest) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Method + " " + r.Path
+	}
+	return out
 }

@@ -308,12 +308,57 @@ type callOpts struct {
 	// make it so. A network error or a 5xx may come after HubSpot applied
 	// it, so it is returned, not retried; only 429s (nothing applied) are.
 	once bool
+	// probe calls are sent once whatever the answer, bar a 429: their
+	// caller asks again on its own schedule.
+	probe bool
+}
+
+// failFastRetries is how often a call made with FailFast retries a 5xx or
+// a network error: enough for a passing blip (about 1.5 s of backoff in
+// all), not enough to sit out an outage inside the call.
+const failFastRetries = 2
+
+type failFastKey struct{}
+
+// FailFast returns a context whose calls report HubSpot failing (5xx, no
+// answer) after a short retry, as an error that errors.Is ErrUnavailable,
+// instead of backing off for up to a quarter of a minute. It is for a
+// caller that probes a down HubSpot itself (the sync worker). 429s are
+// handled as in any call.
+func FailFast(ctx context.Context) context.Context {
+	return context.WithValue(ctx, failFastKey{}, true)
+}
+
+// Probe asks HubSpot, with one small read sent once, whether it answers
+// at all. It returns nil when HubSpot answered; an error that errors.Is
+// ErrUnavailable when it failed or did not answer; any other error (a
+// rejected token, the daily limit) says HubSpot is up but will not serve
+// the caller.
+func (c *Client) Probe(ctx context.Context) error {
+	path := accountDetailsPath()
+	resp, err := c.do(ctx, http.MethodGet, path, nil, callOpts{probe: true})
+	if err != nil {
+		return err
+	}
+	return expect(resp, http.MethodGet, path)
+}
+
+// serverRetries is how often a call retries a 5xx or a network error.
+func (c *Client) serverRetries(ctx context.Context, opts callOpts) int {
+	switch {
+	case opts.probe:
+		return 0
+	case ctx.Value(failFastKey{}) != nil:
+		return min(c.maxRetries, failFastRetries)
+	}
+	return c.maxRetries
 }
 
 // do sends one logical request, retrying 429 (not DAILY), 5xx and network
 // errors. It returns an error only when the call as a whole failed: no or a
-// rejected token, the daily limit, retries exhausted, or ctx done. Any other
-// answer, 4xx included, comes back as a response.
+// rejected token, the daily limit, retries exhausted (for 5xx and network
+// errors one that errors.Is ErrUnavailable), or ctx done. Any other answer,
+// 4xx included, comes back as a response.
 func (c *Client) do(ctx context.Context, method, path string, in any, opts callOpts) (*response, error) {
 	var payload []byte
 	if in != nil {
@@ -352,10 +397,10 @@ func (c *Client) do(ctx context.Context, method, path string, in any, opts callO
 			// as a conflict naming the contact, a repeated update is
 			// harmless. Not for opts.once.
 			if opts.once {
-				return nil, fmt.Errorf("hubspot: %s %s: outcome unknown: %w", method, path, err)
+				return nil, &unavailableError{fmt.Errorf("hubspot: %s %s: outcome unknown: %w", method, path, err)}
 			}
-			if attempt >= c.maxRetries {
-				return nil, fmt.Errorf("hubspot: %s %s failed after %d attempts: %w", method, path, attempt+1, err)
+			if attempt >= c.serverRetries(ctx, opts) {
+				return nil, &unavailableError{fmt.Errorf("hubspot: %s %s failed after %d attempts: %w", method, path, attempt+1, err)}
 			}
 			delay := c.backoff(attempt)
 			c.log.Debug("retrying after network error", "method", method, "path", path, "attempt", attempt+1, "delay", delay, "err", err)
@@ -391,7 +436,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, opts callO
 			if opts.once {
 				return nil, fmt.Errorf("%s %s: outcome unknown: %w", method, path, resp.apiError())
 			}
-			if attempt >= c.maxRetries {
+			if attempt >= c.serverRetries(ctx, opts) {
 				return nil, fmt.Errorf("%s %s failed after %d attempts: %w", method, path, attempt+1, resp.apiError())
 			}
 			delay := c.retryDelay(attempt, resp.header)

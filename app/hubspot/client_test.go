@@ -892,3 +892,64 @@ func TestRetryDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestOutageCallsFailFast: a down HubSpot (5xx, or no answer at all) is
+// reported as ErrUnavailable; Probe asks once and FailFast calls retry only
+// briefly, while a 429 is still waited out as in any call.
+func TestOutageCallsFailFast(t *testing.T) {
+	down := func(*http.Request) (int, string, bool) {
+		return 503, `{"status":"error","message":"Service Unavailable","category":"INTERNAL_ERROR"}`, true
+	}
+	t.Run("probe of a 503 is one request", func(t *testing.T) {
+		srv, c := newPair(t, hubspottest.Options{}, Config{})
+		srv.SetFault(down)
+		if err := c.Probe(ctxT(t)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Probe = %v, want ErrUnavailable", err)
+		}
+		if n := srv.Requests(); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+		srv.SetFault(nil)
+		if err := c.Probe(ctxT(t)); err != nil {
+			t.Errorf("Probe of a working HubSpot = %v", err)
+		}
+	})
+	t.Run("fail-fast call retries twice", func(t *testing.T) {
+		srv, c := newPair(t, hubspottest.Options{}, Config{})
+		srv.SetFault(down)
+		_, err := c.BatchCreateContacts(FailFast(ctxT(t)), []ContactInput{{Ref: "1", Email: "a@example.com"}})
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+		if n := srv.Requests(); n != 1+failFastRetries {
+			t.Errorf("%d requests, want %d", n, 1+failFastRetries)
+		}
+		srv.ResetCounters()
+		if _, err := c.AccountDetails(ctxT(t)); !errors.Is(err, ErrUnavailable) || srv.Requests() != 1+DefaultMaxRetries {
+			t.Errorf("ordinary call: err %v after %d requests, want ErrUnavailable after %d", err, srv.Requests(), 1+DefaultMaxRetries)
+		}
+	})
+	t.Run("no answer is unavailable", func(t *testing.T) {
+		srv, c := newPair(t, hubspottest.Options{}, Config{})
+		srv.Close()
+		if err := c.Probe(ctxT(t)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Probe of a closed port = %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("a 429 is not an outage", func(t *testing.T) {
+		srv, c := newPair(t, hubspottest.Options{}, Config{})
+		var n atomic.Int64
+		srv.SetFault(func(*http.Request) (int, string, bool) {
+			if n.Add(1) == 1 {
+				return 429, `{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}`, true
+			}
+			return 0, "", false
+		})
+		if err := c.Probe(ctxT(t)); err != nil {
+			t.Fatalf("Probe after one 429 = %v, want it retried and answered", err)
+		}
+		if srv.Requests() != 2 || c.Stats().RateLimited != 1 {
+			t.Errorf("%d requests, stats %+v; want the 429 and its retry", srv.Requests(), c.Stats())
+		}
+	})
+}

@@ -23,7 +23,19 @@ var (
 	// ErrMissingScopes reports a 403 MISSING_SCOPES: the token works but
 	// was not granted a scope the call needs (see RequiredScopes).
 	ErrMissingScopes = errors.New("hubspot: token lacks a required scope")
+	// ErrUnavailable reports HubSpot failing the call itself, on every
+	// attempt: a 5xx answer or none at all (network error, timeout). It
+	// says HubSpot is down, not that it refused the request.
+	ErrUnavailable = errors.New("hubspot: unavailable")
 )
+
+// unavailableError marks a transport failure as ErrUnavailable without
+// changing its message, which the dashboard shows as it is.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // Policy names HubSpot puts in the body of a 429.
 const (
@@ -100,6 +112,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == 404
 	case ErrMissingScopes:
 		return e.Status == 403 && e.Category == categoryMissingScopes
+	case ErrUnavailable:
+		return e.Status >= 500
 	}
 	return false
 }
