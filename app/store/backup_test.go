@@ -572,3 +572,29 @@ func TestLockDataDirFollowsNoLink(t *testing.T) {
 		}
 	}
 }
+
+// TestLockCreatedByRootBelongsToTheService: restore or check run as root
+// on a data directory without a lock file leave the lock they create to
+// the directory's owner, so the service can still start.
+func TestLockCreatedByRootBelongsToTheService(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	fi, err := os.Stat(filepath.Join(dir, LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != nobody {
+		t.Errorf("lock belongs to uid %d, want the data directory's owner %d", uid, nobody)
+	}
+}

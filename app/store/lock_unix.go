@@ -35,6 +35,18 @@ func LockDataDir(dataDir string) (unlock func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s is not a plain file of its own (a link?): remove it and try again", path)
 	}
+	// Root (restore, check) creating the lock must leave it to the data
+	// directory's owner, or the service could not start afterwards.
+	if os.Geteuid() == 0 {
+		if di, err := os.Stat(dataDir); err == nil {
+			if st, ok := di.Sys().(*syscall.Stat_t); ok {
+				if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+					f.Close()
+					return nil, fmt.Errorf("give lock %s to the data directory's owner: %w", path, err)
+				}
+			}
+		}
+	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		raw, _ := os.ReadFile(path)
 		f.Close()
