@@ -137,7 +137,7 @@ conf_exists=0
 [ -f "$root$conf_file" ] && conf_exists=1
 if [ "$conf_exists" = 0 ] && [ "$ask" = 1 ] && [ -t 0 ]; then
 	if [ -z "$domain" ]; then
-		printf 'Public domain name for HTTPS (empty: plain HTTP on :8080 behind your own proxy): '
+		printf 'Public domain name for HTTPS (empty: plain HTTP on 127.0.0.1:8080 for your own TLS proxy): '
 		read -r domain
 	fi
 	if [ -n "$domain" ] && [ -z "$email" ]; then
@@ -219,16 +219,26 @@ if [ "$conf_exists" = 1 ]; then
 	fi
 else
 	[ -f "$src_dir/config.example.yaml" ] || die "config.example.yaml is missing next to install.sh"
+	# Without a domain linehub speaks plain HTTP: the setup link, the admin
+	# password and session cookies must not cross the network that way, so
+	# it listens on loopback only, for a TLS reverse proxy on this host.
+	listen=":8080"
+	[ -z "$domain" ] && listen="127.0.0.1:8080"
 	# Values are quoted YAML strings; the checks above keep quotes out.
 	sed -e "s|^domain: \"\"|domain: \"$domain\"|" \
 		-e "s|^  email: \"\"|  email: \"$email\"|" \
 		-e "s|^data_dir: .*|data_dir: \"$data_dir\"|" \
+		-e "s|^listen: .*|listen: \"$listen\"|" \
 		"$src_dir/config.example.yaml" >"$tmpdir/config.yaml"
 	grep -q "^data_dir: \"$data_dir\"" "$tmpdir/config.yaml" || die "config.example.yaml has no data_dir line to set"
+	grep -q "^listen: \"$listen\"" "$tmpdir/config.yaml" || die "config.example.yaml has no listen line to set"
 	cp "$tmpdir/config.yaml" "$root$conf_file"
 	chmod 0640 "$root$conf_file"
 	[ "$live" = 1 ] && chown "root:$user" "$root$conf_file"
 	say "wrote $conf_file"
+	if [ -z "$domain" ]; then
+		say "no domain: linehub listens for plain HTTP on 127.0.0.1:8080 only; run it behind a reverse proxy that terminates TLS"
+	fi
 fi
 
 cat >"$tmpdir/linehub.service" <<EOF
@@ -268,8 +278,9 @@ ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
 ProtectProc=invisible
-# AF_NETLINK: the start-up check of the domain lists this host's addresses.
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
+# No AF_NETLINK: the start-up check of the domain then cannot list this
+# host's addresses and says so instead of comparing.
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
@@ -277,7 +288,13 @@ LockPersonality=yes
 MemoryDenyWriteExecute=yes
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
+ProcSubset=pid
+PrivateMounts=yes
+RemoveIPC=yes
+# No PrivateUsers=: in a user namespace CAP_NET_BIND_SERVICE no longer
+# opens ports 80 and 443 of the host's network.
 
 [Install]
 WantedBy=multi-user.target
@@ -356,5 +373,5 @@ fi
 if grep -q '^domain: "[^"]' "$conf_file" 2>/dev/null; then
 	say "make sure DNS for the domain points here and ports 80 and 443 are open (ufw allow 80,443/tcp)"
 else
-	say "no domain set: linehub serves plain HTTP on the listen address; put a TLS proxy in front"
+	say "no domain set: linehub serves plain HTTP on the listen address (127.0.0.1:8080 unless changed); run it behind a reverse proxy that terminates TLS"
 fi

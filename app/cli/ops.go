@@ -94,7 +94,7 @@ func restoreCmd(args []string, stdout io.Writer) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer unlock()
-	res, err := store.Restore(context.Background(), cfg.DataDir, file)
+	res, err := store.Restore(context.Background(), cfg.DataDir, file, server.CertDir)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -159,6 +159,8 @@ func TestInstallScript(t *testing.T) {
 		"User=linehub", "ExecStart=/usr/local/bin/linehub serve --config /etc/linehub/config.yaml",
 		"AmbientCapabilities=CAP_NET_BIND_SERVICE", "NoNewPrivileges=yes", "ProtectSystem=strict",
 		"ReadWritePaths=/var/lib/linehub", "Restart=on-failure", "WantedBy=multi-user.target",
+		"SystemCallFilter=~@privileged @resources", "ProcSubset=pid", "RemoveIPC=yes",
+		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
 	} {
 		if !strings.Contains(unit, "\n"+line+"\n") {
 			t.Errorf("unit lacks %q", line)
@@ -173,6 +175,14 @@ func TestInstallScript(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &stderr, &stderr
 		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
 			t.Errorf("systemd-analyze verify: %v\n%s", err, stderr.String())
+		}
+		// The sandbox keeps its exposure score at 1.4 or lower (systemd
+		// 252 scores ten times the printed figure against --threshold).
+		out, err := exec.Command(sa, "security", "--offline=yes", "--root="+root, "--threshold=14", "/etc/systemd/system/linehub.service").CombinedOutput()
+		if err != nil {
+			t.Errorf("systemd-analyze security: %v\n%s", err, out)
+		} else if i := bytes.Index(out, []byte("Overall exposure level")); i >= 0 {
+			t.Logf("%s", bytes.TrimSpace(out[i:]))
 		}
 	} else if os.Getenv("CI") == "true" {
 		t.Error("systemd-analyze not found; CI must install the Debian package systemd")
@@ -238,6 +248,37 @@ func TestInstallScript(t *testing.T) {
 		if _, ok := after[p]; ok {
 			t.Errorf("purge left %s", p)
 		}
+	}
+}
+
+// TestInstallScriptWithoutDomainListensOnLoopback: without a domain
+// linehub speaks plain HTTP, so the installed configuration keeps it on
+// loopback (for a TLS proxy on the same host) and the script says so.
+func TestInstallScriptWithoutDomainListensOnLoopback(t *testing.T) {
+	needProgram(t, "sh", "dash")
+	root := t.TempDir()
+	out, err := runInstall(t, "--root", root, "--binary", binary(t))
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	cfg, err := config.Load(filepath.Join(root, "etc/linehub/config.yaml"), nil)
+	if err != nil {
+		t.Fatalf("installed config does not load: %v", err)
+	}
+	if cfg.Domain != "" || cfg.Listen != "127.0.0.1:8080" {
+		t.Errorf("without --domain: domain %q, listen %q; want plain HTTP on 127.0.0.1:8080 only", cfg.Domain, cfg.Listen)
+	}
+	if !strings.Contains(out, "127.0.0.1:8080") || !strings.Contains(out, "reverse proxy") {
+		t.Errorf("install.sh did not say linehub listens on loopback for a reverse proxy:\n%s", out)
+	}
+
+	// With a domain, listen is not used; the example's value stays.
+	root = t.TempDir()
+	if out, err := runInstall(t, "--root", root, "--binary", binary(t), "--domain", "line.example.com"); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	if cfg, err := config.Load(filepath.Join(root, "etc/linehub/config.yaml"), nil); err != nil || cfg.Domain != "line.example.com" {
+		t.Fatalf("with --domain: %+v %v", cfg, err)
 	}
 }
 

@@ -264,6 +264,16 @@ func testAutomaticHTTPS(t *testing.T, want string) {
 		old.Close()
 		t.Error("TLS 1.1 handshake accepted")
 	}
+	// TLS 1.2 with CBC suites only is refused too: AEAD suites only.
+	cbc, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{
+		RootCAs: peb.Issuing, ServerName: domain, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},
+	})
+	if err == nil {
+		cbc.Close()
+		t.Error("TLS 1.2 handshake with only CBC suites accepted")
+	}
 	// The certificate is stored under the data directory.
 	if _, err := os.Stat(filepath.Join(dataDir, "certmagic")); err != nil {
 		t.Errorf("no certificate storage in data_dir: %v", err)

@@ -17,10 +17,19 @@ type DNSReport struct {
 	// Local are the addresses of this host's interfaces.
 	Local []net.IP
 	Err   error
+	// LocalErr says why this host's addresses could not be listed (the
+	// systemd unit allows no netlink sockets, which listing them needs).
+	LocalErr error
 }
 
-// OK says whether one of the domain's addresses is on this host.
-func (r DNSReport) OK() bool { return r.Err == nil && len(r.matches()) > 0 }
+// OK says whether one of the domain's addresses is on this host, or, when
+// this host's addresses cannot be listed, that the domain resolves at all.
+func (r DNSReport) OK() bool {
+	if r.Err != nil || len(r.Addrs) == 0 {
+		return false
+	}
+	return r.LocalErr != nil || len(r.matches()) > 0
+}
 
 func (r DNSReport) matches() []net.IP {
 	var m []net.IP
@@ -48,6 +57,9 @@ func (r DNSReport) Problem() string {
 
 // String is one line for `linehub check`.
 func (r DNSReport) String() string {
+	if r.OK() && r.LocalErr != nil {
+		return fmt.Sprintf("%s resolves to %s (not compared with this host's addresses, which could not be listed: %v)", r.Domain, joinIPs(r.Addrs), r.LocalErr)
+	}
 	if r.OK() {
 		return fmt.Sprintf("%s resolves to %s (this host)", r.Domain, joinIPs(r.matches()))
 	}
@@ -79,7 +91,8 @@ func CheckDNS(ctx context.Context, domain string) DNSReport {
 	for _, a := range addrs {
 		r.Addrs = append(r.Addrs, a.IP)
 	}
-	ifAddrs, _ := net.InterfaceAddrs()
+	ifAddrs, err := net.InterfaceAddrs()
+	r.LocalErr = err
 	for _, a := range ifAddrs {
 		if n, ok := a.(*net.IPNet); ok {
 			r.Local = append(r.Local, n.IP)

@@ -140,6 +140,8 @@ func TestDNSReport(t *testing.T) {
 		{"points elsewhere", DNSReport{Domain: "a.example.com", Addrs: []net.IP{ip("198.51.100.1")}, Local: []net.IP{ip("203.0.113.7")}}, false, "not an address of this host"},
 		{"no records", DNSReport{Domain: "a.example.com", Local: []net.IP{ip("203.0.113.7")}}, false, "no A or AAAA record"},
 		{"lookup fails", DNSReport{Domain: "a.example.com", Err: errors.New("no such host")}, false, "does not resolve (no such host)"},
+		{"own addresses unknown", DNSReport{Domain: "a.example.com", Addrs: []net.IP{ip("198.51.100.1")}, LocalErr: errors.New("address family not supported by protocol")}, true, "not compared with this host's addresses"},
+		{"own addresses unknown, no records", DNSReport{Domain: "a.example.com", LocalErr: errors.New("address family not supported by protocol")}, false, "no A or AAAA record"},
 	} {
 		if tc.r.OK() != tc.ok || !strings.Contains(tc.r.String(), tc.want) {
 			t.Errorf("%s: OK %v, %q; want %v, %q", tc.name, tc.r.OK(), tc.r.String(), tc.ok, tc.want)

@@ -11,7 +11,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,8 +67,24 @@ func Backup(ctx context.Context, dataDir, dest string, dirs ...string) (BackupIn
 	if err != nil {
 		return BackupInfo{}, err
 	}
-	tmp := dest + ".tmp-" + randomSuffix()
-	defer os.Remove(tmp)
+	// The copy holds the secret key. SQLite would create it with the
+	// process umask (often 0644), readable by anyone while it is written:
+	// a private directory next to dest and a file created 0600 before any
+	// data goes in keep it out of reach from the first byte; the rename
+	// into place stays on one file system.
+	priv, err := os.MkdirTemp(filepath.Dir(dest), ".linehub-backup-")
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("create a private directory next to %s: %w", dest, err)
+	}
+	defer os.RemoveAll(priv)
+	tmp := filepath.Join(priv, "backup.db")
+	// VACUUM INTO accepts an existing empty file and keeps its mode.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("create the backup file: %w", err)
+	}
+	f.Close()
+	stageHook("vacuum", tmp)
 
 	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=10000")
 	if err != nil {
@@ -85,9 +103,7 @@ func Backup(ctx context.Context, dataDir, dest string, dirs ...string) (BackupIn
 	if err := writeBackupMeta(ctx, tmp, strings.TrimSpace(string(key)), files, &info); err != nil {
 		return BackupInfo{}, err
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return BackupInfo{}, err
-	}
+	stageHook("written", tmp)
 	if err := syncFile(tmp); err != nil {
 		return BackupInfo{}, err
 	}
@@ -122,11 +138,7 @@ func readDirs(dataDir string, dirs []string) ([]backupFile, error) {
 			if err != nil || !d.Type().IsRegular() {
 				return err
 			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, err := d.Info()
+			data, fi, err := readRegular(p)
 			if err != nil {
 				return err
 			}
@@ -142,6 +154,26 @@ func readDirs(dataDir string, dirs []string) ([]backupFile, error) {
 		}
 	}
 	return out, nil
+}
+
+// readRegular reads p if it is a regular file, without following a
+// symbolic link put there since the directory was listed: backups run as
+// root, and the data directory belongs to the service user.
+func readRegular(p string) ([]byte, os.FileInfo, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	data, err := io.ReadAll(f)
+	return data, fi, err
 }
 
 func writeBackupMeta(ctx context.Context, path, key string, files []backupFile, info *BackupInfo) error {
@@ -259,13 +291,40 @@ func readBackupFiles(ctx context.Context, db *sql.DB) ([]backupFile, error) {
 		if err := rows.Scan(&f.path, &mode, &f.data); err != nil {
 			return nil, fmt.Errorf("read the files in the backup: %w", err)
 		}
-		if !filepath.IsLocal(filepath.FromSlash(f.path)) || !strings.Contains(f.path, "/") {
+		if !filepath.IsLocal(filepath.FromSlash(f.path)) || !strings.Contains(f.path, "/") || path.Clean(f.path) != f.path {
 			return nil, fmt.Errorf("the backup holds a file %q outside a directory of the data directory", f.path)
 		}
 		f.mode = os.FileMode(mode).Perm()
 		out = append(out, f)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the files in the backup: %w", err)
+	}
+	held := make(map[string]bool, len(out))
+	for _, f := range out {
+		held[f.path] = true
+	}
+	for _, f := range out {
+		for dir := path.Dir(f.path); dir != "."; dir = path.Dir(dir) {
+			if held[dir] {
+				return nil, fmt.Errorf("the backup holds both a file %q and files inside it", dir)
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkRestorable refuses files outside the directories a backup may
+// carry (dirs): anything else, such as secret.key/x, would replace the
+// database, the key or their kin in the data directory.
+func checkRestorable(files []backupFile, dirs []string) error {
+	for _, f := range files {
+		top, _, _ := strings.Cut(f.path, "/")
+		if !slices.Contains(dirs, top) {
+			return fmt.Errorf("the backup holds a file %q outside the directories a backup carries (%s)", f.path, strings.Join(dirs, ", "))
+		}
+	}
+	return nil
 }
 
 func checkSQLiteHeader(file string) error {
@@ -284,73 +343,121 @@ func checkSQLiteHeader(file string) error {
 // RestoreResult says where the replaced files went.
 type RestoreResult struct {
 	Info BackupInfo
-	// Aside lists the previous database and key files, renamed with a
-	// .before-restore-<time> suffix; nothing is deleted.
+	// Aside lists the previous database, key and directories, renamed
+	// with a .before-restore-<time>-<random> suffix; nothing is deleted.
 	Aside []string
 }
 
-// Restore replaces the database and key in dataDir with those of a backup.
-// linehub must not be running (the caller holds the data directory lock).
-// The backup is verified and prepared next to the database first, so a bad
-// file changes nothing; then the current files are renamed aside.
-func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
+// Restore replaces the database and key in dataDir with those of a
+// backup, and each of dirs with the backup's files under it; a backup
+// holding any other file is refused. linehub must not be running (the
+// caller holds the data directory lock). The backup is verified and
+// prepared first, so a bad file changes nothing; then the current files
+// are renamed aside.
+//
+// Run as root, Restore works in a directory that belongs to the service
+// user, who may swap any name in it for a link at any moment. So SQLite
+// (which follows links) only opens a private copy outside it; every file
+// created in it is created with O_EXCL, never through a link, and given
+// to the owner through its descriptor; and every path goes through an
+// os.Root, which does not leave the directory.
+func Restore(ctx context.Context, dataDir, file string, dirs ...string) (RestoreResult, error) {
 	info, key, files, err := readBackup(ctx, file)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return RestoreResult{}, fmt.Errorf("create data dir: %w", err)
+	if err := checkRestorable(files, dirs); err != nil {
+		return RestoreResult{}, fmt.Errorf("%s: %w", file, err)
 	}
-	dbPath := filepath.Join(dataDir, DBFile)
-	tmp := dbPath + ".restore-" + randomSuffix()
-	defer os.Remove(tmp)
-	if err := copyFile(file, tmp, 0o600); err != nil {
+	priv, err := os.MkdirTemp("", "linehub-restore-")
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("create a private directory: %w", err)
+	}
+	defer os.RemoveAll(priv)
+	prepared := filepath.Join(priv, DBFile)
+	if err := copyFile(file, prepared, 0o600); err != nil {
 		return RestoreResult{}, fmt.Errorf("copy backup: %w", err)
 	}
-	if err := stripBackupMeta(ctx, tmp); err != nil {
-		return RestoreResult{}, err
-	}
-	keyTmp := filepath.Join(dataDir, KeyFile+".restore-"+randomSuffix())
-	defer os.Remove(keyTmp)
-	if err := os.WriteFile(keyTmp, []byte(key+"\n"), 0o600); err != nil {
-		return RestoreResult{}, fmt.Errorf("write secret key: %w", err)
-	}
-	if err := syncFile(keyTmp); err != nil {
+	if err := stripBackupMeta(ctx, prepared); err != nil {
 		return RestoreResult{}, err
 	}
 
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return RestoreResult{}, fmt.Errorf("create data dir: %w", err)
+	}
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("open data dir: %w", err)
+	}
+	defer root.Close()
+	own, err := dataDirOwner(root)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	dbTmp := DBFile + ".restore-" + randomSuffix()
+	defer root.Remove(dbTmp)
+	dbStaged, err := stage(root, dbTmp, 0o600, own, func(w io.Writer) error {
+		in, err := os.Open(prepared)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		_, err = io.Copy(w, in)
+		return err
+	})
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("copy the restored database into %s: %w", dataDir, err)
+	}
+	defer dbStaged.Close()
+	keyTmp := KeyFile + ".restore-" + randomSuffix()
+	defer root.Remove(keyTmp)
+	keyStaged, err := stage(root, keyTmp, 0o600, own, func(w io.Writer) error {
+		_, err := io.WriteString(w, key+"\n")
+		return err
+	})
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("write secret key: %w", err)
+	}
+	defer keyStaged.Close()
+	stageHook("staged", dataDir)
+	// Nothing has changed yet: a staged file swapped meanwhile stops the
+	// restore here.
+	for _, s := range []struct {
+		name string
+		f    *os.File
+	}{{dbTmp, dbStaged}, {keyTmp, keyStaged}} {
+		if err := checkStaged(root, s.name, s.f); err != nil {
+			return RestoreResult{}, err
+		}
+	}
+
 	res := RestoreResult{Info: info}
-	suffix := ".before-restore-" + now().Format("20060102T150405Z")
+	suffix := asideSuffix()
 	for _, name := range []string{DBFile, DBFile + "-wal", DBFile + "-shm", KeyFile} {
-		p := filepath.Join(dataDir, name)
-		if _, err := os.Stat(p); err != nil {
+		if _, err := root.Lstat(name); err != nil {
 			continue
 		}
 		// The -wal and -shm files keep their suffix after the new name, so
 		// the set aside copy still opens as a database with its journal.
-		aside := p + suffix
+		aside := name + suffix
 		if strings.HasPrefix(name, DBFile+"-") {
-			aside = filepath.Join(dataDir, DBFile+suffix+strings.TrimPrefix(name, DBFile))
+			aside = DBFile + suffix + strings.TrimPrefix(name, DBFile)
 		}
-		if err := os.Rename(p, aside); err != nil {
-			return res, fmt.Errorf("set %s aside: %w", name, err)
-		}
-		res.Aside = append(res.Aside, aside)
-	}
-	giveAway := dataDirOwner(dataDir)
-	for _, p := range []string{tmp, keyTmp} {
-		if err := giveAway(p); err != nil {
+		if err := setAside(root, name, aside); err != nil {
 			return res, err
 		}
+		res.Aside = append(res.Aside, filepath.Join(dataDir, aside))
 	}
-	if err := os.Rename(tmp, dbPath); err != nil {
+	if err := placeStaged(root, dbTmp, DBFile, dbStaged); err != nil {
 		return res, fmt.Errorf("put the restored database in place: %w", err)
 	}
-	if err := os.Rename(keyTmp, filepath.Join(dataDir, KeyFile)); err != nil {
+	if err := placeStaged(root, keyTmp, KeyFile, keyStaged); err != nil {
 		return res, fmt.Errorf("put the restored secret key in place: %w", err)
 	}
-	aside, err := restoreFiles(dataDir, files, suffix, giveAway)
-	res.Aside = append(res.Aside, aside...)
+	aside, err := restoreFiles(root, files, suffix, own)
+	for _, a := range aside {
+		res.Aside = append(res.Aside, filepath.Join(dataDir, a))
+	}
 	if err != nil {
 		return res, err
 	}
@@ -358,63 +465,156 @@ func Restore(ctx context.Context, dataDir, file string) (RestoreResult, error) {
 	return res, nil
 }
 
-// restoreFiles writes the backup's files into dataDir. A directory they
-// belong to that exists already is renamed aside with suffix first, so the
-// restored one holds exactly what was backed up.
-func restoreFiles(dataDir string, files []backupFile, suffix string, owner func(string) error) (aside []string, err error) {
-	tops := map[string]bool{}
+// asideSuffix names the set aside copies of one restore; nanoseconds and
+// a random part keep two restores from taking the same names.
+func asideSuffix() string {
+	return ".before-restore-" + now().Format("20060102T150405.000000000Z") + "-" + randomSuffix()
+}
+
+// setAside renames name to aside inside root, never over an existing file.
+func setAside(root *os.Root, name, aside string) error {
+	if _, err := root.Lstat(aside); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("set %s aside: %s exists already", name, aside)
+	}
+	if err := root.Rename(name, aside); err != nil {
+		return fmt.Errorf("set %s aside: %w", name, err)
+	}
+	return nil
+}
+
+// stage creates name in root (failing if anything, a link included, is
+// there), gives it to the data directory's owner and the exact mode, and
+// fills it with write. The file stays open for placeStaged: while it is,
+// no other file can take its inode number.
+func stage(root *os.Root, name string, mode os.FileMode, own func(*os.File) error, write func(io.Writer) error) (*os.File, error) {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	err = own(f)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = write(f)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// placeStaged renames a staged file into place, if it is still the file
+// stage made.
+func placeStaged(root *os.Root, name, final string, staged *os.File) error {
+	if err := checkStaged(root, name, staged); err != nil {
+		return err
+	}
+	return root.Rename(name, final)
+}
+
+// checkStaged says whether name in root is still the file staged.
+func checkStaged(root *os.Root, name string, staged *os.File) error {
+	want, err := staged.Stat()
+	if err != nil {
+		return err
+	}
+	got, err := root.Lstat(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if !os.SameFile(got, want) {
+		return fmt.Errorf("%s was replaced during the restore: someone else writes in the data directory", name)
+	}
+	return nil
+}
+
+// restoreFiles writes the backup's files into root. A directory they
+// belong to that exists already is renamed aside with suffix first, so
+// the restored one holds exactly what was backed up. It returns the set
+// aside names, relative to root.
+func restoreFiles(root *os.Root, files []backupFile, suffix string, own func(*os.File) error) (aside []string, err error) {
+	made := map[string]bool{}
 	for _, f := range files {
 		top, _, _ := strings.Cut(f.path, "/")
-		if !tops[top] {
-			tops[top] = true
-			p := filepath.Join(dataDir, top)
-			if _, err := os.Lstat(p); err == nil {
-				if err := os.Rename(p, p+suffix); err != nil {
-					return aside, fmt.Errorf("set %s aside: %w", p, err)
+		if !made[top] {
+			if _, err := root.Lstat(top); err == nil {
+				if err := setAside(root, top, top+suffix); err != nil {
+					return aside, err
 				}
-				aside = append(aside, p+suffix)
+				aside = append(aside, top+suffix)
 			}
 		}
-		p := filepath.Join(dataDir, filepath.FromSlash(f.path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		name := filepath.FromSlash(f.path)
+		if err := makeDirs(root, filepath.Dir(name), own, made); err != nil {
 			return aside, fmt.Errorf("restore %s: %w", f.path, err)
 		}
-		if err := os.WriteFile(p, f.data, f.mode); err != nil {
-			return aside, fmt.Errorf("restore %s: %w", f.path, err)
-		}
-		if err := owner(p); err != nil {
-			return aside, err
-		}
-	}
-	for top := range tops {
-		_ = filepath.WalkDir(filepath.Join(dataDir, top), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				_ = owner(p)
-			}
-			return nil
+		staged, err := stage(root, name, f.mode, own, func(w io.Writer) error {
+			_, err := w.Write(f.data)
+			return err
 		})
+		if err != nil {
+			return aside, fmt.Errorf("restore %s: %w", f.path, err)
+		}
+		if err := staged.Close(); err != nil {
+			return aside, fmt.Errorf("restore %s: %w", f.path, err)
+		}
 	}
 	return aside, nil
 }
 
-// dataDirOwner returns what gives a restored file the data directory's
-// owner. Run as root (sudo linehub restore), new files would belong to
-// root and the service user could not open them; otherwise it does nothing.
-func dataDirOwner(dataDir string) func(path string) error {
-	fi, err := os.Stat(dataDir)
-	if err != nil || os.Geteuid() != 0 {
-		return func(string) error { return nil }
+// makeDirs creates dir and its parents inside root, each given to the
+// data directory's owner; made remembers those already created.
+func makeDirs(root *os.Root, dir string, own func(*os.File) error, made map[string]bool) error {
+	if dir == "." || made[dir] {
+		return nil
+	}
+	if err := makeDirs(root, filepath.Dir(dir), own, made); err != nil {
+		return err
+	}
+	if err := root.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	d, err := root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := own(d); err != nil {
+		return err
+	}
+	made[dir] = true
+	return nil
+}
+
+// dataDirOwner returns what gives a file Restore creates the data
+// directory's owner. Run as root (sudo linehub restore), new files would
+// belong to root and the service user could not open them; otherwise it
+// does nothing. It takes a descriptor, never a path, which could be a link
+// by the time it is used.
+func dataDirOwner(root *os.Root) (func(*os.File) error, error) {
+	none := func(*os.File) error { return nil }
+	if os.Geteuid() != 0 {
+		return none, nil
+	}
+	fi, err := root.Stat(".")
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return func(string) error { return nil }
+		return none, nil
 	}
-	return func(p string) error {
-		if err := os.Chown(p, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("give %s to the data directory's owner: %w", p, err)
+	return func(f *os.File) error {
+		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("give %s to the data directory's owner: %w", f.Name(), err)
 		}
 		return nil
-	}
+	}, nil
 }
 
 // stripBackupMeta removes the key table from the restored copy (the key
@@ -478,6 +678,16 @@ func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
+	}
+}
+
+// testHook, set by tests, sees the stages of Backup and Restore with the
+// path each works on.
+var testHook func(stage, path string)
+
+func stageHook(stage, path string) {
+	if testHook != nil {
+		testHook(stage, path)
 	}
 }
 

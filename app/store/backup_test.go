@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestBackupWhileWritingRestores backs up a database that is taking inbox
@@ -160,12 +163,7 @@ func TestRestoreSetsAsideAndRefusesBadFiles(t *testing.T) {
 	// The old database, opened with the old key, still has both.
 	old := t.TempDir()
 	for _, p := range res.Aside {
-		base := filepath.Base(p)
-		i := strings.Index(base, ".before-restore-")
-		name := base[:i]
-		if rest := base[i+len(".before-restore-"):]; strings.Contains(rest, "-") {
-			name += rest[strings.Index(rest, "-"):]
-		}
+		name := asideName.ReplaceAllString(filepath.Base(p), "")
 		if err := os.Rename(p, filepath.Join(old, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -178,6 +176,9 @@ func TestRestoreSetsAsideAndRefusesBadFiles(t *testing.T) {
 		t.Errorf("set-aside database has %d connections, want 2", len(conns))
 	}
 }
+
+// asideName matches the suffix a restore gives the files it sets aside.
+var asideName = regexp.MustCompile(`\.before-restore-[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9a-f]{12}`)
 
 func listDir(t *testing.T, dir string) string {
 	t.Helper()
@@ -255,7 +256,7 @@ func TestBackupCarriesCertificates(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dst, "certmagic", "stale"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Restore(ctx, dst, file)
+	res, err := Restore(ctx, dst, file, "certmagic")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,10 +319,282 @@ func TestBackupCarriesCertificates(t *testing.T) {
 	db.Close()
 	target := t.TempDir()
 	before := listDir(t, target)
-	if _, err := Restore(ctx, target, evil); err == nil || !strings.Contains(err.Error(), "outside") {
+	if _, err := Restore(ctx, target, evil, "certmagic"); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Fatalf("restore of a backup with ../ in a path: %v", err)
 	}
 	if after := listDir(t, target); after != before {
 		t.Errorf("the refused restore changed the data dir")
+	}
+}
+
+// TestBackupIsPrivateWhileWritten: the backup holds the secret key, so no
+// one else may open it from its first byte, whatever the umask and however
+// open the destination directory is.
+func TestBackupIsPrivateWhileWritten(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	openTest(t, src).Close()
+	destDir := t.TempDir()
+	// Others may enter it, as they may /var/backups or a home directory.
+	if err := os.Chmod(destDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Umask(syscall.Umask(0))
+	seen := map[string]bool{}
+	testHook = func(stage, p string) {
+		seen[stage] = true
+		dir := filepath.Dir(p)
+		if dir == destDir {
+			t.Errorf("%s: the backup is written straight into %s, which others can enter", stage, destDir)
+		}
+		for _, q := range []string{dir, p} {
+			fi, err := os.Stat(q)
+			if err != nil {
+				t.Errorf("%s: %v", stage, err)
+			} else if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: %s has mode %v while the backup is written", stage, q, fi.Mode().Perm())
+			}
+		}
+	}
+	defer func() { testHook = nil }()
+	dest := filepath.Join(destDir, "b.db")
+	if _, err := Backup(ctx, src, dest); err != nil {
+		t.Fatal(err)
+	}
+	if !seen["vacuum"] || !seen["written"] {
+		t.Fatalf("stages seen %v: the test hook was not called", seen)
+	}
+	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", fi, err)
+	}
+	if got := listDir(t, destDir); !strings.HasPrefix(got, "b.db ") || strings.Count(got, "\n") != 1 {
+		t.Errorf("destination directory holds more than the backup:\n%s", got)
+	}
+}
+
+// TestRestoreAsRootFollowsNoLink: run as root into a data directory the
+// service user owns, restore gives its new files to that user. A link the
+// user puts where a new file was must not make restore give away (or
+// write) the file it points to.
+func TestRestoreAsRootFollowsNoLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: restore gives files away only when run as root")
+	}
+	ctx := context.Background()
+	src := t.TempDir()
+	openTest(t, src).Close()
+	file := filepath.Join(t.TempDir(), "b.db")
+	if _, err := Backup(ctx, src, file); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	openTest(t, dir).Close()
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("root's own"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	planted := 0
+	testHook = func(stage, p string) {
+		if stage != "staged" {
+			return
+		}
+		es, _ := os.ReadDir(p)
+		for _, e := range es {
+			if strings.Contains(e.Name(), ".restore-") {
+				full := filepath.Join(p, e.Name())
+				if err := os.Remove(full); err != nil {
+					t.Error(err)
+				}
+				if err := os.Symlink(victim, full); err != nil {
+					t.Error(err)
+				}
+				planted++
+			}
+		}
+	}
+	defer func() { testHook = nil }()
+	_, err := Restore(ctx, dir, file)
+	if planted < 2 {
+		t.Fatalf("planted %d links: the test hook did not find the staged files", planted)
+	}
+	fi, serr := os.Stat(victim)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+		t.Errorf("restore gave %s (reached through a link) to uid %d", victim, uid)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root's own" {
+		t.Errorf("restore wrote through a link into %s: %q", victim, b)
+	}
+	if err == nil {
+		t.Error("restore reported success though its staged files were swapped for links")
+	} else {
+		t.Logf("restore: %v", err)
+	}
+}
+
+// TestRestoreRefusesFilesOutsideItsDirectories: a crafted backup can only
+// bring files under the directories restore is given; a file that would
+// replace the key (secret.key/x), a path that is not clean, or a file
+// that is also a directory of other files is refused before anything
+// changes.
+func TestRestoreRefusesFilesOutsideItsDirectories(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	openTest(t, src).Close()
+	if err := os.MkdirAll(filepath.Join(src, "certmagic", "acme"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "certmagic", "acme", "a.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "b.db")
+	if _, err := Backup(ctx, src, file, "certmagic"); err != nil {
+		t.Fatal(err)
+	}
+	for name, paths := range map[string][]string{
+		"into the key":        {"secret.key/x"},
+		"into the database":   {"linehub.db/x"},
+		"another directory":   {"other/x"},
+		"dot segment":         {"certmagic/./x"},
+		"empty segment":       {"certmagic//x"},
+		"file and directory":  {"certmagic/a", "certmagic/a/b"},
+		"key file as dir top": {"certmagic/acme/a.json/x"},
+	} {
+		crafted := filepath.Join(t.TempDir(), "crafted.db")
+		if err := copyFile(file, crafted, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite3", "file:"+crafted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			if _, err := db.Exec("INSERT INTO "+backupFilesTable+" (path, mode, data) VALUES (?, 384, 'x')", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		dir := t.TempDir()
+		openTest(t, dir).Close()
+		key, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+		before := listDir(t, dir)
+		if _, err := Restore(ctx, dir, crafted, "certmagic"); err == nil {
+			t.Errorf("%s: restore accepted %v", name, paths)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+		if after := listDir(t, dir); after != before {
+			t.Errorf("%s: the refused restore changed the data dir:\n%s\nwas\n%s", name, after, before)
+		}
+		if k, err := os.ReadFile(filepath.Join(dir, KeyFile)); err != nil || string(k) != string(key) {
+			t.Errorf("%s: the key changed: %v", name, err)
+		}
+	}
+}
+
+// TestRestoresInOneSecondKeepEverything: each restore sets the previous
+// files aside under names of its own, so a second restore within the same
+// second does not overwrite what the first set aside.
+func TestRestoresInOneSecondKeepEverything(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	openTest(t, src).Close()
+	file := filepath.Join(t.TempDir(), "b.db")
+	if _, err := Backup(ctx, src, file); err != nil {
+		t.Fatal(err)
+	}
+	// Two restores must start and end within one wall-clock second for
+	// the test to mean anything; retry the pair if a second boundary fell
+	// between them.
+	for attempt := 0; ; attempt++ {
+		dir := t.TempDir()
+		openTest(t, dir).Close()
+		first, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+		start := time.Now().Unix()
+		var aside []string
+		for range 2 {
+			res, err := Restore(ctx, dir, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aside = append(aside, res.Aside...)
+		}
+		if time.Now().Unix() != start && attempt < 5 {
+			continue
+		}
+		names := map[string]bool{}
+		keptFirst := false
+		for _, a := range aside {
+			if names[a] {
+				t.Errorf("two restores set files aside under the same name %s", a)
+			}
+			names[a] = true
+			if strings.HasPrefix(filepath.Base(a), KeyFile+".") {
+				if k, _ := os.ReadFile(a); string(k) == string(first) {
+					keptFirst = true
+				}
+			}
+		}
+		if !keptFirst {
+			t.Errorf("the key the first restore set aside is gone: aside %v", aside)
+		}
+		return
+	}
+}
+
+// TestLockDataDirFollowsNoLink: a link (or hard link) planted as the lock
+// file, in a directory the service user owns, must not lead root (running
+// restore or check) to truncate the file it points to.
+func TestLockDataDirFollowsNoLink(t *testing.T) {
+	for _, link := range []func(string, string) error{os.Symlink, os.Link} {
+		dir := t.TempDir()
+		victim := filepath.Join(t.TempDir(), "victim")
+		if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := link(victim, filepath.Join(dir, LockFile)); err != nil {
+			t.Fatal(err)
+		}
+		if unlock, err := LockDataDir(dir); err == nil {
+			unlock()
+			t.Error("locked through a link")
+		} else {
+			t.Log(err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "precious" {
+			t.Errorf("the lock wrote through a link into %s: %q", victim, b)
+		}
+	}
+}
+
+// TestLockCreatedByRootBelongsToTheService: restore or check run as root
+// on a data directory without a lock file leave the lock they create to
+// the directory's owner, so the service can still start.
+func TestLockCreatedByRootBelongsToTheService(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	fi, err := os.Stat(filepath.Join(dir, LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != nobody {
+		t.Errorf("lock belongs to uid %d, want the data directory's owner %d", uid, nobody)
 	}
 }

@@ -24,9 +24,28 @@ func LockDataDir(dataDir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("create data dir %s: %w", dataDir, err)
 	}
 	path := filepath.Join(dataDir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// restore and check run as root in a directory the service user owns:
+	// the lock must not lead them through a link (or a hard link) to
+	// truncate some other file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("lock %s is not a plain file of its own (a link?): remove it and try again", path)
+	}
+	// Root (restore, check) creating the lock must leave it to the data
+	// directory's owner, or the service could not start afterwards.
+	if os.Geteuid() == 0 {
+		if di, err := os.Stat(dataDir); err == nil {
+			if st, ok := di.Sys().(*syscall.Stat_t); ok {
+				if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+					f.Close()
+					return nil, fmt.Errorf("give lock %s to the data directory's owner: %w", path, err)
+				}
+			}
+		}
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		raw, _ := os.ReadFile(path)

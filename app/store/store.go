@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -60,6 +61,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dataDir, err)
 	}
+	tightenModes(dataDir, opts.Logger)
 	sealer, err := LoadOrCreateKey(filepath.Join(dataDir, KeyFile))
 	if err != nil {
 		return nil, err
@@ -102,6 +104,41 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	}
 	go s.committer()
 	return s, nil
+}
+
+// tightenModes makes the data directory 0700 and the database, its
+// journal and the lock 0600 where this process owns them, and warns about
+// each that other local users could read: a copy made by hand, a restore
+// from a careless archive or an old install may have left them so. Files
+// it does not own it only warns about. The key is not among them: a key
+// others could read may have leaked, and LoadOrCreateKey refuses to start
+// with it so that the operator decides.
+func tightenModes(dataDir string, log *slog.Logger) {
+	euid := os.Geteuid()
+	for _, f := range []struct {
+		name string
+		mode os.FileMode
+	}{{".", 0o700}, {DBFile, 0o600}, {DBFile + "-wal", 0o600}, {DBFile + "-shm", 0o600}, {LockFile, 0o600}} {
+		p := filepath.Join(dataDir, f.name)
+		stat := os.Lstat
+		if f.name == "." {
+			stat = os.Stat // the data directory may well be a link
+		}
+		fi, err := stat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || int(st.Uid) != euid {
+			log.Warn("data file is open to other local users and not ours to fix: chmod it", "path", p, "mode", fi.Mode().Perm().String(), "want", f.mode.String())
+			continue
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			log.Warn("data file is open to other local users and could not be fixed", "path", p, "mode", fi.Mode().Perm().String(), "err", err)
+			continue
+		}
+		log.Warn("data file was open to other local users: mode fixed", "path", p, "mode", fi.Mode().Perm().String(), "now", f.mode.String())
+	}
 }
 
 // Path is the database file.

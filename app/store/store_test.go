@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -358,5 +359,52 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	defer func() { migrations = all }()
 	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer schema with an older linehub: %v", err)
+	}
+}
+
+// TestOpenTightensModes: a data directory left 0755 with a database and
+// lock 0644 (a copy made by hand, an old install) is made 0700/0600 at
+// start, with a warning naming each path and its mode. (A key others can
+// read is refused instead: TestKeyFileTooOpenIsRefused.)
+func TestOpenTightensModes(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, dir).Close()
+	if err := os.WriteFile(filepath.Join(dir, LockFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loose := map[string]os.FileMode{dir: 0o755, filepath.Join(dir, DBFile): 0o644, filepath.Join(dir, LockFile): 0o644}
+	for p, m := range loose {
+		if err := os.Chmod(p, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	st, err := Open(dir, Options{Synchronous: "NORMAL", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("open with loose modes: %v", err)
+	}
+	st.Close()
+	for p, m := range loose {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s still has mode %v", p, fi.Mode().Perm())
+		}
+		if want := fmt.Sprintf("level=WARN msg=\"data file was open to other local users: mode fixed\" path=%s mode=%v", p, m); !strings.Contains(logs.String(), want) {
+			t.Errorf("no warning %q in:\n%s", want, logs.String())
+		}
+	}
+
+	// Modes already private: nothing to say.
+	logs.Reset()
+	st, err = Open(dir, Options{Synchronous: "NORMAL", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if strings.Contains(logs.String(), "other local users") {
+		t.Errorf("warned about private files:\n%s", logs.String())
 	}
 }
