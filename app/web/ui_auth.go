@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -57,6 +58,23 @@ func checkPassword(phc, pw string) bool {
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// HashNewPassword checks a new admin password against the dashboard's
+// rules and returns its hash; the error says in English what is wrong
+// (the command line resets passwords with it).
+func HashNewPassword(pw, email string) (string, error) {
+	if p := passwordProblem(pw, email); p != "" {
+		cat, err := loadCatalog()
+		if err != nil {
+			return "", err
+		}
+		return "", errors.New(cat.locale("en").T(p))
+	}
+	return hashPassword(pw)
+}
+
+// PasswordMatches tells whether pw is the password hashed in phc.
+func PasswordMatches(phc, pw string) bool { return checkPassword(phc, pw) }
 
 // passwordProblem returns the catalogue key of what is wrong with a new
 // password, or "" when it is acceptable: at least 12 characters and three
