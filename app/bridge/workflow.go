@@ -46,8 +46,8 @@ type WorkflowCall struct {
 	ConnectionKey string
 	APIKey        string
 	Method        string
-	// URIs are the full request URLs HubSpot may have signed (the public URL
-	// and the one the request arrived on, which differ behind a proxy).
+	// URIs are the full request URLs HubSpot may have signed; the web
+	// server passes only the public URL, never one built from the request.
 	URIs      []string
 	Timestamp string // X-HubSpot-Request-Timestamp (ms)
 	Signature string // X-HubSpot-Signature-v3

@@ -1,5 +1,5 @@
 // Package cli is linehub's command line: serve (the appliance), token,
-// version, backup, restore, check and the development doubles.
+// admin, version, backup, restore, check and the development doubles.
 package cli
 
 import (
@@ -26,14 +26,14 @@ Usage:
   linehub [serve]                      run the appliance (default)
   linehub token create --name NAME     create an admin API token (printed once)
   linehub version                      print the version
-%s  linehub dev doubles [--hubspot ADDR] [--line ADDR]
+%s%s  linehub dev doubles [--hubspot ADDR] [--line ADDR]
                                        run the LINE and HubSpot test doubles
 
 Every command takes --config FILE (or LINEHUB_CONFIG); without one the
 defaults apply (SQLite in ./data, plain HTTP on :8080).
 `
 
-var usage = fmt.Sprintf(usageFormat, opsUsage)
+var usage = fmt.Sprintf(usageFormat, opsUsage, adminUsage)
 
 // Run runs the command named by args[0] (serve when none is given);
 // version is the build's version string.
@@ -47,6 +47,8 @@ func Run(args []string, stdout, stderr io.Writer, version string) error {
 		return serve(rest, stderr, version)
 	case "token":
 		return tokenCmd(rest, stdout)
+	case "admin":
+		return adminCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "linehub", version)
 		return nil

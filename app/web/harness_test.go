@@ -130,6 +130,10 @@ func (e *env) do(method, path string, hdr map[string]string, body []byte) (int, 
 	}
 	req := httptest.NewRequest(method, path, rd)
 	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := e.app.Test(req, -1)

@@ -34,10 +34,11 @@ func (s *server) workflowHook(c *fiber.Ctx) error {
 	q := c.Request().URI().QueryArgs()
 	query := map[string][]string{}
 	q.VisitAll(func(k, v []byte) { query[string(k)] = append(query[string(k)], string(v)) })
-	orig := c.OriginalURL()
-	// HubSpot signs the URL it called. Behind a proxy that is the public
-	// URL; directly, the one this request arrived on.
-	uris := []string{strings.TrimRight(s.cfg.WebhookBaseURL(), "/") + orig, c.BaseURL() + orig, "https://" + c.Hostname() + orig}
+	// HubSpot signs the URL it called, which is the workflow URL linehub
+	// showed: the public URL. The request's Host or X-Forwarded-Host is the
+	// caller's to choose, so a request HubSpot signed for another site
+	// must not verify here by naming that site.
+	uris := []string{strings.TrimRight(s.cfg.WebhookBaseURL(), "/") + c.OriginalURL()}
 	ctx, cancel := context.WithTimeout(c.UserContext(), hookTimeout)
 	defer cancel()
 	res, err := s.b.HandleWorkflow(ctx, bridge.WorkflowCall{

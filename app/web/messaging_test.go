@@ -41,6 +41,8 @@ type hookCall struct {
 	body                       map[string]any
 	age                        time.Duration // how old the timestamp is
 	badSig                     bool
+	signFor                    string            // base URL signed instead of the public URL
+	header                     map[string]string // more request headers ("Host" sets the Host)
 }
 
 func (e *env) hook(h hookCall) (int, http.Header, map[string]any) {
@@ -54,11 +56,18 @@ func (e *env) hook(h hookCall) (int, http.Header, map[string]any) {
 	if h.apiKey != "" {
 		hdr["X-Linehub-Key"] = h.apiKey
 	}
+	for k, v := range h.header {
+		hdr[k] = v
+	}
 	if h.secret != "" {
 		ts := strconv.FormatInt(time.Now().Add(-h.age).UnixMilli(), 10)
-		sig := hubspotSign(h.secret, "POST", publicURL+path, body, ts)
+		signed := publicURL
+		if h.signFor != "" {
+			signed = h.signFor
+		}
+		sig := hubspotSign(h.secret, "POST", signed+path, body, ts)
 		if h.badSig {
-			sig = hubspotSign(h.secret+"x", "POST", publicURL+path, body, ts)
+			sig = hubspotSign(h.secret+"x", "POST", signed+path, body, ts)
 		}
 		hdr["X-HubSpot-Request-Timestamp"], hdr["X-HubSpot-Signature-v3"] = ts, sig
 	}
@@ -143,6 +152,15 @@ func TestWorkflowHook(t *testing.T) {
 		"bad signature":   {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload, badSig: true},
 		"unsigned":        {key: c.key, apiKey: apiKey, query: good.query, body: payload},
 		"stale timestamp": {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload, age: 6 * time.Minute},
+		// Signed for another site's URL (a request HubSpot sent there,
+		// replayed here with that site's name as Host): only the public
+		// URL counts.
+		"signed for the Host sent": {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload,
+			signFor: "https://attacker.example", header: map[string]string{"Host": "attacker.example"}},
+		"signed for X-Forwarded-Host": {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload,
+			signFor: "https://attacker.example", header: map[string]string{"X-Forwarded-Host": "attacker.example"}},
+		"signed for http": {key: c.key, apiKey: apiKey, secret: appSecret, query: good.query, body: payload,
+			signFor: "http://example.com"},
 	} {
 		if st, _, out := e.hook(h); st != 401 {
 			t.Errorf("%s: %d %v", name, st, out)

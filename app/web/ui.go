@@ -198,11 +198,7 @@ func (s *server) locale(c *fiber.Ctx) *locale {
 func (s *server) setLang(c *fiber.Ctx) error {
 	code := pickLang(c.Params("code"), "")
 	c.Cookie(&fiber.Cookie{Name: langCookie, Value: code, Path: "/", MaxAge: 365 * 86400, HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
-	back := c.Query("back", "/")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
-		back = "/"
-	}
-	return c.Redirect(back, fiber.StatusSeeOther)
+	return c.Redirect(localPath(c.Query("back")), fiber.StatusSeeOther)
 }
 
 // secure tells whether cookies must carry Secure: served over TLS, or a
@@ -345,16 +341,24 @@ func (s *server) startSession(c *fiber.Ctx, adminID int64) error {
 }
 
 func (s *server) setupForm(c *fiber.Ctx) error {
-	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || s.ui.claim == nil {
+	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.ui.claim.valid(c.Query("token"), time.Now()) {
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
 	return s.render(c, 0, "setup", &page{Title: "setup.title", Data: fiber.Map{"Token": c.Query("token"), "Email": ""}})
 }
 
+// setupSubmit creates the first admin. It checks the one-time link itself
+// rather than trusting the gate: the gate lets everything through once an
+// admin existed, and the admin table may have been emptied since.
 func (s *server) setupSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
+	tok := c.FormValue("token")
+	if !s.ui.claim.valid(tok, time.Now()) {
+		s.log.Warn("setup refused: no live setup link", "ip", clientIP(c))
+		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "setup.title", Error: l.T("setup.closed")})
+	}
 	email, pw := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
-	data := fiber.Map{"Token": c.FormValue("token"), "Email": email}
+	data := fiber.Map{"Token": tok, "Email": email}
 	fail := func(key string) error {
 		return s.render(c, fiber.StatusBadRequest, "setup", &page{L: l, Title: "setup.title", Error: l.T(key), Data: data})
 	}
@@ -367,7 +371,11 @@ func (s *server) setupSubmit(c *fiber.Ctx) error {
 	if pw != c.FormValue("password2") {
 		return fail("err.password_mismatch")
 	}
-	hash, err := hashPassword(pw)
+	var hash string
+	var err error
+	if !argonGate.run(func() { hash, err = hashPassword(pw) }) {
+		return s.busy(c, fiber.StatusServiceUnavailable, "setup", "setup.title", data)
+	}
 	if err != nil {
 		return err
 	}
@@ -392,50 +400,100 @@ func validEmail(e string) bool {
 }
 
 func (s *server) loginForm(c *fiber.Ctx) error {
-	return s.render(c, 0, "login", &page{Title: "login.title", Data: fiber.Map{"Next": safeNext(c.Query("next")), "Email": ""}})
+	return s.render(c, 0, "login", &page{Title: "login.title", Data: fiber.Map{"Next": localPath(c.Query("next")), "Email": ""}})
 }
 
-func safeNext(n string) string {
-	if !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, "/\\") {
+// localPath returns p when it is a path on this site, safe as a redirect
+// target, else "/". Browsers read a Location leniently (a backslash as
+// "/", tabs and newlines dropped), so "/\evil.com" or "/<tab>/evil.com" lead to
+// another host although they start with one slash: only printable ASCII
+// without backslashes passes (a page's own address, percent-encoded, is
+// that), and it must parse as a path with no scheme or host.
+func localPath(p string) string {
+	if len(p) == 0 || len(p) > 2048 || p[0] != '/' || (len(p) > 1 && (p[1] == '/' || p[1] == '\\')) {
 		return "/"
 	}
-	return n
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	return p
 }
+
+// maxEmailLen is the longest address a mailbox can have (RFC 5321's path
+// limit); no admin can have a longer one.
+const maxEmailLen = 254
+
+// dummyHash is checked for an unknown email, so that timing does not
+// reveal which accounts exist.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
 func (s *server) loginSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
-	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
-	next := safeNext(c.FormValue("next"))
-	now := time.Now()
+	next := localPath(c.FormValue("next"))
 	ip := clientIP(c)
-	ipKey, emailKey := "ip:"+ip, "email:"+email
+	email := strings.TrimSpace(c.FormValue("email"))
+	if len(email) > maxEmailLen {
+		// No account has such an address: refused before anything about
+		// it is kept or hashed.
+		s.log.Warn("sign-in failed: email too long", "ip", ip, "bytes", len(email))
+		return s.render(c, fiber.StatusUnauthorized, "login", &page{L: l, Title: "login.title", Error: l.T("login.bad"), Data: fiber.Map{"Next": next, "Email": ""}})
+	}
+	email = strings.ToLower(email)
 	data := fiber.Map{"Next": next, "Email": email}
-	if s.ui.byIP.blocked(ipKey, now) || s.ui.byEmail.blocked(emailKey, now) {
-		s.log.Warn("sign-in rate limited", "ip", ip)
+	now := time.Now()
+	ipKey, emailKey := keyOf(limitAddr(ip)), keyOf(email)
+	// The attempt is counted as a failure before the hash runs and given
+	// back if it was not one, so parallel attempts cannot all pass.
+	if !s.ui.byIP.take(ipKey, now) {
+		s.log.Warn("sign-in rate limited", "ip", ip, "by", "address")
+		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
+	}
+	if !s.ui.byEmail.take(emailKey, now) {
+		s.ui.byIP.undo(ipKey)
+		s.log.Warn("sign-in rate limited", "ip", ip, "by", "email")
 		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
 	}
 	a, err := s.st.AdminByEmail(c.UserContext(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.ui.byIP.undo(ipKey)
+		s.ui.byEmail.undo(emailKey)
 		return err
 	}
-	ok := false
+	phc := dummyHash
 	if a != nil {
-		ok = checkPassword(a.PasswordHash, c.FormValue("password"))
-	} else {
-		// Same work for an unknown email, so timing does not reveal accounts.
-		checkPassword("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", c.FormValue("password"))
+		phc = a.PasswordHash
 	}
-	if !ok {
-		s.ui.byIP.fail(ipKey, now)
-		s.ui.byEmail.fail(emailKey, now)
+	pw := c.FormValue("password")
+	ok := false
+	if !argonGate.run(func() { ok = checkPassword(phc, pw) }) {
+		s.ui.byIP.undo(ipKey)
+		s.ui.byEmail.undo(emailKey)
+		s.log.Warn("sign-in refused: too many at once", "ip", ip)
+		return s.busy(c, fiber.StatusServiceUnavailable, "login", "login.title", data)
+	}
+	if !ok || a == nil {
 		s.log.Warn("sign-in failed", "ip", ip)
 		return s.render(c, fiber.StatusUnauthorized, "login", &page{L: l, Title: "login.title", Error: l.T("login.bad"), Data: data})
 	}
+	s.ui.byIP.undo(ipKey)
 	s.ui.byEmail.reset(emailKey)
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// busy answers a form whose password hashing found the gate full.
+func (s *server) busy(c *fiber.Ctx, status int, name, title string, data fiber.Map) error {
+	l := s.locale(c)
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return s.render(c, status, name, &page{L: l, Title: title, Error: l.T("login.busy"), Data: data})
 }
 
 func (s *server) logout(c *fiber.Ctx) error {
@@ -449,17 +507,27 @@ func (s *server) logout(c *fiber.Ctx) error {
 func (s *server) savePassword(c *fiber.Ctx) error {
 	l := s.locale(c)
 	a := c.Locals("admin").(*store.Admin)
-	if !checkPassword(a.PasswordHash, c.FormValue("current")) {
+	cur, pw := c.FormValue("current"), c.FormValue("password")
+	var curOK bool
+	if !argonGate.run(func() { curOK = checkPassword(a.PasswordHash, cur) }) {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return s.settingsWith(c, fiber.StatusServiceUnavailable, "", l.T("login.busy"))
+	}
+	if !curOK {
 		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T("err.password_current"))
 	}
-	pw := c.FormValue("password")
 	if p := passwordProblem(pw, a.Email); p != "" {
 		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T(p))
 	}
 	if pw != c.FormValue("password2") {
 		return s.settingsWith(c, fiber.StatusBadRequest, "", l.T("err.password_mismatch"))
 	}
-	hash, err := hashPassword(pw)
+	var hash string
+	var err error
+	if !argonGate.run(func() { hash, err = hashPassword(pw) }) {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return s.settingsWith(c, fiber.StatusServiceUnavailable, "", l.T("login.busy"))
+	}
 	if err != nil {
 		return err
 	}
@@ -514,6 +582,5 @@ func readIcon(c *fiber.Ctx) (string, []byte, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("read upload: %w", err)
 	}
-	ct, err := checkIcon(data)
-	return ct, data, err
+	return checkIcon(data)
 }

@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -55,6 +58,23 @@ func checkPassword(phc, pw string) bool {
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// HashNewPassword checks a new admin password against the dashboard's
+// rules and returns its hash; the error says in English what is wrong
+// (the command line resets passwords with it).
+func HashNewPassword(pw, email string) (string, error) {
+	if p := passwordProblem(pw, email); p != "" {
+		cat, err := loadCatalog()
+		if err != nil {
+			return "", err
+		}
+		return "", errors.New(cat.locale("en").T(p))
+	}
+	return hashPassword(pw)
+}
+
+// PasswordMatches tells whether pw is the password hashed in phc.
+func PasswordMatches(phc, pw string) bool { return checkPassword(phc, pw) }
 
 // passwordProblem returns the catalogue key of what is wrong with a new
 // password, or "" when it is acceptable: at least 12 characters and three
@@ -132,51 +152,168 @@ func (c *setupClaim) consume() {
 	c.mu.Unlock()
 }
 
-// limiter counts failed sign-ins per key (IP, email) in a fixed window.
+// limiter counts failed sign-ins per key in a fixed window. An attempt
+// is counted when it starts (take), before the password hash runs, so
+// parallel attempts cannot all pass the check before the first failure is
+// recorded; the caller gives the count back when the attempt turns out
+// not to be a failure (undo, reset).
+//
+// Keys are SHA-256 digests, so an entry costs the same however long the
+// client's input was. Entries whose window ended are swept once per
+// window, and the table never holds more than maxKeys entries.
 type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	hits   map[string]*window
+	mu      sync.Mutex
+	max     int
+	window  time.Duration
+	maxKeys int
+	hits    map[limitKey]window
+	swept   time.Time
 }
+
+type limitKey [sha256.Size]byte
+
+func keyOf(s string) limitKey { return sha256.Sum256([]byte(s)) }
 
 type window struct {
 	start time.Time
 	n     int
 }
 
+// limiterKeys bounds each limiter's table (about 100 bytes an entry).
+const limiterKeys = 10000
+
 func newLimiter(max int, w time.Duration) *limiter {
-	return &limiter{max: max, window: w, hits: map[string]*window{}}
+	return &limiter{max: max, window: w, maxKeys: limiterKeys, hits: map[limitKey]window{}}
 }
 
-// blocked tells whether key used up its failures in the current window.
-func (l *limiter) blocked(key string, now time.Time) bool {
+// take counts one attempt for k, or tells (false) that k used up its
+// attempts in the current window, counting nothing.
+func (l *limiter) take(k limitKey, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.hits[key]
-	return w != nil && now.Sub(w.start) < l.window && w.n >= l.max
+	if now.Sub(l.swept) >= l.window {
+		l.sweep(now)
+	}
+	w, ok := l.hits[k]
+	if !ok || now.Sub(w.start) >= l.window {
+		if !ok && len(l.hits) >= l.maxKeys {
+			l.evict(now)
+		}
+		w = window{start: now}
+	}
+	if w.n >= l.max {
+		return false
+	}
+	w.n++
+	l.hits[k] = w
+	return true
 }
 
-func (l *limiter) fail(key string, now time.Time) {
+// undo gives back one attempt counted by take.
+func (l *limiter) undo(k limitKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.hits) > 10000 { // bounded memory under a spray of addresses
+	if w, ok := l.hits[k]; ok && w.n > 0 {
+		w.n--
+		l.hits[k] = w
+	}
+}
+
+func (l *limiter) reset(k limitKey) {
+	l.mu.Lock()
+	delete(l.hits, k)
+	l.mu.Unlock()
+}
+
+// sweep drops the entries whose window ended; l.mu is held.
+func (l *limiter) sweep(now time.Time) {
+	for k, w := range l.hits {
+		if now.Sub(w.start) >= l.window {
+			delete(l.hits, k)
+		}
+	}
+	l.swept = now
+}
+
+// evict makes room when the table is full of live entries (a spray of
+// addresses): it forgets a tenth of them, those not blocking first. A
+// forgotten key starts counting afresh, which only the argon2 gate's
+// bound then limits; the memory bound matters more.
+func (l *limiter) evict(now time.Time) {
+	l.sweep(now)
+	drop := len(l.hits) - l.maxKeys*9/10
+	for pass := 0; pass < 2 && drop > 0; pass++ {
 		for k, w := range l.hits {
-			if now.Sub(w.start) >= l.window {
+			if drop <= 0 {
+				break
+			}
+			if pass == 1 || w.n < l.max {
 				delete(l.hits, k)
+				drop--
 			}
 		}
 	}
-	w := l.hits[key]
-	if w == nil || now.Sub(w.start) >= l.window {
-		w = &window{start: now}
-		l.hits[key] = w
-	}
-	w.n++
 }
 
-func (l *limiter) reset(key string) {
+// len is the number of keys held (tests).
+func (l *limiter) len() int {
 	l.mu.Lock()
-	delete(l.hits, key)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return len(l.hits)
+}
+
+// limitAddr is the part of a client address the per-address limit keys
+// on: the whole IPv4 address, but an IPv6 address's /64, since one
+// subscriber usually holds a whole /64 and could otherwise make a fresh
+// key for every attempt.
+func limitAddr(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// hashGate bounds how many argon2 runs go on at once: each holds 19 MiB
+// for its whole run, so parallel sign-ins (each a cheap request) could
+// otherwise exhaust the server's memory. A few more callers wait for their
+// turn, so an admin signing in during a burst still gets in; the wait is
+// short (a run takes tens of milliseconds) and bounded by the queue. Past
+// that the caller is refused at once, which costs nothing.
+type hashGate struct {
+	slots   chan struct{}
+	limit   int64 // running + waiting
+	pending atomic.Int64
+}
+
+func newHashGate(running, waiting int) *hashGate {
+	return &hashGate{slots: make(chan struct{}, running), limit: int64(running + waiting)}
+}
+
+// argonGate is shared by every server in the process: the memory it
+// protects is the process's.
+var argonGate = newHashGate(2, 16)
+
+// argonHook, when set (tests), runs inside the gate before each argon2 run.
+var argonHook atomic.Pointer[func()]
+
+// run runs f, which hashes, when the gate has room; false means it was
+// refused and f did not run.
+func (g *hashGate) run(f func()) bool {
+	if g.pending.Add(1) > g.limit {
+		g.pending.Add(-1)
+		return false
+	}
+	defer g.pending.Add(-1)
+	g.slots <- struct{}{}
+	defer func() { <-g.slots }()
+	if h := argonHook.Load(); h != nil {
+		(*h)()
+	}
+	f()
+	return true
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzCheckIcon feeds uploads to the icon check: it must never panic and
-// must accept only what decodes as a PNG or JPEG of sane size.
+// must accept only what decodes as a PNG, JPEG or GIF of sane size, and
+// what it returns must itself decode, in the format it names.
 func FuzzCheckIcon(f *testing.F) {
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, image.NewGray(image.Rect(0, 0, 2, 2)))
@@ -16,13 +17,17 @@ func FuzzCheckIcon(f *testing.F) {
 	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
 	f.Add([]byte("GIF89a"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ct, err := checkIcon(data)
+		ct, out, err := checkIcon(data)
 		if err != nil {
 			return
 		}
 		cfg, _, derr := image.DecodeConfig(bytes.NewReader(data))
 		if derr != nil || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels || (ct != "image/png" && ct != "image/jpeg") {
 			t.Fatalf("accepted %q (%v)", ct, derr)
+		}
+		ocfg, format, oerr := image.DecodeConfig(bytes.NewReader(out))
+		if oerr != nil || "image/"+format != ct || ocfg.Width != cfg.Width || ocfg.Height != cfg.Height {
+			t.Fatalf("returned %s %dx%d (%v) for a %dx%d upload", format, ocfg.Width, ocfg.Height, oerr, cfg.Width, cfg.Height)
 		}
 	})
 }

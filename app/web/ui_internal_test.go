@@ -1,6 +1,15 @@
 package web
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +90,7 @@ func TestSetupClaimExpires(t *testing.T) {
 
 func TestCheckIcon(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("GIF89a"), []byte("\x89PNG\r\n\x1a\n garbage")} {
-		if _, err := checkIcon(in); err == nil {
+		if _, _, err := checkIcon(in); err == nil {
 			t.Errorf("checkIcon(%q) accepted", in)
 		}
 	}
@@ -129,5 +138,70 @@ func TestHealthNotices(t *testing.T) {
 	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
 	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
 		t.Errorf("Japanese notice: %q", ja)
+	}
+}
+
+// pngHeader is the start of a PNG that claims w×h pixels: signature and
+// IHDR (with its CRC), no image data.
+func pngHeader(w, h uint32) []byte {
+	ihdr := []byte("IHDR")
+	ihdr = binary.BigEndian.AppendUint32(ihdr, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
+	out := []byte("\x89PNG\r\n\x1a\n")
+	out = binary.BigEndian.AppendUint32(out, 13)
+	out = append(out, ihdr...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(ihdr))
+}
+
+// TestCheckIconRefusesHugeDimensions: a header claiming a huge image is
+// refused from the header alone, allocating next to nothing (decoding
+// it would take 40 GB).
+func TestCheckIconRefusesHugeDimensions(t *testing.T) {
+	bomb := append(pngHeader(100000, 100000), make([]byte, 64)...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := checkIcon(bomb)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("accepted a 100000×100000 PNG")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing it allocated %d bytes", n)
+	}
+	if _, _, err := checkIcon(pngHeader(maxIconPixels+1, 1)); err == nil {
+		t.Error("accepted a PNG wider than the limit")
+	}
+}
+
+// TestCheckIconReencodes: what is kept is the image alone, in the format
+// it came in (JPEG) or as PNG (PNG, GIF).
+func TestCheckIconReencodes(t *testing.T) {
+	img := image.NewPaletted(image.Rect(0, 0, 4, 3), color.Palette{color.Black, color.White})
+	var p, g, j bytes.Buffer
+	_ = png.Encode(&p, img)
+	_ = gif.Encode(&g, img, nil)
+	_ = jpeg.Encode(&j, img, nil)
+	trailer := []byte("<html><script>alert(1)</script>")
+	for name, tc := range map[string]struct {
+		in     []byte
+		wantCT string
+	}{
+		"png":  {append(p.Bytes(), trailer...), "image/png"},
+		"gif":  {append(g.Bytes(), trailer...), "image/png"},
+		"jpeg": {append(j.Bytes(), trailer...), "image/jpeg"},
+	} {
+		ct, out, err := checkIcon(tc.in)
+		if err != nil || ct != tc.wantCT {
+			t.Errorf("%s: %q %v", name, ct, err)
+			continue
+		}
+		if bytes.Contains(out, []byte("<script")) {
+			t.Errorf("%s: the trailer survived", name)
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(out))
+		if err != nil || "image/"+format != ct || cfg.Width != 4 || cfg.Height != 3 {
+			t.Errorf("%s: kept %s %dx%d (%v)", name, format, cfg.Width, cfg.Height, err)
+		}
 	}
 }

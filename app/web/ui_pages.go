@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"html/template"
 	"image"
-	_ "image/jpeg" // icon uploads
-	_ "image/png"
+	_ "image/gif" // icon uploads
+	"image/jpeg"
+	"image/png"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,25 +24,46 @@ import (
 )
 
 const (
-	maxIconBytes     = 512 << 10
-	maxIconPixels    = 2048
-	friendsPerPage   = 50
-	settingPublicURL = "web.public_url"
+	maxIconBytes  = 512 << 10
+	maxIconPixels = 2048
+	// maxStoredIconBytes bounds an icon after re-encoding, which can be
+	// larger than the upload.
+	maxStoredIconBytes = 4 * maxIconBytes
+	friendsPerPage     = 50
+	settingPublicURL   = "web.public_url"
 )
 
-// checkIcon accepts PNG and JPEG that decode and are of sane size.
-func checkIcon(data []byte) (string, error) {
+// checkIcon accepts a PNG, JPEG or GIF of sane size and returns it
+// re-encoded from its pixels (JPEG as JPEG, the others as PNG), so that
+// what is stored and served is only an image: whatever else the upload
+// carried (text after the image's end, comments, a second format's
+// header) is gone. The dimensions are read from the header first, so an
+// image that would decode to gigabytes is refused before any is allocated.
+func checkIcon(data []byte) (string, []byte, error) {
+	bad := &bridge.InputError{Msg: "icon"}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (format != "png" && format != "jpeg") {
-		return "", &bridge.InputError{Msg: "icon"}
+	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
+		return "", nil, bad
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels {
-		return "", &bridge.InputError{Msg: "icon"}
+		return "", nil, bad
 	}
-	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
-		return "", &bridge.InputError{Msg: "icon"}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", nil, bad
 	}
-	return "image/" + format, nil
+	var out bytes.Buffer
+	ct := "image/png"
+	if format == "jpeg" {
+		ct = "image/jpeg"
+		err = jpeg.Encode(&out, img, &jpeg.Options{Quality: 90})
+	} else {
+		err = (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, img)
+	}
+	if err != nil || out.Len() > maxStoredIconBytes {
+		return "", nil, bad
+	}
+	return ct, out.Bytes(), nil
 }
 
 type card struct {

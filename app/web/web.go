@@ -72,6 +72,7 @@ func New(o Options) *fiber.App {
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
 	})
+	app.Use(securityHeaders)
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
