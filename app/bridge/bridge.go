@@ -29,6 +29,9 @@ type Options struct {
 	// LINEHTTPClient is used for LINE API calls (tests pass a short timeout).
 	LINEHTTPClient *http.Client
 	Logger         *slog.Logger
+	// NoteSettle is how long a timeline-note batch whose outcome is
+	// unknown is left alone before it is looked up (default 10 s).
+	NoteSettle time.Duration
 }
 
 // Bridge is the data path between LINE and HubSpot.
@@ -45,6 +48,8 @@ type Bridge struct {
 	// probeWait is the sync worker's wait between probes of a down
 	// HubSpot (waitProbeInterval; tests step it by hand).
 	probeWait func(context.Context) bool
+	// noteSettle: Options.NoteSettle or defaultNoteSettle.
+	noteSettle time.Duration
 	// lastIngest is when (UnixNano) a webhook last stored new events.
 	lastIngest atomic.Int64
 
@@ -119,11 +124,15 @@ func New(o Options) (*Bridge, error) {
 	if o.LINEHTTPClient == nil {
 		o.LINEHTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	if o.NoteSettle <= 0 {
+		o.NoteSettle = defaultNoteSettle
+	}
 	b := &Bridge{
 		st: o.Store, hs: o.HubSpot, cfg: o.Config, log: o.Logger, lineHTTP: o.LINEHTTPClient,
 		profiles:  line.NewProfileCache(o.Config.Sync.ProfileCacheTTL, 50000),
 		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), probeWait: waitProbeInterval,
-		conns: map[int64]*connState{}, keys: map[string]int64{}, propsTried: map[int64]time.Time{},
+		noteSettle: o.NoteSettle,
+		conns:      map[int64]*connState{}, keys: map[string]int64{}, propsTried: map[int64]time.Time{},
 	}
 	if err := b.loadHubSpotSettings(context.Background()); err != nil {
 		return nil, err

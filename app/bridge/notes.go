@@ -22,10 +22,10 @@ const notesBatch = 100
 // notesPerPass bounds one pass so notes never starve broadcasts.
 const notesPerPass = 10
 
-// noteSettle is how long a batch whose outcome is unknown is left alone
-// before it is looked up: a request HubSpot was still working on when its
-// answer was lost has finished by then.
-var noteSettle = 10 * time.Second
+// defaultNoteSettle is how long a batch whose outcome is unknown is left
+// alone before it is looked up: a request HubSpot was still working on
+// when its answer was lost has finished by then.
+const defaultNoteSettle = 10 * time.Second
 
 // flushNotes logs pending chat messages as notes on their contacts, in
 // batches of 100 through the client's shared request budget. Messages of
@@ -73,7 +73,7 @@ func (b *Bridge) sendNotes(ctx context.Context, pending []store.PendingNote) (se
 		switch {
 		case p.NoteSentAt == 0 || p.NoteMarker == "":
 			send = append(send, p)
-		case time.Since(time.UnixMilli(p.NoteSentAt)) < noteSettle:
+		case time.Since(time.UnixMilli(p.NoteSentAt)) < b.noteSettle:
 			waiting = true
 		default:
 			unclear = append(unclear, p)
