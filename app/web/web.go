@@ -71,6 +71,11 @@ func New(o Options) *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
+		// Without it every string fiber hands out (params, form values,
+		// headers, query, cookies) points into fasthttp's request buffers,
+		// which the next request on any connection overwrites: one kept in
+		// the config, a cache or a goroutine silently changes value.
+		Immutable: true,
 	})
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
