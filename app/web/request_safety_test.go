@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -111,7 +111,7 @@ func compressed(t *testing.T, enc string) []byte {
 		_, _ = w.Write(zeros)
 		_ = w.Close()
 	case "deflate":
-		w, _ := flate.NewWriter(&buf, flate.BestCompression)
+		w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
 		_, _ = w.Write(zeros)
 		_ = w.Close()
 	default:
