@@ -149,8 +149,23 @@ func newLimiter(max int, w time.Duration) *limiter {
 	return &limiter{max: max, window: w, hits: map[string]*window{}}
 }
 
+// maxLimitKey bounds what a limiter keeps of a key for its window. Keys
+// hold form values (the email, up to the body limit); no valid email comes
+// near it.
+const maxLimitKey = 300
+
+// limitKey cuts an over-long key into a copy of its own, so the stranger's
+// megabytes behind it are not kept for the window.
+func limitKey(key string) string {
+	if len(key) > maxLimitKey {
+		return strings.Clone(key[:maxLimitKey])
+	}
+	return key
+}
+
 // blocked tells whether key used up its failures in the current window.
 func (l *limiter) blocked(key string, now time.Time) bool {
+	key = limitKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.hits[key]
@@ -158,6 +173,7 @@ func (l *limiter) blocked(key string, now time.Time) bool {
 }
 
 func (l *limiter) fail(key string, now time.Time) {
+	key = limitKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.hits) > 10000 { // bounded memory under a spray of addresses
@@ -176,6 +192,7 @@ func (l *limiter) fail(key string, now time.Time) {
 }
 
 func (l *limiter) reset(key string) {
+	key = limitKey(key)
 	l.mu.Lock()
 	delete(l.hits, key)
 	l.mu.Unlock()

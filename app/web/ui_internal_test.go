@@ -131,3 +131,27 @@ func TestHealthNotices(t *testing.T) {
 		t.Errorf("Japanese notice: %q", ja)
 	}
 }
+
+// TestLimiterKeepsShortKeys: a failed sign-in keeps its key (the email,
+// as posted) for the window; a megabyte "email" must not stay in memory,
+// and it is still counted.
+func TestLimiterKeepsShortKeys(t *testing.T) {
+	l := newLimiter(2, time.Minute)
+	now := time.Now()
+	huge := "email:" + strings.Repeat("a", 1<<20) + "@example.com"
+	l.fail(huge, now)
+	l.fail(huge, now)
+	kept := 0
+	for k := range l.hits {
+		kept += len(k)
+	}
+	if kept > maxLimitKey {
+		t.Errorf("the limiter keeps %d bytes of keys for one over-long email", kept)
+	}
+	if !l.blocked(huge, now) {
+		t.Error("two failures of the over-long email do not block it")
+	}
+	if l.blocked("email:owner@example.com", now) {
+		t.Error("an ordinary email is blocked by another's failures")
+	}
+}
