@@ -63,13 +63,10 @@ func (f *formClient) post(path string, form url.Values) (int, string) {
 	return f.do(req)
 }
 
-// TestWizardURLNotRewrittenByStrangers: the admin finishes the wizard
-// with a full https:// public URL through the browser forms; then anyone
-// posts sign-in forms (no account needed); the webhook URLs linehub hands
-// out, new and old, must still be on the admin's URL.
-func TestWizardURLNotRewrittenByStrangers(t *testing.T) {
-	// No public_url in the environment: the wizard's URL is the one used.
-	e := newEnv(t, envOptions{Env: []string{"LINEHUB_PUBLIC_URL="}})
+// claimAdmin creates the admin account through the printed setup link and
+// returns the signed-in browser.
+func claimAdmin(t *testing.T, e *env) *formClient {
+	t.Helper()
 	m := setupTokenRE.FindStringSubmatch(e.logs.String())
 	if m == nil {
 		t.Fatalf("no setup link in the log:\n%s", e.logs.String())
@@ -82,6 +79,17 @@ func TestWizardURLNotRewrittenByStrangers(t *testing.T) {
 	if st, body := admin.post("/setup", url.Values{"token": {m[1]}, "email": {"owner@example.com"}, "password": {pw}, "password2": {pw}}); st != 303 {
 		t.Fatalf("claim: %d %s", st, body)
 	}
+	return admin
+}
+
+// TestWizardURLNotRewrittenByStrangers: the admin finishes the wizard
+// with a full https:// public URL through the browser forms; then anyone
+// posts sign-in forms (no account needed); the webhook URLs linehub hands
+// out, new and old, must still be on the admin's URL.
+func TestWizardURLNotRewrittenByStrangers(t *testing.T) {
+	// No public_url in the environment: the wizard's URL is the one used.
+	e := newEnv(t, envOptions{Env: []string{"LINEHUB_PUBLIC_URL="}})
+	admin := claimAdmin(t, e)
 	// The public URL is saved last so that nothing but strangers' requests
 	// come after it (the wizard's own next steps would reuse the buffer too).
 	admin.get("/wizard/hubspot")
@@ -222,4 +230,52 @@ func bomb(t *testing.T, enc string, n int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestConcurrentSignInsKeepMemoryBounded: each password check takes
+// 19 MiB (argon2id), and sign-in attempts need no account; 100 at once
+// must not take 100 × 19 MiB (1.9 GB). The bound leaves room for the
+// garbage collector's slack over the few checks that run at a time.
+func TestConcurrentSignInsKeepMemoryBounded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	claimAdmin(t, e)
+	pid := e.cmd.Process.Pid
+	idle := vmHWM(t, pid)
+
+	const n = 100
+	csrf := strings.Repeat("c", 43) // the double-submit check wants cookie = field
+	start := make(chan struct{})
+	statuses := make(chan int, n)
+	for i := range n {
+		go func() {
+			<-start
+			form := url.Values{"csrf": {csrf}, "next": {"/"}, "email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"not-the-password-1"}}
+			req, _ := http.NewRequest("POST", e.url("/login"), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: "linehub_csrf", Value: csrf})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	counts := map[int]int{}
+	for range n {
+		counts[<-statuses]++
+	}
+	peak := vmHWM(t, pid)
+	t.Logf("answers %v; VmHWM idle %d MiB, after %d MiB", counts, idle>>20, peak>>20)
+	if counts[http.StatusUnauthorized] == 0 {
+		t.Fatalf("no attempt reached the password check: %v", counts)
+	}
+	if peak-idle > 300<<20 {
+		t.Errorf("%d concurrent sign-in attempts grew linehub's peak RSS by %d MiB", n, (peak-idle)>>20)
+	}
+	if resp, err := http.Get(e.url("/healthz")); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz after the sign-in burst: %v %v", resp, err)
+	}
 }
