@@ -76,8 +76,8 @@ func New(o Options) *fiber.App {
 		ReadBufferSize:        16 << 10,
 		// Without it every string fiber hands out (params, form values,
 		// headers, query, cookies) points into fasthttp's request buffers,
-		// which the next request on any connection overwrites: one kept in
-		// the config, a cache or a goroutine silently changes value.
+		// which later requests reuse: one kept in the config, a cache or a
+		// goroutine silently changes value.
 		Immutable: true,
 	})
 	app.Use(s.recoverPanic, refuseEncodedBody)
@@ -116,7 +116,9 @@ var errPanic = errors.New("handler panicked")
 // compressed, before any handler reads it. fasthttp inflates a gzip
 // multipart form (behind every c.FormValue) and fiber's c.Body inflates
 // gzip, deflate and br, all in memory and without limit, so a 1 MB request
-// could take gigabytes. LINE and HubSpot send their calls uncompressed.
+// could take gigabytes. (While reading a request fasthttp parses only
+// multipart bodies without a Content-Encoding, so nothing is inflated
+// before this runs.) Neither LINE nor HubSpot documents compressed calls.
 func refuseEncodedBody(c *fiber.Ctx) error {
 	encoded := false
 	c.Request().Header.VisitAll(func(k, v []byte) {
