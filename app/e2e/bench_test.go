@@ -343,7 +343,7 @@ func BenchmarkSync10kFriends(b *testing.B) {
 }
 
 // vmHWM reads a process's peak resident set size (bytes) from /proc.
-func vmHWM(b *testing.B, pid int) int64 {
+func vmHWM(b testing.TB, pid int) int64 {
 	b.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

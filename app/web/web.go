@@ -3,10 +3,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -71,8 +74,13 @@ func New(o Options) *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
+		// Without it every string fiber hands out (params, form values,
+		// headers, query, cookies) points into fasthttp's request buffers,
+		// which later requests reuse: one kept in the config, a cache or a
+		// goroutine silently changes value.
+		Immutable: true,
 	})
-	app.Use(securityHeaders)
+	app.Use(s.recoverPanic, refuseEncodedBody, securityHeaders)
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
@@ -85,6 +93,57 @@ func New(o Options) *fiber.App {
 		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())
 	})
 	return app
+}
+
+// recoverPanic turns a handler's panic into a logged 500 so one bad
+// request cannot stop the service. Its own error (not the panic value) is
+// returned, so a panicked fiber.Error or store error is never answered as
+// if a handler had returned it.
+func (s *server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "method", c.Method(), "path", c.Path(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errPanic
+		}
+	}()
+	return c.Next()
+}
+
+var errPanic = errors.New("handler panicked")
+
+// refuseEncodedBody answers 415 to a request whose body is declared
+// compressed, before any handler reads it. fasthttp inflates a gzip
+// multipart form (behind every c.FormValue) and fiber's c.Body inflates
+// gzip, deflate and br, all in memory and without limit, so a 1 MB request
+// could take gigabytes. (While reading a request fasthttp parses only
+// multipart bodies without a Content-Encoding, so nothing is inflated
+// before this runs.) Neither LINE nor HubSpot documents compressed calls.
+func refuseEncodedBody(c *fiber.Ctx) error {
+	encoded := false
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if !encoded && bytes.EqualFold(k, headerContentEncoding) && !identityOnly(v) {
+			encoded = true
+		}
+	})
+	if encoded {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType,
+			"compressed request bodies are not accepted: send the body without Content-Encoding")
+	}
+	return c.Next()
+}
+
+var headerContentEncoding = []byte(fiber.HeaderContentEncoding)
+
+// identityOnly tells whether a Content-Encoding value names no coding but
+// "identity" (or nothing).
+func identityOnly(v []byte) bool {
+	for _, part := range bytes.Split(v, []byte(",")) {
+		if p := bytes.TrimSpace(part); len(p) > 0 && !bytes.EqualFold(p, []byte("identity")) {
+			return false
+		}
+	}
+	return true
 }
 
 // errorHandler answers every error as {"error": "..."}; unexpected ones are
