@@ -95,7 +95,7 @@ func TestTakeReplyTokenOnce(t *testing.T) {
 	if ms, _ := st.ChatMessages(ctx, 1, "U1", 0, 10); len(ms) != 2 || ms[1].Text != "new" {
 		t.Fatalf("chat: %+v", ms)
 	}
-	if m, _ := st.TakeReplyToken(ctx, 1, "U1", now+1); m != nil {
+	if m, _ := st.TakeReplyToken(ctx, 1, "U1", now+1, 0); m != nil {
 		t.Fatal("stale token taken")
 	}
 	var wg sync.WaitGroup
@@ -105,7 +105,7 @@ func TestTakeReplyTokenOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := st.TakeReplyToken(ctx, 1, "U1", now-5000)
+			m, err := st.TakeReplyToken(ctx, 1, "U1", now-5000, 0)
 			if err != nil {
 				t.Error(err)
 			}
