@@ -228,3 +228,37 @@ func TestNotesSendingMarkAndListContact(t *testing.T) {
 		t.Fatalf("known: %v %v", known, err)
 	}
 }
+
+// A reply an older linehub left pending did not record the reply token it
+// used: the upgrade marks it so, so that the recovery after the restart
+// neither pushes it (that could answer twice) nor tries a token; a pending
+// push keeps no token.
+func TestUpgradeMarksPendingRepliesTokenUnknown(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	all := migrations
+	migrations = all[:len(all)-1]
+	old, err := Open(dir, Options{Synchronous: "NORMAL"})
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'reply:a', 'reply', 'U1', '[]', 'k1', 'pending', CURRENT_TIMESTAMP)`,
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'api:b', 'api', 'U1', '[]', 'k2', 'pending', CURRENT_TIMESTAMP)`,
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'reply:c', 'reply', 'U1', '[]', 'k3', 'sent', CURRENT_TIMESTAMP)`,
+	} {
+		if err := old.w.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	st := openTest(t, dir)
+	want := map[int64]int64{1: ReplyTokenUnknown, 2: 0, 3: 0}
+	for id, w := range want {
+		s, err := st.GetSend(ctx, id)
+		if err != nil || s.ReplyMsgID != w {
+			t.Fatalf("send %d after the upgrade: %+v %v, want reply_msg_id %d", id, s, err, w)
+		}
+	}
+}
