@@ -305,3 +305,36 @@ func TestReplyDeliveredAfterCrash(t *testing.T) {
 		t.Fatalf("send: %+v", s)
 	}
 }
+
+// A reply an older linehub left pending does not say which token it used:
+// the restart records it as unconfirmed without calling LINE at all (no
+// token to try, and a push could answer twice).
+func TestReplyTokenUnknownUnconfirmedAfterCrash(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	uid := fx.unansweredFriend(c, true)
+	undo := fx.failOutgoingChat()
+	if _, err := fx.b.Reply(fx.ctx, c.conn.ID, uid, MessageInput{Text: "answer"}, "r-3"); err == nil {
+		t.Fatal("reply succeeded although its record could not be stored")
+	}
+	undo()
+	db, err := sql.Open("sqlite3", "file:"+fx.st.Path()+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE sends SET reply_msg_id = ?", store.ReplyTokenUnknown); err != nil {
+		t.Fatal(err)
+	}
+	fx.restart()
+	fx.b.SendPending(fx.ctx)
+	if r, p := fx.ln.Replies(c.token), fx.ln.Pushes(c.token); len(r) != 1 || len(p) != 0 {
+		t.Fatalf("%d replies and %d pushes, want the first reply only", len(r), len(p))
+	}
+	if got := fx.outgoing(c, uid); len(got) != 1 || !got[0].Unconfirmed {
+		t.Fatalf("chat rows: %+v", got)
+	}
+	if s := fx.sendRow(c); s.Status != store.SendUnconfirmed {
+		t.Fatalf("send: %+v", s)
+	}
+}
