@@ -137,6 +137,11 @@ func New(o Options) (*Bridge, error) {
 	if err := b.loadHubSpotSettings(context.Background()); err != nil {
 		return nil, err
 	}
+	// Before any request can claim a send: every send pending now was
+	// left by a process that is gone (recover.go).
+	if err := b.loadOrphans(context.Background()); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

@@ -165,37 +165,42 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 	if msgs, err = Render(msgs, props); err != nil {
 		return SendResult{}, err
 	}
-	if idemKey != "" {
-		idemKey = "reply:" + strings.TrimSpace(idemKey)
+	// The answer is recorded before LINE is called, whichever way it goes
+	// out: a repeated request (a double submit, a client retry) must not
+	// answer twice, and a crash must leave a send the next start can settle
+	// (recoverSends). Without a key from the caller it gets one of its own,
+	// which no request can repeat.
+	if idemKey = strings.TrimSpace(idemKey); idemKey != "" {
+		idemKey = "reply:" + idemKey
+	} else {
+		idemKey = autoKeyPrefix + uuid.NewString()
 	}
-	// With an idempotency key the answer is recorded before LINE is
-	// called, whichever way it goes out: a repeated request (a double
-	// submit, a client retry) must not answer twice.
-	var row *store.Send
-	if idemKey != "" {
-		raw, _ := json.Marshal(msgs)
-		got, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}, 0)
-		if err != nil {
-			return SendResult{}, err
-		}
-		switch {
-		case !created && got.Status == store.SendSent:
-			var prev []json.RawMessage
-			_ = json.Unmarshal([]byte(got.Messages), &prev)
-			return SendResult{SendID: got.ID, Status: "duplicate", To: got.UserID, Via: got.Kind, Messages: prev, Duplicate: true}, nil
-		case !created && got.Kind == "reply" && got.Status == store.SendPending:
-			// Another request is answering with the reply token, or one
-			// was cut short after LINE may have delivered it: a reply
-			// has no retry key, so pushing now could answer twice.
-			return SendResult{}, &SkipError{Msg: "this answer is already being sent, or its first attempt ended without a clear answer from LINE: reload the conversation to see whether it arrived"}
-		case !created:
-			// An earlier push attempt of this answer: deliver retries it
-			// with its stored retry key.
-			return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
-		}
-		row = got
+	raw, _ := json.Marshal(msgs)
+	row, created, err := b.st.ClaimSend(ctx, &store.Send{ConnectionID: connID, IdemKey: idemKey, Kind: "reply", UserID: userID, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}, 0)
+	if err != nil {
+		return SendResult{}, err
 	}
-	tok, err := b.st.TakeReplyToken(ctx, connID, userID, time.Now().Add(-replyTokenWindow).UnixMilli())
+	switch {
+	case !created && row.Status == store.SendSent:
+		return duplicateOf(row), nil
+	case !created && row.Status == store.SendUnconfirmed:
+		return SendResult{}, &SkipError{Msg: "this answer went out with the reply token, but LINE never confirmed it, so it may not have been delivered; it is not sent again (that could answer twice): send it with a new request if the friend did not get it"}
+	case !created && row.Kind == "reply" && row.Status == store.SendPending:
+		// Another request is answering with the reply token, or one
+		// was cut short after LINE may have delivered it: a reply
+		// has no retry key, so pushing now could answer twice.
+		return SendResult{}, &SkipError{Msg: "this answer is already being sent, or its first attempt ended without a clear answer from LINE: reload the conversation to see whether it arrived"}
+	case !created:
+		// An earlier attempt that went (or was to go) out as a push, or a
+		// reply LINE refused: deliver pushes it with its stored retry key.
+		if row.Kind == "reply" {
+			if err := b.st.SetSendKind(ctx, row.ID, "push"); err != nil {
+				return SendResult{}, err
+			}
+		}
+		return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
+	}
+	tok, err := b.st.TakeReplyToken(ctx, connID, userID, time.Now().Add(-replyTokenWindow).UnixMilli(), row.ID)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -204,18 +209,10 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 		switch {
 		case err == nil:
 			// The outcome commits with its record (see deliver).
-			var done func(*store.ApplyTx) error
-			if row != nil {
-				done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
-			}
-			if err := b.recordSent(context.WithoutCancel(ctx), connID, []string{userID}, msgs, "reply", fmt.Sprintf("reply:%d", tok.ID), done); err != nil {
+			if err := b.recordReply(context.WithoutCancel(ctx), cs.conn.ID, row, tok.ID, msgs, store.SendSent, ""); err != nil {
 				return SendResult{}, err
 			}
-			res := SendResult{Status: "sent", To: userID, Via: "reply", Messages: msgs}
-			if row != nil {
-				res.SendID = row.ID
-			}
-			return res, nil
+			return SendResult{SendID: row.ID, Status: "sent", To: userID, Via: "reply", Messages: msgs}, nil
 		case errors.Is(err, line.ErrInvalidReplyToken):
 			b.log.Info("reply token no longer valid; pushing instead", "connection", connID)
 		default:
@@ -223,21 +220,48 @@ func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in Mess
 			// delivered: pushing now could send it twice.
 			cerr := classifySendErr(err)
 			var ie *InputError
-			if row != nil && errors.As(cerr, &ie) { // LINE refused it: nothing went out
+			var rl *RateLimitError
+			if errors.As(cerr, &ie) || errors.As(cerr, &rl) { // LINE refused it: nothing went out
 				if ferr := b.st.FinishSend(context.WithoutCancel(ctx), row.ID, store.SendFailed, err.Error()); ferr != nil {
 					return SendResult{}, ferr
 				}
+				return SendResult{}, cerr
 			}
-			return SendResult{}, cerr
+			// No answer (a timeout, a 5xx): it may have arrived. The chat
+			// says so, and the friend stays unanswered for a person to check.
+			if rerr := b.recordReply(context.WithoutCancel(ctx), cs.conn.ID, row, tok.ID, msgs, store.SendUnconfirmed, err.Error()); rerr != nil {
+				b.log.Error("record unconfirmed reply", "send", row.ID, "err", rerr)
+			}
+			return SendResult{}, fmt.Errorf("%w (the answer may or may not have reached the friend: the conversation marks it; it is not sent again)", cerr)
 		}
 	}
-	if row != nil {
-		// From here the answer is a push with the row's retry key.
-		if err := b.st.SetSendKind(ctx, row.ID, "push"); err != nil {
-			return SendResult{}, err
-		}
+	// From here the answer is a push with the row's retry key.
+	if err := b.st.SetSendKind(ctx, row.ID, "push"); err != nil {
+		return SendResult{}, err
 	}
 	// Recorded as "push", so the chat and the timeline note say how the
 	// answer went out.
 	return b.deliver(ctx, cs, "push", idemKey, reqHash, 0, userID, msgs)
+}
+
+// recordReply records the outcome of a send answered with the reply token
+// of chat message tokID, with its chat row: sent (Unanswered = No, as any
+// answer) or unconfirmed, LINE's answer unknown (the chat row says it may
+// not have arrived, and Unanswered stays: a person should look).
+func (b *Bridge) recordReply(ctx context.Context, connID int64, row *store.Send, tokID int64, msgs []json.RawMessage, status, errMsg string) error {
+	source := fmt.Sprintf("reply:%d", tokID)
+	if tokID <= 0 {
+		source = "send:" + store.IDString(row.ID)
+	}
+	done := func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, status, errMsg) }
+	var err error
+	if status == store.SendSent {
+		err = b.recordSent(ctx, connID, []string{row.UserID}, msgs, "reply", source, done)
+	} else {
+		err = b.recordUnconfirmed(ctx, connID, row.UserID, msgs, "reply", source, done)
+	}
+	if errors.Is(err, store.ErrSendFinished) {
+		return nil // another attempt recorded it first
+	}
+	return err
 }

@@ -14,6 +14,9 @@ type messagingState struct {
 
 	mu        sync.Mutex
 	audiences map[audienceKey]*audience // recent list reads (broadcast.go)
+
+	recMu   sync.Mutex
+	orphans map[int64]time.Time // sends an earlier process left pending → next attempt (recover.go)
 }
 
 func (b *Bridge) messagingWake() chan struct{} {
@@ -25,11 +28,13 @@ func (b *Bridge) messagingWake() chan struct{} {
 // pending notes when nothing woke it.
 const messagingIdle = 2 * time.Second
 
-// RunMessaging runs broadcasts (scheduled, and any a restart interrupted)
-// and logs chat messages as HubSpot notes, until ctx ends.
+// RunMessaging settles the sends a crash interrupted (recover.go), runs
+// broadcasts (scheduled, and any a restart interrupted) and logs chat
+// messages as HubSpot notes, until ctx ends.
 func (b *Bridge) RunMessaging(ctx context.Context) {
 	wakeCh := b.messagingWake()
 	for {
+		b.recoverSends(ctx)
 		b.runBroadcasts(ctx)
 		if ctx.Err() != nil {
 			return
@@ -44,9 +49,11 @@ func (b *Bridge) RunMessaging(ctx context.Context) {
 	}
 }
 
-// SendPending does one pass of the messaging worker now: due broadcasts,
-// then pending notes (tests and a manual "run now" use it).
+// SendPending does one pass of the messaging worker now: interrupted
+// sends, due broadcasts, then pending notes (tests and a manual "run now"
+// use it).
 func (b *Bridge) SendPending(ctx context.Context) {
+	b.recoverSends(ctx)
 	b.runBroadcasts(ctx)
 	b.flushNotes(ctx)
 }

@@ -199,6 +199,9 @@ func noteBody(m *store.ChatMessage) string {
 	if m.Direction == store.ChatOut {
 		head = "<strong>LINE message sent</strong> (" + html.EscapeString(m.Via) + ")"
 	}
+	if m.Direction == store.ChatOut && m.Unconfirmed {
+		head = "<strong>LINE message sent, not confirmed</strong> (" + html.EscapeString(m.Via) + "; LINE never confirmed it, so it may not have been delivered)"
+	}
 	text := html.EscapeString(m.Text)
 	return head + "<br>" + strings.ReplaceAll(text, "\n", "<br>")
 }

@@ -100,75 +100,102 @@ func canonicalMessages(msgs []json.RawMessage) []byte {
 	return out
 }
 
-// deliver pushes msgs to one friend. With an idempotency key the send is
-// recorded with its LINE retry key before LINE is called, so any retry
-// (after an error, a timeout or a crash) reuses that key and LINE delivers
-// at most once; a send already recorded as sent returns Duplicate without
-// calling LINE. reqHash (see requestHash) binds the key to this request:
-// another request with the key gets store.ErrKeyReused and sends nothing.
-// renew > 0 lets the same key send again after that long.
+// autoKeyPrefix starts the key of a send whose caller gave no idempotency
+// key. Callers' keys always get another prefix (api:, reply:, key:, cb:,
+// hash:), so no request can name such a send.
+const autoKeyPrefix = "auto:"
+
+// deliver pushes msgs to one friend. Every push is recorded with its LINE
+// retry key before LINE is called (one without an idempotency key under a
+// generated key no caller can repeat), so any retry (after an error, a
+// timeout, or the recovery after a crash, see recoverSends) reuses that key
+// and LINE delivers at most once; a send already recorded as sent returns
+// Duplicate without calling LINE. reqHash (see requestHash) binds the key
+// to this request: another request with the key gets store.ErrKeyReused
+// and sends nothing. renew > 0 lets the same key send again after that
+// long.
 func (b *Bridge) deliver(ctx context.Context, cs *connState, kind, idemKey, reqHash string, renew time.Duration, to string, msgs []json.RawMessage) (SendResult, error) {
 	raw, _ := json.Marshal(msgs)
+	if idemKey == "" {
+		idemKey = autoKeyPrefix + uuid.NewString()
+	}
 	row := &store.Send{ConnectionID: cs.conn.ID, IdemKey: idemKey, Kind: kind, UserID: to, Messages: string(raw), RetryKey: uuid.NewString(), RequestHash: reqHash}
-	if idemKey != "" {
-		got, created, err := b.st.ClaimSend(ctx, row, renew)
-		if err != nil {
+	got, created, err := b.st.ClaimSend(ctx, row, renew)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if !created {
+		if got.Status == store.SendSent {
+			return duplicateOf(got), nil
+		}
+		// Pending means LINE's answer was unclear (5xx, timeout, crash):
+		// only the retry key keeps a retry from delivering twice.
+		if err := b.giveUpExpired(ctx, got); err != nil {
 			return SendResult{}, err
 		}
-		if !created {
-			if got.Status == store.SendSent {
-				var prev []json.RawMessage
-				_ = json.Unmarshal([]byte(got.Messages), &prev)
-				return SendResult{SendID: got.ID, Status: "duplicate", To: got.UserID, Via: "push", Messages: prev, Duplicate: true}, nil
-			}
-			// Pending means LINE's answer was unclear (5xx, timeout, crash):
-			// only the retry key keeps a retry from delivering twice.
-			if got.Status == store.SendPending && time.Since(got.CreatedAt) > retryKeyLife {
-				err := expiredSend(got.CreatedAt)
-				if ferr := b.st.FinishSend(ctx, got.ID, store.SendFailed, err.Error()); ferr != nil {
-					return SendResult{}, ferr
-				}
-				return SendResult{}, err
-			}
-			// An earlier attempt failed or was cut short: send what it
-			// recorded, with its retry key.
-			row = got
-			to = got.UserID
-			if err := json.Unmarshal([]byte(got.Messages), &msgs); err != nil {
-				return SendResult{}, fmt.Errorf("send %d: stored messages: %w", got.ID, err)
-			}
+		// An earlier attempt failed or was cut short: send what it
+		// recorded, with its retry key.
+		row = got
+		if err := json.Unmarshal([]byte(got.Messages), &msgs); err != nil {
+			return SendResult{}, fmt.Errorf("send %d: stored messages: %w", got.ID, err)
 		}
 	}
-	if err := cs.client.Push(ctx, to, msgs, row.RetryKey); err != nil {
+	return b.pushSend(ctx, cs, row, kind, msgs)
+}
+
+// duplicateOf is the answer to a request whose send went out before.
+func duplicateOf(s *store.Send) SendResult {
+	var prev []json.RawMessage
+	_ = json.Unmarshal([]byte(s.Messages), &prev)
+	via := s.Kind
+	if via != "reply" {
+		via = "push"
+	}
+	return SendResult{SendID: s.ID, Status: "duplicate", To: s.UserID, Via: via, Messages: prev, Duplicate: true}
+}
+
+// giveUpExpired fails a pending send whose retry key LINE no longer
+// honours and returns why; nil when the send may still be retried.
+func (b *Bridge) giveUpExpired(ctx context.Context, s *store.Send) error {
+	if s.Status != store.SendPending || time.Since(s.CreatedAt) <= retryKeyLife {
+		return nil
+	}
+	err := expiredSend(s.CreatedAt)
+	if ferr := b.st.FinishSend(context.WithoutCancel(ctx), s.ID, store.SendFailed, err.Error()); ferr != nil && !errors.Is(ferr, store.ErrSendFinished) {
+		return ferr
+	}
+	return err
+}
+
+// pushSend pushes a recorded send with its retry key and records the
+// outcome; via is how the chat shows it.
+func (b *Bridge) pushSend(ctx context.Context, cs *connState, row *store.Send, via string, msgs []json.RawMessage) (SendResult, error) {
+	if err := cs.client.Push(ctx, row.UserID, msgs, row.RetryKey); err != nil {
 		cerr := classifySendErr(err)
-		if row.ID != 0 {
-			var rl *RateLimitError
-			var ie *InputError
-			status := store.SendPending // retried with the same key
-			if errors.As(cerr, &ie) || (errors.As(cerr, &rl) && rl.Quota) {
-				status = store.SendFailed
-			}
-			if ferr := b.st.FinishSend(context.WithoutCancel(ctx), row.ID, status, err.Error()); ferr != nil {
-				b.log.Error("record failed send", "send", row.ID, "err", ferr)
-			}
+		var rl *RateLimitError
+		var ie *InputError
+		status := store.SendPending // retried with the same key
+		if errors.As(cerr, &ie) || (errors.As(cerr, &rl) && rl.Quota) {
+			status = store.SendFailed
+		}
+		if ferr := b.st.FinishSend(context.WithoutCancel(ctx), row.ID, status, err.Error()); ferr != nil {
+			b.log.Error("record failed send", "send", row.ID, "err", ferr)
 		}
 		return SendResult{}, cerr
 	}
 	// From here the message is out: record it even if the caller gave up,
 	// in one transaction with the send's outcome. Should that fail (or the
-	// process die first), the send stays pending and its retry, with the
-	// same retry key, records it: LINE answers 409 and delivers nothing.
-	rctx := context.WithoutCancel(ctx)
-	source := "send:" + uuid.NewString()
-	var done func(*store.ApplyTx) error
-	if row.ID != 0 {
-		source = "send:" + store.IDString(row.ID)
-		done = func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
-	}
-	if err := b.recordSent(rctx, cs.conn.ID, []string{to}, msgs, kind, source, done); err != nil {
+	// process die first), the send stays pending and its retry, or the
+	// recovery at the next start, with the same retry key, records it:
+	// LINE answers 409 and delivers nothing.
+	done := func(tx *store.ApplyTx) error { return tx.FinishSend(row.ID, store.SendSent, "") }
+	err := b.recordSent(context.WithoutCancel(ctx), cs.conn.ID, []string{row.UserID}, msgs, via, "send:"+store.IDString(row.ID), done)
+	if err != nil && !errors.Is(err, store.ErrSendFinished) {
 		return SendResult{}, err
 	}
-	return SendResult{SendID: row.ID, Status: "sent", To: to, Via: "push", Messages: msgs}, nil
+	// ErrSendFinished: another attempt of this send (a concurrent retry,
+	// the recovery) recorded it first; LINE delivered it once.
+	return SendResult{SendID: row.ID, Status: "sent", To: row.UserID, Via: "push", Messages: msgs}, nil
 }
 
 // recordSent notes messages linehub sent: in the conversation (and, through
@@ -237,6 +264,32 @@ func (b *Bridge) recordSentTo(ctx context.Context, connID int64, to []string, co
 		return fmt.Errorf("record sent message: %w", err)
 	}
 	wake(b.syncWake)
+	wake(b.messagingWake())
+	return nil
+}
+
+// recordUnconfirmed notes a message LINE may or may not have delivered: a
+// chat row marked unconfirmed (and its timeline note, which says so) in
+// one transaction with the send's outcome (done). The friend's Unanswered
+// is left alone: if the answer did not arrive, the friend is still
+// waiting, and the conversation stays on top of the list for a person to
+// check.
+func (b *Bridge) recordUnconfirmed(ctx context.Context, connID int64, to string, msgs []json.RawMessage, via, sourceKey string, done func(*store.ApplyTx) error) error {
+	raw, _ := json.Marshal(msgs)
+	err := b.st.Apply(ctx, func(tx *store.ApplyTx) error {
+		if err := done(tx); err != nil {
+			return err
+		}
+		fs, err := tx.Friends(connID, []string{to})
+		if err != nil {
+			return err
+		}
+		return tx.AddChatMessages([]store.ChatMessage{{ConnectionID: connID, SourceKey: sourceKey, UserID: to, Direction: store.ChatOut, Via: via,
+			Text: line.MessageSummary(msgs), Messages: string(raw), Timestamp: time.Now().UnixMilli(), NotePending: len(fs) > 0, Unconfirmed: true}})
+	})
+	if err != nil {
+		return fmt.Errorf("record unconfirmed message: %w", err)
+	}
 	wake(b.messagingWake())
 	return nil
 }

@@ -178,30 +178,42 @@ func (s *Store) DeleteTemplate(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Send states.
+// Send states. Unconfirmed is a reply whose outcome LINE never told:
+// the reply API has no retry key, so nothing can ask it again.
 const (
-	SendPending = "pending"
-	SendSent    = "sent"
-	SendFailed  = "failed"
+	SendPending     = "pending"
+	SendSent        = "sent"
+	SendFailed      = "failed"
+	SendUnconfirmed = "unconfirmed"
 )
 
 // Send is one message linehub was asked to push, keyed for idempotency.
 // Its RetryKey is stored before LINE is called, so a retry after a crash
 // reuses it and LINE refuses a second delivery (409).
 type Send struct {
-	ID           int64      `gorm:"primaryKey" json:"id"`
-	ConnectionID int64      `json:"connection_id"`
-	IdemKey      string     `json:"-"`
-	Kind         string     `json:"kind"`
-	UserID       string     `json:"to"`
-	Messages     string     `json:"-"`
-	RetryKey     string     `json:"-"`
-	RequestHash  string     `json:"-"` // what the key was given for (recipient and message); "" on sends older than it
-	Status       string     `json:"status"`
-	Error        string     `json:"error,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	SentAt       *time.Time `json:"sent_at"`
+	ID           int64  `gorm:"primaryKey" json:"id"`
+	ConnectionID int64  `json:"connection_id"`
+	IdemKey      string `json:"-"`
+	Kind         string `json:"kind"`
+	UserID       string `json:"to"`
+	Messages     string `json:"-"`
+	RetryKey     string `json:"-"`
+	RequestHash  string `json:"-"` // what the key was given for (recipient and message); "" on sends older than it
+	// ReplyMsgID is the received chat message whose reply token the send
+	// used (0: none taken; ReplyTokenUnknown: taken before this was kept).
+	ReplyMsgID int64      `json:"-"`
+	Status     string     `json:"status"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	SentAt     *time.Time `json:"sent_at"`
 }
+
+// ReplyTokenUnknown is the ReplyMsgID of a reply whose token is not known.
+const ReplyTokenUnknown = -1
+
+// ErrSendFinished is an outcome for a send that another attempt already
+// finished (recorded as sent, or as unconfirmed): nothing was changed.
+var ErrSendFinished = errors.New("send already finished")
 
 // ErrKeyReused is a send whose idempotency key an earlier send of the same
 // connection used for another recipient or message.
@@ -277,20 +289,58 @@ func (s *Store) FinishSend(ctx context.Context, id int64, status, errMsg string)
 // FinishSend records the outcome of a send in the transaction that records
 // what it changed (its chat row, the friend's Unanswered): a crash then
 // leaves the send either done and recorded or pending, which a retry with
-// the send's retry key completes. Never done without its record.
+// the send's retry key (or the recovery at the next start) completes.
+// Never done without its record.
 func (t *ApplyTx) FinishSend(id int64, status, errMsg string) error {
 	return finishSend(t.db, id, status, errMsg)
 }
 
+// finishSend changes only a send still open (pending, or failed and being
+// tried again). Two attempts of one send can both get through to LINE (a
+// caller's retry and the recovery after a restart; LINE delivers once
+// thanks to the retry key): the first to finish records it, the other
+// gets ErrSendFinished, which rolls its record back.
 func finishSend(db *gorm.DB, id int64, status, errMsg string) error {
 	up := map[string]any{"status": status, "error": errMsg}
 	if status == SendSent {
 		up["sent_at"] = now()
 	}
-	if err := db.Model(&Send{}).Where("id = ?", id).Updates(up).Error; err != nil {
-		return fmt.Errorf("record outcome of send %d: %w", id, err)
+	res := db.Model(&Send{}).Where("id = ? AND status IN ?", id, []string{SendPending, SendFailed}).Updates(up)
+	if res.Error != nil {
+		return fmt.Errorf("record outcome of send %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("record outcome of send %d: %w", id, ErrSendFinished)
 	}
 	return nil
+}
+
+// GetSend returns one send.
+func (s *Store) GetSend(ctx context.Context, id int64) (*Send, error) {
+	var row Send
+	if err := s.r.WithContext(ctx).First(&row, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &row, nil
+}
+
+// PendingSendIDs lists the sends whose outcome is not recorded, oldest
+// first.
+func (s *Store) PendingSendIDs(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	if err := s.r.WithContext(ctx).Model(&Send{}).Where("status = ?", SendPending).Order("id").Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("list pending sends: %w", err)
+	}
+	return ids, nil
+}
+
+// ChatMessageByID returns one chat message.
+func (s *Store) ChatMessageByID(ctx context.Context, id int64) (*ChatMessage, error) {
+	var m ChatMessage
+	if err := s.r.WithContext(ctx).First(&m, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &m, nil
 }
 
 // Chat message directions.
@@ -303,16 +353,19 @@ const (
 // friend (webhook) or sent by linehub. NotePending marks it for logging on
 // the HubSpot contact's timeline.
 type ChatMessage struct {
-	ID           int64     `gorm:"primaryKey" json:"id"`
-	ConnectionID int64     `json:"connection_id"`
-	SourceKey    string    `json:"-"` // "ev:<webhookEventId>" or "send:<id>": makes recording idempotent
-	UserID       string    `json:"user_id"`
-	Direction    string    `json:"direction"`
-	Via          string    `json:"via,omitempty"` // out: push, reply, multicast, workflow
-	Text         string    `json:"text"`
-	Messages     string    `json:"-"`
-	ReplyToken   string    `json:"-"`
-	ReplyUsed    bool      `json:"-"`
+	ID           int64  `gorm:"primaryKey" json:"id"`
+	ConnectionID int64  `json:"connection_id"`
+	SourceKey    string `json:"-"` // "ev:<webhookEventId>" or "send:<id>": makes recording idempotent
+	UserID       string `json:"user_id"`
+	Direction    string `json:"direction"`
+	Via          string `json:"via,omitempty"` // out: push, reply, multicast, workflow
+	Text         string `json:"text"`
+	Messages     string `json:"-"`
+	ReplyToken   string `json:"-"`
+	ReplyUsed    bool   `json:"-"`
+	// Unconfirmed marks a sent message LINE may not have delivered: a
+	// reply whose answer linehub never saw (a crash, a timeout).
+	Unconfirmed  bool      `json:"unconfirmed,omitempty"`
 	Timestamp    int64     `json:"timestamp"` // ms
 	NotePending  bool      `json:"-"`
 	NoteID       string    `json:"note_id,omitempty"`
@@ -408,10 +461,11 @@ func (s *Store) ChatMessages(ctx context.Context, connID int64, userID string, b
 }
 
 // TakeReplyToken claims the reply token of the friend's newest received
-// message if it arrived at or after notBefore (ms) and was not used yet.
-// Claiming is atomic, so two replies never share a token. nil when there
-// is none.
-func (s *Store) TakeReplyToken(ctx context.Context, connID int64, userID string, notBefore int64) (*ChatMessage, error) {
+// message if it arrived at or after notBefore (ms) and was not used yet,
+// for send sendID. Claiming is atomic, so two replies never share a token,
+// and it records the token's message on the send in the same transaction:
+// a send that used a token always says which. nil when there is none.
+func (s *Store) TakeReplyToken(ctx context.Context, connID int64, userID string, notBefore, sendID int64) (*ChatMessage, error) {
 	var m ChatMessage
 	err := s.r.WithContext(ctx).Where("connection_id = ? AND user_id = ? AND direction = ?", connID, userID, ChatIn).
 		Order("timestamp DESC, id DESC").First(&m).Error
@@ -424,12 +478,25 @@ func (s *Store) TakeReplyToken(ctx context.Context, connID int64, userID string,
 	if m.ReplyToken == "" || m.ReplyUsed || m.Timestamp < notBefore {
 		return nil, nil
 	}
-	res := s.w.WithContext(ctx).Model(&ChatMessage{}).Where("id = ? AND reply_used = ?", m.ID, false).Update("reply_used", true)
-	if res.Error != nil {
-		return nil, fmt.Errorf("claim reply token: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, nil
+	taken := false
+	err = s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&ChatMessage{}).Where("id = ? AND reply_used = ?", m.ID, false).Update("reply_used", true)
+		if res.Error != nil {
+			return fmt.Errorf("claim reply token: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		if sendID != 0 {
+			if err := tx.Model(&Send{}).Where("id = ?", sendID).Update("reply_msg_id", m.ID).Error; err != nil {
+				return fmt.Errorf("record reply token of send %d: %w", sendID, err)
+			}
+		}
+		taken = true
+		return nil
+	})
+	if err != nil || !taken {
+		return nil, err
 	}
 	return &m, nil
 }

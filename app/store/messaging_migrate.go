@@ -127,3 +127,30 @@ func migrateNotesOnce(tx *gorm.DB) error {
 	}
 	return tx.Exec("CREATE INDEX idx_chat_note_id ON chat_messages (note_id) WHERE note_id <> ''").Error
 }
+
+// migrateSendRecovery is migration 10. A reply send keeps the message
+// whose reply token it used, so that the recovery after a crash can try
+// that token once more; a chat row can say that LINE may not have
+// delivered it. Replies left pending by an older version did not record
+// their token: they are marked as having used an unknown one, so that
+// the recovery neither pushes them (that could answer twice) nor tries a
+// token.
+func migrateSendRecovery(tx *gorm.DB) error {
+	type send struct {
+		ReplyMsgID int64 `gorm:"not null;default:0"`
+	}
+	type chatMessage struct {
+		Unconfirmed bool `gorm:"not null;default:false"`
+	}
+	m := tx.Migrator()
+	if err := m.AddColumn(&send{}, "ReplyMsgID"); err != nil {
+		return fmt.Errorf("add sends.reply_msg_id: %w", err)
+	}
+	if err := m.AddColumn(&chatMessage{}, "Unconfirmed"); err != nil {
+		return fmt.Errorf("add chat_messages.unconfirmed: %w", err)
+	}
+	if err := tx.Exec("UPDATE sends SET reply_msg_id = ? WHERE kind = 'reply' AND status = 'pending'", ReplyTokenUnknown).Error; err != nil {
+		return fmt.Errorf("mark pending replies: %w", err)
+	}
+	return nil
+}

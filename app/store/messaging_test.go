@@ -95,7 +95,7 @@ func TestTakeReplyTokenOnce(t *testing.T) {
 	if ms, _ := st.ChatMessages(ctx, 1, "U1", 0, 10); len(ms) != 2 || ms[1].Text != "new" {
 		t.Fatalf("chat: %+v", ms)
 	}
-	if m, _ := st.TakeReplyToken(ctx, 1, "U1", now+1); m != nil {
+	if m, _ := st.TakeReplyToken(ctx, 1, "U1", now+1, 0); m != nil {
 		t.Fatal("stale token taken")
 	}
 	var wg sync.WaitGroup
@@ -105,7 +105,7 @@ func TestTakeReplyTokenOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := st.TakeReplyToken(ctx, 1, "U1", now-5000)
+			m, err := st.TakeReplyToken(ctx, 1, "U1", now-5000, 0)
 			if err != nil {
 				t.Error(err)
 			}
@@ -226,5 +226,39 @@ func TestNotesSendingMarkAndListContact(t *testing.T) {
 	known, err := st.KnownNoteIDs(ctx, []string{"90001", "90002"})
 	if err != nil || !known["90001"] || known["90002"] {
 		t.Fatalf("known: %v %v", known, err)
+	}
+}
+
+// A reply an older linehub left pending did not record the reply token it
+// used: the upgrade marks it so, so that the recovery after the restart
+// neither pushes it (that could answer twice) nor tries a token; a pending
+// push keeps no token.
+func TestUpgradeMarksPendingRepliesTokenUnknown(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	all := migrations
+	migrations = all[:len(all)-1]
+	old, err := Open(dir, Options{Synchronous: "NORMAL"})
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'reply:a', 'reply', 'U1', '[]', 'k1', 'pending', CURRENT_TIMESTAMP)`,
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'api:b', 'api', 'U1', '[]', 'k2', 'pending', CURRENT_TIMESTAMP)`,
+		`INSERT INTO sends (connection_id, idem_key, kind, user_id, messages, retry_key, status, created_at) VALUES (1, 'reply:c', 'reply', 'U1', '[]', 'k3', 'sent', CURRENT_TIMESTAMP)`,
+	} {
+		if err := old.w.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	st := openTest(t, dir)
+	want := map[int64]int64{1: ReplyTokenUnknown, 2: 0, 3: 0}
+	for id, w := range want {
+		s, err := st.GetSend(ctx, id)
+		if err != nil || s.ReplyMsgID != w {
+			t.Fatalf("send %d after the upgrade: %+v %v, want reply_msg_id %d", id, s, err, w)
+		}
 	}
 }

@@ -184,6 +184,7 @@ var migrations = []migration{
 		return nil
 	}},
 	{9, "timeline notes: marker, time sent, contact of broadcast recipients", migrateNotesOnce},
+	{10, "sends: the reply token used; chat: messages LINE may not have delivered", migrateSendRecovery},
 }
 
 type schemaMigration struct {

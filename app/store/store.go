@@ -88,6 +88,15 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxLifetime(0)
 
+	s := &Store{w: w, sealer: sealer, log: opts.Logger, path: path,
+		appendCh: make(chan appendReq, 256), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if err := s.migrate(context.Background()); err != nil {
+		_ = wdb.Close()
+		return nil, err
+	}
+	// The readers open after the migrations: a reader opened before read
+	// the old schema and answered its first query from it (a column a
+	// migration added or filled read as empty).
 	r, err := gorm.Open(sqlite.Open(base+"&_query_only=1"), gcfg)
 	if err != nil {
 		_ = wdb.Close()
@@ -95,13 +104,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	}
 	rdb, _ := r.DB()
 	rdb.SetMaxOpenConns(4)
-
-	s := &Store{w: w, r: r, sealer: sealer, log: opts.Logger, path: path,
-		appendCh: make(chan appendReq, 256), stop: make(chan struct{}), stopped: make(chan struct{})}
-	if err := s.migrate(context.Background()); err != nil {
-		s.closeDBs()
-		return nil, err
-	}
+	s.r = r
 	go s.committer()
 	return s, nil
 }

@@ -457,3 +457,42 @@ func TestUIChatReply(t *testing.T) {
 		t.Fatalf("refused replies pushed: %d pushes", len(p))
 	}
 }
+
+// A reply LINE does not answer (a 5xx, a timeout) may have arrived: it is
+// not pushed instead (that could answer twice), the conversation shows it
+// marked as maybe not delivered, and the friend stays unanswered.
+func TestUIChatUnconfirmedReply(t *testing.T) {
+	u, b, c := messagingUI(t)
+	uid := linetest.NewUserID()
+	u.friendWithContact(c, uid, "Ren")
+	ev := linetest.TextMessageEvent(uid, "Is it in stock?", time.Now())
+	u.ln.IssueReplyTokens(c.ch.token, ev)
+	u.deliver(c, ev)
+	u.ln.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/message/reply") {
+			return 500, `{"message":"An error occurred in the server"}`, true
+		}
+		return 0, "", false
+	})
+	chat := "/connections/" + c.id + "/chat/" + uid
+	b.get(chat)
+	if st, body, _ := b.post(chat+"/reply", url.Values{"text": {"Yes, it is!"}, "idem": {"form-u-1"}}); st < 500 || !strings.Contains(body, "may not have been delivered") {
+		t.Fatalf("reply LINE did not answer: %d\n%s", st, body)
+	}
+	u.ln.SetFault(nil)
+	if n := len(u.ln.Pushes(c.ch.token)); n != 0 {
+		t.Fatalf("%d pushes after an unclear reply", n)
+	}
+	b.wantPage(chat, 200, "Yes, it is!", "· reply token · <strong class=\"unconfirmed\">may not have been delivered</strong>")
+	if f, _ := u.st.Friend(u.ctx, mustID(c.id), uid); !f.Unanswered {
+		t.Fatal("Unanswered reset by an answer nobody knows arrived")
+	}
+	// The same form again sends nothing.
+	b.get(chat)
+	b.post(chat+"/reply", url.Values{"text": {"Yes, it is!"}, "idem": {"form-u-1"}})
+	if n := len(u.ln.Pushes(c.ch.token)) + len(u.ln.Replies(c.ch.token)); n != 0 {
+		t.Fatalf("the resubmitted form sent %d messages", n)
+	}
+	b.get("/lang/ja")
+	b.wantPage(chat, 200, "届いていない可能性があります")
+}
