@@ -22,7 +22,7 @@ func FuzzFormBody(f *testing.F) {
 	_, _ = zw.Write(bytes.Repeat([]byte("email=a%40b.co&password=x&"), 200))
 	_ = zw.Close()
 	for _, seed := range []struct {
-		route             uint8
+		route            uint8
 		ctype, enc, body string
 	}{
 		{0, "application/x-www-form-urlencoded", "", "email=owner%40shop.co.jp&password=wrong&csrf=x&next=%2F"},
