@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -224,10 +225,23 @@ func (s *Scheduler) start(job string, connID int64, trigger string, fn func(ctx 
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := fn(s.ctx, run)
-		s.end(run, err)
+		s.end(run, s.guard(run, fn))
 	}()
 	return &snapshot, nil
+}
+
+// guard runs fn and turns a panic into the run's error: a bug met by one
+// connection's data fails that run, logged with its stack, instead of
+// taking the whole service (and every other connection) down with it.
+func (s *Scheduler) guard(run *store.JobRun, fn func(ctx context.Context, run *store.JobRun) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("job panicked", "job", run.Job, "connection", run.ConnectionID, "run", run.ID,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error (%v); the server log has the details", r)
+		}
+	}()
+	return fn(s.ctx, run)
 }
 
 // RunReconcile starts a reconcile of one connection now.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,32 @@ func TestReconcileNeverOverlapsItself(t *testing.T) {
 	}
 	if r := waitRun(t, fx.st, second.ID); r.Status != store.RunOK {
 		t.Fatalf("second run %+v", r)
+	}
+}
+
+// TestJobPanicFailsTheRunOnly: a panic inside a job is that run's failure,
+// recorded like any error; the scheduler (and the process) go on and the
+// next run of the same job starts.
+func TestJobPanicFailsTheRunOnly(t *testing.T) {
+	fx := newFixture(t, nil)
+	s := fx.scheduler(t)
+	run, err := s.start(Reconcile, 1, TriggerAPI, func(context.Context, *store.JobRun) error {
+		var m map[string]int
+		m["boom"]++ // nil map: a panic
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitRun(t, fx.st, run.ID)
+	if got.Status != store.RunFailed || !strings.Contains(got.Message, "internal error") {
+		t.Fatalf("run after a panic: status %s, message %q", got.Status, got.Message)
+	}
+	next, err := s.start(Reconcile, 1, TriggerAPI, func(context.Context, *store.JobRun) error { return nil })
+	if err != nil {
+		t.Fatalf("the next run after a panic: %v", err)
+	}
+	if got := waitRun(t, fx.st, next.ID); got.Status != store.RunOK {
+		t.Fatalf("the next run failed: %q", got.Message)
 	}
 }
