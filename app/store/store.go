@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -177,3 +178,6 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// IDString formats a row id for keys.
+func IDString(id int64) string { return strconv.FormatInt(id, 10) }
