@@ -15,9 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -75,10 +73,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	} else {
 		return nil, fmt.Errorf("create database %s: %w", path, err)
 	}
-	base := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=%s", path, opts.Synchronous)
-	gcfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true}
-
-	w, err := gorm.Open(sqlite.Open(base+"&_txlock=immediate"), gcfg)
+	w, err := openSQLite(path, opts.Synchronous, false)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -98,7 +93,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	// The readers open after the migrations: a reader opened before read
 	// the old schema and answered its first query from it (a column a
 	// migration added or filled read as empty).
-	r, err := gorm.Open(sqlite.Open(base+"&_query_only=1"), gcfg)
+	r, err := openSQLite(path, opts.Synchronous, true)
 	if err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -20,10 +19,6 @@ type MessageTemplate struct {
 
 // ErrDuplicate is returned when a unique name is taken.
 var ErrDuplicate = errors.New("already exists")
-
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
 
 // SaveTemplate creates (ID 0) or updates a template.
 func (s *Store) SaveTemplate(ctx context.Context, t *MessageTemplate) error {
