@@ -172,7 +172,7 @@ func insertInbox(tx *gorm.DB, rows []InboxEvent) (int, error) {
 // PendingInbox returns up to limit unapplied events, oldest event first.
 func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxEvent, error) {
 	var rows []InboxEvent
-	err := s.r.WithContext(ctx).Where("pending = ?", true).Order("timestamp, id").Limit(limit).Find(&rows).Error
+	err := s.r.WithContext(ctx).Where("pending").Order("timestamp, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read pending inbox: %w", err)
 	}
@@ -199,7 +199,7 @@ func (s *Store) InboxStats(ctx context.Context, connectionID int64) (InboxStats,
 	if err := q().Count(&st.Total).Error; err != nil {
 		return st, fmt.Errorf("count inbox: %w", err)
 	}
-	if err := q().Where("pending = ?", true).Count(&st.Pending).Error; err != nil {
+	if err := q().Where("pending").Count(&st.Pending).Error; err != nil {
 		return st, fmt.Errorf("count inbox: %w", err)
 	}
 	if err := q().Where("error <> ''").Count(&st.Failed).Error; err != nil {

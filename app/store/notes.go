@@ -33,7 +33,7 @@ type NoteStats struct {
 // NoteStats reports the timeline notes not yet in HubSpot.
 func (s *Store) NoteStats(ctx context.Context) (NoteStats, error) {
 	var st NoteStats
-	err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending = ?", true).
+	err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending").
 		Select("COALESCE(SUM(CASE WHEN note_attempts < ? THEN 1 ELSE 0 END), 0) AS pending, COALESCE(SUM(CASE WHEN note_attempts >= ? THEN 1 ELSE 0 END), 0) AS given_up", maxNoteAttempts, maxNoteAttempts).
 		Scan(&st).Error
 	if err != nil {
@@ -41,7 +41,7 @@ func (s *Store) NoteStats(ctx context.Context) (NoteStats, error) {
 	}
 	if st.GivenUp > 0 {
 		var last []string
-		err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending = ? AND note_attempts >= ?", true, maxNoteAttempts).
+		err := s.r.WithContext(ctx).Model(&ChatMessage{}).Where("note_pending AND note_attempts >= ?", maxNoteAttempts).
 			Order("id DESC").Limit(1).Pluck("note_error", &last).Error
 		if err != nil {
 			return st, fmt.Errorf("read the last note refusal: %w", err)
@@ -62,7 +62,7 @@ func (s *Store) PendingNotes(ctx context.Context, limit int) ([]PendingNote, err
 	err := s.r.WithContext(ctx).Table("chat_messages AS m").
 		Select("m.*, "+contact+" AS contact_id").
 		Joins("LEFT JOIN friends f ON f.connection_id = m.connection_id AND f.user_id = m.user_id").
-		Where("m.note_pending = ? AND "+contact+" <> '' AND m.note_attempts < ?", true, maxNoteAttempts).
+		Where("m.note_pending AND "+contact+" <> '' AND m.note_attempts < ?", maxNoteAttempts).
 		Order("m.id").Limit(limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("read pending notes: %w", err)
