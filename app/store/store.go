@@ -1,6 +1,19 @@
-// Package store keeps linehub's state: connections, friends, the webhook
-// inbox, settings and API tokens. Every query lives here, so that a second
-// database backend can be added without touching other packages.
+// Package store keeps linehub's state in SQLite through gorm. Every query
+// lives here, so that a second database backend can be added without
+// touching other packages. Files: store.go opens and closes the database
+// (Store, Open); models.go holds the connection, friend, inbox, setting and
+// token rows; migrations.go is the schema history (every step, append-only)
+// and sqlite.go everything only SQLite understands (pragmas, error codes,
+// the statements behind backup and restore). One file per aggregate:
+// connections.go, friends.go (the applier's transaction, sync results and
+// the friend pages and searches), inbox.go (group commit, pending events,
+// per-day counts, pruning), fairness.go (batches shared between
+// connections), jobs.go (job runs, cursors, friend imports),
+// deadletters.go, admins.go (admins, sessions, icons), settings.go,
+// tokens.go, hooks.go (workflow keys), templates.go, sends.go, chat.go,
+// notes.go (timeline notes), broadcasts.go; crypto.go seals secrets,
+// backup.go makes and restores backups, lock_unix.go locks the data
+// directory.
 package store
 
 import (
