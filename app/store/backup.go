@@ -18,9 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	// database/sql driver "sqlite3"; gorm's sqlite driver uses it too.
-	_ "github.com/mattn/go-sqlite3"
 )
 
 // A backup is one SQLite file: a consistent copy of the database made with
@@ -86,12 +83,12 @@ func Backup(ctx context.Context, dataDir, dest string, dirs ...string) (BackupIn
 	f.Close()
 	stageHook("vacuum", tmp)
 
-	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=10000")
+	db, err := openSQLiteFile(src, false)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+	if err := vacuumInto(ctx, db, tmp); err != nil {
 		return BackupInfo{}, fmt.Errorf("copy database: %w", err)
 	}
 	info := BackupInfo{CreatedAt: now()}
@@ -177,7 +174,7 @@ func readRegular(p string) ([]byte, os.FileInfo, error) {
 }
 
 func writeBackupMeta(ctx context.Context, path, key string, files []backupFile, info *BackupInfo) error {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	db, err := openSQLiteFile(path, false)
 	if err != nil {
 		return err
 	}
@@ -225,13 +222,13 @@ func readBackup(ctx context.Context, file string) (BackupInfo, string, []backupF
 	}
 	// mode=ro and immutable: verifying must not change the file (no
 	// journal, no -wal next to it).
-	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro&immutable=1")
+	db, err := openSQLiteFile(file, true)
 	if err != nil {
 		return BackupInfo{}, "", nil, fmt.Errorf("open backup: %w", err)
 	}
 	defer db.Close()
-	var result string
-	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
+	result, err := integrityCheck(ctx, db)
+	if err != nil {
 		return BackupInfo{}, "", nil, fmt.Errorf("%s is damaged: %w", file, err)
 	}
 	if result != "ok" {
@@ -275,8 +272,7 @@ func readBackup(ctx context.Context, file string) (BackupInfo, string, []backupF
 // before backups held files), refusing any path that would land outside
 // the data directory.
 func readBackupFiles(ctx context.Context, db *sql.DB) ([]backupFile, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", backupFilesTable).Scan(&n); err != nil || n == 0 {
+	if ok, err := hasTable(ctx, db, backupFilesTable); err != nil || !ok {
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, "SELECT path, mode, data FROM "+backupFilesTable+" ORDER BY path")
@@ -323,19 +319,6 @@ func checkRestorable(files []backupFile, dirs []string) error {
 		if !slices.Contains(dirs, top) {
 			return fmt.Errorf("the backup holds a file %q outside the directories a backup carries (%s)", f.path, strings.Join(dirs, ", "))
 		}
-	}
-	return nil
-}
-
-func checkSQLiteHeader(file string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("backup file: %w", err)
-	}
-	defer f.Close()
-	head := make([]byte, 16)
-	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
-		return fmt.Errorf("%s is not an SQLite database, so not a linehub backup", file)
 	}
 	return nil
 }
@@ -620,17 +603,17 @@ func dataDirOwner(root *os.Root) (func(*os.File) error, error) {
 // stripBackupMeta removes the key table from the restored copy (the key
 // lives in its own file) and puts the copy back into WAL mode.
 func stripBackupMeta(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	db, err := openSQLiteFile(path, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP TABLE " + backupTable, "DROP TABLE IF EXISTS " + backupFilesTable, "VACUUM", "PRAGMA journal_mode=WAL"} {
+	for _, q := range append([]string{"DROP TABLE " + backupTable, "DROP TABLE IF EXISTS " + backupFilesTable}, compactToWAL...) {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("prepare restored database (%s): %w", q, err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if err := checkpointTruncate(ctx, db); err != nil {
 		return fmt.Errorf("prepare restored database: %w", err)
 	}
 	if err := db.Close(); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -283,4 +284,82 @@ func (s *Store) RetryNow(ctx context.Context, connectionID int64) error {
 		return fmt.Errorf("reset sync backoff: %w", err)
 	}
 	return nil
+}
+
+// FriendsByContact maps HubSpot contact ids to the connection's friends.
+func (s *Store) FriendsByContact(ctx context.Context, connID int64, contactIDs []string) (map[string]*Friend, error) {
+	out := map[string]*Friend{}
+	for len(contactIDs) > 0 {
+		n := min(len(contactIDs), 500)
+		var fs []Friend
+		if err := s.r.WithContext(ctx).Where("connection_id = ? AND contact_id IN ?", connID, contactIDs[:n]).Find(&fs).Error; err != nil {
+			return nil, fmt.Errorf("load friends by contact: %w", err)
+		}
+		for i := range fs {
+			out[fs[i].ContactID] = &fs[i]
+		}
+		contactIDs = contactIDs[n:]
+	}
+	return out, nil
+}
+
+// FollowingPage lists a connection's friends marked following, by id after
+// the cursor (the profile pass of reconcile).
+func (s *Store) FollowingPage(ctx context.Context, connectionID, after int64, limit int) ([]Friend, error) {
+	var fs []Friend
+	err := s.r.WithContext(ctx).Where("connection_id = ? AND following AND id > ?", connectionID, after).
+		Order("id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("list following friends: %w", err)
+	}
+	return fs, nil
+}
+
+// UnconfirmedFollowers lists friends marked following whose follow status
+// and sync date are both older than before (ms): the followers that a
+// complete pass over LINE's follower list did not confirm.
+func (s *Store) UnconfirmedFollowers(ctx context.Context, connectionID, before, after int64, limit int) ([]Friend, error) {
+	var fs []Friend
+	// created_at: a friend first stored after the pass began may simply
+	// have been missing from the store when its page was read.
+	err := s.r.WithContext(ctx).
+		Where("connection_id = ? AND following AND profile_at < ? AND follow_at < ? AND created_at < ? AND id > ?",
+			connectionID, before, before, time.UnixMilli(before).UTC(), after).
+		Order("id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("list unconfirmed followers: %w", err)
+	}
+	return fs, nil
+}
+
+// ContactsPage lists a connection's friends that have a HubSpot contact and
+// nothing waiting to be written (drift repair reads them back).
+func (s *Store) ContactsPage(ctx context.Context, connectionID, after int64, limit int) ([]Friend, error) {
+	var fs []Friend
+	err := s.r.WithContext(ctx).Where("connection_id = ? AND contact_id <> '' AND dirty = 0 AND id > ?", connectionID, after).
+		Order("id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("list contacts: %w", err)
+	}
+	return fs, nil
+}
+
+// SearchFriends lists a connection's friends for the dashboard, newest
+// first, optionally filtered by display name or user id; more tells
+// whether another page follows.
+func (s *Store) SearchFriends(ctx context.Context, connectionID int64, q string, offset, limit int) ([]Friend, bool, error) {
+	var fs []Friend
+	db := s.r.WithContext(ctx).Where("connection_id = ?", connectionID)
+	if q != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q)) + "%"
+		db = db.Where(`(LOWER(display_name) LIKE ? ESCAPE '\' OR LOWER(user_id) LIKE ? ESCAPE '\')`, like, like)
+	}
+	if err := db.Order("id DESC").Offset(offset).Limit(limit + 1).Find(&fs).Error; err != nil {
+		return nil, false, fmt.Errorf("search friends: %w", err)
+	}
+	more := len(fs) > limit
+	if more {
+		fs = fs[:limit]
+	}
+	return fs, more, nil
 }

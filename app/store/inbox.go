@@ -172,7 +172,7 @@ func insertInbox(tx *gorm.DB, rows []InboxEvent) (int, error) {
 // PendingInbox returns up to limit unapplied events, oldest event first.
 func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxEvent, error) {
 	var rows []InboxEvent
-	err := s.r.WithContext(ctx).Where("pending = ?", true).Order("timestamp, id").Limit(limit).Find(&rows).Error
+	err := s.r.WithContext(ctx).Where("pending").Order("timestamp, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read pending inbox: %w", err)
 	}
@@ -199,11 +199,65 @@ func (s *Store) InboxStats(ctx context.Context, connectionID int64) (InboxStats,
 	if err := q().Count(&st.Total).Error; err != nil {
 		return st, fmt.Errorf("count inbox: %w", err)
 	}
-	if err := q().Where("pending = ?", true).Count(&st.Pending).Error; err != nil {
+	if err := q().Where("pending").Count(&st.Pending).Error; err != nil {
 		return st, fmt.Errorf("count inbox: %w", err)
 	}
 	if err := q().Where("error <> ''").Count(&st.Failed).Error; err != nil {
 		return st, fmt.Errorf("count inbox: %w", err)
 	}
 	return st, nil
+}
+
+// PruneInbox deletes applied inbox rows applied before cutoff, in small
+// transactions so webhooks never wait long for the writer.
+func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		s.yieldToInbox()
+		res := s.w.WithContext(ctx).Exec(
+			"DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE NOT pending AND applied_at < ? LIMIT 1000)", cutoff)
+		if res.Error != nil {
+			return total, fmt.Errorf("prune inbox: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 1000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// DayCount is the number of events of one type on one UTC day.
+type DayCount struct {
+	Day   string // YYYY-MM-DD
+	Type  string
+	Count int
+}
+
+// EventsPerDay counts inbox events by type and UTC day since a time, for
+// the dashboard's charts (0 = all connections).
+func (s *Store) EventsPerDay(ctx context.Context, connectionID int64, since time.Time) ([]DayCount, error) {
+	var rows []struct {
+		Timestamp int64
+		Type      string
+	}
+	q := s.r.WithContext(ctx).Model(&InboxEvent{}).Select("timestamp, type").Where("timestamp >= ? AND type IN ?", since.UnixMilli(), []string{"follow", "unfollow", "message"})
+	if connectionID != 0 {
+		q = q.Where("connection_id = ?", connectionID)
+	}
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count events per day: %w", err)
+	}
+	// Grouped in Go: date functions differ between SQLite and PostgreSQL.
+	idx := map[[2]string]int{}
+	var out []DayCount
+	for _, r := range rows {
+		k := [2]string{time.UnixMilli(r.Timestamp).UTC().Format("2006-01-02"), r.Type}
+		if i, ok := idx[k]; ok {
+			out[i].Count++
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, DayCount{Day: k[0], Type: k[1], Count: 1})
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -237,7 +238,7 @@ func TestUpgradeMarksPendingRepliesTokenUnknown(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	all := migrations
-	migrations = all[:len(all)-1]
+	migrations = migrationsBefore(10)
 	old, err := Open(dir, Options{Synchronous: "NORMAL"})
 	migrations = all
 	if err != nil {
@@ -261,4 +262,15 @@ func TestUpgradeMarksPendingRepliesTokenUnknown(t *testing.T) {
 			t.Fatalf("send %d after the upgrade: %+v %v, want reply_msg_id %d", id, s, err, w)
 		}
 	}
+}
+
+// migrationsBefore is the schema history up to, not including, version v:
+// a database as the linehub before that step left it.
+func migrationsBefore(v int) []migration {
+	for i, m := range migrations {
+		if m.version == v {
+			return migrations[:i:i]
+		}
+	}
+	panic(fmt.Sprintf("no migration %d", v))
 }

@@ -79,7 +79,7 @@ type InboxEvent struct {
 	Timestamp      int64  `gorm:"not null"`
 	Raw            string `gorm:"not null"`
 	ReceivedAt     time.Time
-	Pending        bool `gorm:"not null;default:true"` // indexed with timestamp, id (idx_inbox_pending_ts)
+	Pending        bool `gorm:"not null"` // stored as given: webhook rows are created pending (partial indexes hold only pending rows)
 	AppliedAt      *time.Time
 	Error          string
 }

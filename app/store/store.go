@@ -1,6 +1,19 @@
-// Package store keeps linehub's state: connections, friends, the webhook
-// inbox, settings and API tokens. Every query lives here, so that a second
-// database backend can be added without touching other packages.
+// Package store keeps linehub's state in SQLite through gorm. Every query
+// lives here, so that a second database backend can be added without
+// touching other packages. Files: store.go opens and closes the database
+// (Store, Open); models.go holds the connection, friend, inbox, setting and
+// token rows; migrations.go is the schema history (every step, append-only)
+// and sqlite.go everything only SQLite understands (pragmas, error codes,
+// the statements behind backup and restore). One file per aggregate:
+// connections.go, friends.go (the applier's transaction, sync results and
+// the friend pages and searches), inbox.go (group commit, pending events,
+// per-day counts, pruning), fairness.go (batches shared between
+// connections), jobs.go (job runs, cursors, friend imports),
+// deadletters.go, admins.go (admins, sessions, icons), settings.go,
+// tokens.go, hooks.go (workflow keys), templates.go, sends.go, chat.go,
+// notes.go (timeline notes), broadcasts.go; crypto.go seals secrets,
+// backup.go makes and restores backups, lock_unix.go locks the data
+// directory.
 package store
 
 import (
@@ -10,13 +23,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -74,10 +86,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	} else {
 		return nil, fmt.Errorf("create database %s: %w", path, err)
 	}
-	base := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=%s", path, opts.Synchronous)
-	gcfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true}
-
-	w, err := gorm.Open(sqlite.Open(base+"&_txlock=immediate"), gcfg)
+	w, err := openSQLite(path, opts.Synchronous, false)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -97,7 +106,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	// The readers open after the migrations: a reader opened before read
 	// the old schema and answered its first query from it (a column a
 	// migration added or filled read as empty).
-	r, err := gorm.Open(sqlite.Open(base+"&_query_only=1"), gcfg)
+	r, err := openSQLite(path, opts.Synchronous, true)
 	if err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -177,3 +186,6 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// IDString formats a row id for keys.
+func IDString(id int64) string { return strconv.FormatInt(id, 10) }
