@@ -348,7 +348,11 @@ func listAllFriends(t testing.TB, e *env, connID int64) []friendView {
 
 // databaseTrouble matches log lines that speak of a damaged or unusable
 // database.
-var databaseTrouble = regexp.MustCompile(`(?i)database|sqlite|malformed|corrupt|disk i/o|locked|readonly|no such table|wal`)
+var databaseTrouble = regexp.MustCompile(`(?i)\b(database|sqlite|malformed|corrupt|disk i/o|locked|readonly|no such table|wal)\b`)
+
+// logURL is a URL field of a log line: its random token (the setup link's)
+// may spell any of those words.
+var logURL = regexp.MustCompile(`url=\S+`)
 
 func checkNoDatabaseErrors(t *testing.T, logs string) {
 	t.Helper()
@@ -356,7 +360,7 @@ func checkNoDatabaseErrors(t *testing.T, logs string) {
 		if !strings.Contains(l, "level=ERROR") && !strings.Contains(l, "level=WARN") {
 			continue
 		}
-		if databaseTrouble.MatchString(l) {
+		if databaseTrouble.MatchString(logURL.ReplaceAllString(l, "url=…")) {
 			t.Errorf("database trouble in the log after restart: %s", l)
 		} else if strings.Contains(l, "level=ERROR") {
 			t.Logf("error in the log after restart: %s", l)
