@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"linehub/app/hubspot"
 	"linehub/app/metrics"
 	"linehub/app/store"
+	"linehub/app/web/request"
 )
 
 // Readiness thresholds.
@@ -141,23 +141,16 @@ func syncCheck(st bridge.Status, started, now time.Time, showErrors bool) check 
 // without one. A request that came through a proxy on this host carries
 // forwarding headers and needs the token like any other.
 func (s *server) metricsAccess(c *fiber.Ctx) error {
-	if c.Get(fiber.HeaderAuthorization) == "" && isLocal(c) {
+	if c.Get(fiber.HeaderAuthorization) == "" && request.IsLocal(c) {
 		return c.Next()
 	}
 	return s.requireToken(c)
 }
 
-// isLocal says whether a request comes from this host directly, not
-// through a proxy running here.
-func isLocal(c *fiber.Ctx) bool {
-	return isLoopback(c.Context().RemoteIP()) &&
-		c.Get(fiber.HeaderXForwardedFor) == "" && c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
-}
-
 // trusted says whether a request may see operational details: it is local
 // or carries a valid API token.
 func (s *server) trusted(c *fiber.Ctx) bool {
-	if isLocal(c) {
+	if request.IsLocal(c) {
 		return true
 	}
 	scheme, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
@@ -168,26 +161,48 @@ func (s *server) trusted(c *fiber.Ctx) bool {
 	return err == nil
 }
 
-func isLoopback(ip net.IP) bool { return ip != nil && ip.IsLoopback() }
+// overview is the figures both /api/v1/status and /metrics show, gathered
+// once for either.
+type overview struct {
+	connections int
+	inbox       store.InboxStats
+	friends     store.FriendStats
+	notes       store.NoteStats
+}
 
-// clientIP is the address a request came from. A reverse proxy on this
-// host appends its client's address to X-Forwarded-For (or sets
-// X-Real-IP); only a loopback peer is believed, and only the last entry,
-// which is the proxy's own: a client can forge the ones before it.
-func clientIP(c *fiber.Ctx) string {
-	peer := c.Context().RemoteIP()
-	if isLoopback(peer) {
-		if xff := c.Get(fiber.HeaderXForwardedFor); xff != "" {
-			hops := strings.Split(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(hops[len(hops)-1])); ip != nil {
-				return ip.String()
-			}
-		}
-		if ip := net.ParseIP(strings.TrimSpace(c.Get("X-Real-Ip"))); ip != nil {
-			return ip.String()
-		}
+func (s *server) overview(ctx context.Context) (overview, error) {
+	var o overview
+	conns, err := s.st.Connections(ctx)
+	if err != nil {
+		return o, err
 	}
-	return peer.String()
+	o.connections = len(conns)
+	if o.inbox, err = s.st.InboxStats(ctx, 0); err != nil {
+		return o, err
+	}
+	if o.friends, err = s.st.FriendStats(ctx, 0); err != nil {
+		return o, err
+	}
+	o.notes, err = s.st.NoteStats(ctx)
+	return o, err
+}
+
+// status is the API's overview of the whole installation.
+func (s *server) status(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	o, err := s.overview(ctx)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{
+		"version":     s.ver,
+		"hubspot":     s.b.HubSpotInfo(ctx),
+		"connections": o.connections,
+		"inbox":       o.inbox,
+		"friends":     o.friends,
+		"notes":       o.notes,
+		"sync":        s.b.Status(),
+	})
 }
 
 func (s *server) metrics(c *fiber.Ctx) error {
@@ -196,22 +211,11 @@ func (s *server) metrics(c *fiber.Ctx) error {
 	if _, err := metrics.Default.WriteTo(&buf); err != nil {
 		return err
 	}
-	inbox, err := s.st.InboxStats(ctx, 0)
+	o, err := s.overview(ctx)
 	if err != nil {
 		return err
 	}
-	friends, err := s.st.FriendStats(ctx, 0)
-	if err != nil {
-		return err
-	}
-	conns, err := s.st.Connections(ctx)
-	if err != nil {
-		return err
-	}
-	notes, err := s.st.NoteStats(ctx)
-	if err != nil {
-		return err
-	}
+	inbox, friends, notes := o.inbox, o.friends, o.notes
 	gauges := []struct {
 		name, help string
 		samples    []metrics.Sample
@@ -234,7 +238,7 @@ func (s *server) metrics(c *fiber.Ctx) error {
 			{Labels: []metrics.Label{{Name: "state", Value: "following"}}, Value: float64(friends.Following)},
 			{Labels: []metrics.Label{{Name: "state", Value: "blocked"}}, Value: float64(friends.Blocked)},
 		}},
-		{"linehub_connections", "Active LINE connections.", []metrics.Sample{{Value: float64(len(conns))}}},
+		{"linehub_connections", "Active LINE connections.", []metrics.Sample{{Value: float64(o.connections)}}},
 		{"linehub_build_info", "Always 1; the version label says which linehub runs.",
 			[]metrics.Sample{{Labels: []metrics.Label{{Name: "version", Value: s.ver}}, Value: 1}}},
 	}

@@ -1,5 +1,10 @@
-// Package web serves linehub's HTTP surface: the LINE webhook and the admin
-// JSON API. It maps requests onto the bridge and errors onto status codes.
+// Package web is linehub's HTTP entry point: the fiber app with its
+// middleware (panic recovery, refusal of compressed bodies, security
+// headers, the API token check) and router, and the machine endpoints:
+// the LINE webhook, HubSpot's workflow hook, health, readiness, metrics
+// and the status overview. It mounts the admin JSON API (package api)
+// under /api/v1 and the browser dashboard (package ui) on the rest;
+// those share the request, response and jobrun packages, never this one.
 package web
 
 import (
@@ -8,17 +13,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime/debug"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/bridge"
 	"linehub/app/config"
-	"linehub/app/hubspot"
 	"linehub/app/jobs"
-	"linehub/app/line"
 	"linehub/app/store"
+	"linehub/app/web/api"
+	"linehub/app/web/response"
+	"linehub/app/web/ui"
 )
 
 // Options wires the HTTP handlers.
@@ -36,14 +42,12 @@ type Options struct {
 }
 
 type server struct {
-	b    *bridge.Bridge
-	st   *store.Store
-	cfg  *config.Config
-	log  *slog.Logger
-	ver  string
-	ops  *opsState
-	jobs *jobs.Scheduler
-	ui   *ui
+	b   *bridge.Bridge
+	st  *store.Store
+	cfg *config.Config
+	log *slog.Logger
+	ver string
+	ops *opsState
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller
@@ -55,12 +59,13 @@ func New(o Options) *fiber.App {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
-	if err := s.initUI(); err != nil {
+	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
+	dash, err := ui.New(ui.Options{Bridge: o.Bridge, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs})
+	if err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}
-	s.applySavedPublicURL()
-	if link, err := s.startSetup(context.Background()); err != nil {
+	dash.ApplySavedPublicURL()
+	if link, err := dash.StartSetup(context.Background()); err != nil {
 		s.log.Error("first-run setup link", "err", err)
 	} else if link != "" {
 		s.log.Warn("setup pending: open the one-time setup link (valid 30 minutes) to create the admin account", "url", link)
@@ -72,7 +77,7 @@ func New(o Options) *fiber.App {
 		AppName:               "linehub",
 		BodyLimit:             bodyLimit,
 		DisableStartupMessage: true,
-		ErrorHandler:          s.errorHandler,
+		ErrorHandler:          response.ErrorHandler(s.log),
 		ReadBufferSize:        16 << 10,
 		// Without it every string fiber hands out (params, form values,
 		// headers, query, cookies) points into fasthttp's request buffers,
@@ -84,11 +89,10 @@ func New(o Options) *fiber.App {
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
-	api := app.Group("/api/v1", s.requireToken)
-	s.apiRoutes(api)
-	s.jobRoutes(api)
-	s.messagingRoutes(api)
-	s.uiRoutes(app)
+	v1 := app.Group("/api/v1", s.requireToken)
+	v1.Get("/status", s.status)
+	api.New(o.Bridge, o.Store, o.Jobs).Routes(v1)
+	dash.Routes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())
 	})
@@ -146,44 +150,26 @@ func identityOnly(v []byte) bool {
 	return true
 }
 
-// errorHandler answers every error as {"error": "..."}; unexpected ones are
-// logged in full and shown without internals.
-func (s *server) errorHandler(c *fiber.Ctx, err error) error {
-	status, msg := statusOf(err)
-	if status >= 500 {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+// requireToken lets a request through with a valid API token.
+func (s *server) requireToken(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	// The auth scheme is case-insensitive (RFC 9110 §11.1).
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: create one with `linehub token create --name NAME`")
 	}
-	return c.Status(status).JSON(fiber.Map{"error": msg})
+	if _, err := s.st.CheckAPIToken(c.UserContext(), strings.TrimSpace(token)); err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub", error="invalid_token"`)
+		return fiber.NewError(fiber.StatusUnauthorized, "invalid or revoked API token")
+	}
+	return c.Next()
 }
 
-func statusOf(err error) (int, string) {
-	var fe *fiber.Error
-	var ie *bridge.InputError
-	switch {
-	case errors.As(err, &fe):
-		return fe.Code, fe.Message
-	case errors.As(err, &ie):
-		return fiber.StatusBadRequest, ie.Msg
-	case errors.Is(err, store.ErrNotFound):
-		return fiber.StatusNotFound, "not found"
-	case errors.Is(err, store.ErrKeyReused):
-		return fiber.StatusConflict, "this idempotency key was already used for another recipient or message; nothing was sent: use a new key for a new message"
-	case errors.Is(err, store.ErrLimit):
-		return fiber.StatusConflict, err.Error()
-	case errors.Is(err, store.ErrClosed):
-		return fiber.StatusServiceUnavailable, "shutting down"
-	case isUpstream(err):
-		return fiber.StatusBadGateway, err.Error()
-	}
-	return fiber.StatusInternalServerError, "internal error; the server log has the details"
-}
+// HashNewPassword checks a new admin password against the dashboard's
+// rules and returns its hash; the error says in English what is wrong
+// (the command line resets passwords with it).
+func HashNewPassword(pw, email string) (string, error) { return ui.HashNewPassword(pw, email) }
 
-// isUpstream tells failures of LINE or HubSpot (which the admin should
-// see) from linehub's own (which stay in the log).
-func isUpstream(err error) bool {
-	var hsErr *hubspot.APIError
-	var lineErr *line.APIError
-	var netErr net.Error
-	return errors.As(err, &hsErr) || errors.As(err, &lineErr) || errors.As(err, &netErr) ||
-		errors.Is(err, hubspot.ErrDailyLimit) || errors.Is(err, context.DeadlineExceeded)
-}
+// PasswordMatches tells whether pw is the password hashed in phc.
+func PasswordMatches(phc, pw string) bool { return ui.PasswordMatches(phc, pw) }

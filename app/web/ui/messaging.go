@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"encoding/json"
@@ -11,38 +11,40 @@ import (
 
 	"linehub/app/bridge"
 	"linehub/app/store"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 )
 
-// messagingUIRoutes registers the messaging dashboard pages: broadcasts,
+// messagingRoutes registers the messaging dashboard pages: broadcasts,
 // 1:1 chat, message templates and the workflow panel. Every handler calls
-// the bridge functions the JSON API of messaging.go calls.
-func (s *server) messagingUIRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
+// the bridge functions the JSON API of api/messaging.go calls.
+func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
 	app.Get("/broadcasts", authed(s.broadcastsPage)...)
 	app.Post("/broadcasts", authed(s.broadcastSubmit)...)
 	app.Get("/broadcasts/:bid", authed(s.broadcastPage)...)
 	app.Get("/broadcasts/:bid/progress", authed(s.broadcastProgress)...)
-	app.Post("/broadcasts/:bid/cancel", authed(s.uiCancelBroadcast)...)
+	app.Post("/broadcasts/:bid/cancel", authed(s.cancelBroadcast)...)
 
 	app.Get("/connections/:id/chat", authed(s.conversationsPage)...)
 	app.Get("/connections/:id/chat/:user", authed(s.chatPage)...)
-	app.Post("/connections/:id/chat/:user/reply", authed(s.uiReply)...)
+	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
 	app.Get("/templates/new", authed(s.newTemplateForm)...)
 	app.Post("/templates", authed(s.templateSubmit)...)
 	app.Get("/templates/:tid", authed(s.editTemplateForm)...)
 	app.Post("/templates/:tid", authed(s.templateSubmit)...)
-	app.Post("/templates/:tid/delete", authed(s.uiDeleteTemplate)...)
+	app.Post("/templates/:tid/delete", authed(s.deleteTemplate)...)
 
 	app.Get("/connections/:id/workflow", authed(s.workflowPage)...)
-	app.Post("/connections/:id/workflow/key", authed(s.uiRotateWorkflowKey)...)
-	app.Post("/connections/:id/workflow/secret", authed(s.uiWorkflowSecret)...)
+	app.Post("/connections/:id/workflow/key", authed(s.rotateWorkflowKey)...)
+	app.Post("/connections/:id/workflow/secret", authed(s.workflowSecret)...)
 }
 
 // sendErrorText is what the admin sees for a failed send: the bridge's
 // sending errors (rate limit, quota, skip) mapped as the API maps them.
-func (s *server) sendErrorText(c *fiber.Ctx, err error) string {
-	return s.userError(c, messagingErr(c, err))
+func (s *Server) sendErrorText(c *fiber.Ctx, err error) string {
+	return s.userError(c, response.SendError(c, err))
 }
 
 // messageSummary turns LINE message objects into one readable line each.
@@ -71,7 +73,7 @@ func messageSummary(raw []json.RawMessage) []string {
 
 const chatPageSize = 50
 
-func (s *server) conversationsPage(c *fiber.Ctx) error {
+func (s *Server) conversationsPage(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ type chatLine struct {
 	Lines []string
 }
 
-func (s *server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg, text string) error {
+func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg, text string) error {
 	ctx := c.UserContext()
 	var before int64
 	if v := c.Query("before"); v != "" {
@@ -130,7 +132,7 @@ func (s *server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	}})
 }
 
-func (s *server) chatPage(c *fiber.Ctx) error {
+func (s *Server) chatPage(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -138,7 +140,7 @@ func (s *server) chatPage(c *fiber.Ctx) error {
 	return s.chatView(c, conn, c.Params("user"), 0, "", "")
 }
 
-func (s *server) uiReply(c *fiber.Ctx) error {
+func (s *Server) reply(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -148,7 +150,7 @@ func (s *server) uiReply(c *fiber.Ctx) error {
 	// send once.
 	res, err := s.b.Reply(c.UserContext(), conn.ID, user, bridge.MessageInput{Text: text}, c.FormValue("idem"))
 	if err != nil {
-		status, _ := statusOf(messagingErr(c, err))
+		status, _ := response.StatusOf(response.SendError(c, err))
 		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), text)
 	}
 	flash := "chat.sent_push"
@@ -163,7 +165,7 @@ func (s *server) uiReply(c *fiber.Ctx) error {
 
 // ---- templates ----
 
-func (s *server) templatesPage(c *fiber.Ctx) error {
+func (s *Server) templatesPage(c *fiber.Ctx) error {
 	ts, err := s.b.Templates(c.UserContext())
 	if err != nil {
 		return err
@@ -198,7 +200,7 @@ func (f templateForm) input() bridge.MessageInput {
 	return in
 }
 
-func (s *server) templateView(c *fiber.Ctx, status int, f templateForm, errMsg string, preview *bridge.Preview) error {
+func (s *Server) templateView(c *fiber.Ctx, status int, f templateForm, errMsg string, preview *bridge.Preview) error {
 	title := "tpl.new"
 	if f.ID > 0 {
 		title = "tpl.edit"
@@ -212,12 +214,12 @@ func (s *server) templateView(c *fiber.Ctx, status int, f templateForm, errMsg s
 	}})
 }
 
-func (s *server) newTemplateForm(c *fiber.Ctx) error {
+func (s *Server) newTemplateForm(c *fiber.Ctx) error {
 	return s.templateView(c, 0, templateForm{}, "", nil)
 }
 
-func (s *server) editTemplateForm(c *fiber.Ctx) error {
-	id, err := pathID(c, "tid", "template")
+func (s *Server) editTemplateForm(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "tid", "template")
 	if err != nil {
 		return err
 	}
@@ -245,11 +247,11 @@ func isPlainText(m json.RawMessage) bool {
 	return len(v) == 2
 }
 
-func (s *server) templateSubmit(c *fiber.Ctx) error {
+func (s *Server) templateSubmit(c *fiber.Ctx) error {
 	f := templateForm{Name: c.FormValue("name"), Text: c.FormValue("text"), Messages: c.FormValue("messages"),
 		Sample: strings.TrimSpace(c.FormValue("sample")), Props: c.FormValue("props")}
 	if c.Params("tid") != "" {
-		id, err := pathID(c, "tid", "template")
+		id, err := request.PathID(c, "tid", "template")
 		if err != nil {
 			return err
 		}
@@ -261,14 +263,14 @@ func (s *server) templateSubmit(c *fiber.Ctx) error {
 	if c.FormValue("action") == "preview" {
 		p, err := s.b.PreviewTemplate(c.UserContext(), 0, f.input(), f.Sample, parseProps(f.Props))
 		if err != nil {
-			status, _ := statusOf(err)
+			status, _ := response.StatusOf(err)
 			return s.templateView(c, status, f, s.userError(c, err), nil)
 		}
 		return s.templateView(c, 0, f, "", &p)
 	}
 	t, err := s.b.SaveTemplate(c.UserContext(), f.ID, f.Name, f.input())
 	if err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.templateView(c, status, f, s.userError(c, err), nil)
 	}
 	return c.Redirect(fmt.Sprintf("/templates/%d?ok=tpl.saved", t.ID), fiber.StatusSeeOther)
@@ -290,8 +292,8 @@ func parseProps(s string) map[string]string {
 	return out
 }
 
-func (s *server) uiDeleteTemplate(c *fiber.Ctx) error {
-	id, err := pathID(c, "tid", "template")
+func (s *Server) deleteTemplate(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "tid", "template")
 	if err != nil {
 		return err
 	}
@@ -313,7 +315,7 @@ func (s *server) uiDeleteTemplate(c *fiber.Ctx) error {
 
 // ---- workflow panel ----
 
-func (s *server) workflowView(c *fiber.Ctx, conn *store.Connection, status int, errMsg, newKey string) error {
+func (s *Server) workflowView(c *fiber.Ctx, conn *store.Connection, status int, errMsg, newKey string) error {
 	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
 	if err != nil {
 		return err
@@ -333,7 +335,7 @@ func (s *server) workflowView(c *fiber.Ctx, conn *store.Connection, status int, 
 	}})
 }
 
-func (s *server) workflowPage(c *fiber.Ctx) error {
+func (s *Server) workflowPage(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -341,7 +343,7 @@ func (s *server) workflowPage(c *fiber.Ctx) error {
 	return s.workflowView(c, conn, 0, "", "")
 }
 
-func (s *server) uiRotateWorkflowKey(c *fiber.Ctx) error {
+func (s *Server) rotateWorkflowKey(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -363,7 +365,7 @@ func (s *server) uiRotateWorkflowKey(c *fiber.Ctx) error {
 	return s.workflowView(c, conn, 0, "", nk.Key)
 }
 
-func (s *server) uiWorkflowSecret(c *fiber.Ctx) error {
+func (s *Server) workflowSecret(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -376,7 +378,7 @@ func (s *server) uiWorkflowSecret(c *fiber.Ctx) error {
 		return s.workflowView(c, conn, fiber.StatusBadRequest, s.locale(c).T("workflow.secret_empty"), "")
 	}
 	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), conn.ID, secret); err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.workflowView(c, conn, status, s.userError(c, err), "")
 	}
 	return c.Redirect(fmt.Sprintf("/connections/%d/workflow?ok=%s", conn.ID, flash), fiber.StatusSeeOther)

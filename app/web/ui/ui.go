@@ -1,4 +1,10 @@
-package web
+// Package ui serves the admin's browser dashboard: sign-in and first-run
+// setup, settings and the wizard, connections, friends, jobs, broadcasts,
+// 1:1 chat, templates and the workflow panel. Pages are rendered on the
+// server from the templates, catalogues and static files of package
+// assets. The router in package web mounts it next to the JSON API; both
+// share the request, response and jobrun packages.
+package ui
 
 import (
 	"bytes"
@@ -8,6 +14,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -16,7 +23,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/bridge"
+	"linehub/app/config"
+	"linehub/app/jobs"
 	"linehub/app/store"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 	"linehub/assets"
 )
 
@@ -26,6 +37,37 @@ const (
 	langCookie    = "linehub_lang"
 	sessionTTL    = 12 * time.Hour
 )
+
+// Options wires the dashboard to the rest of linehub.
+type Options struct {
+	Bridge  *bridge.Bridge
+	Store   *store.Store
+	Config  *config.Config
+	Logger  *slog.Logger
+	Version string
+	Jobs    *jobs.Scheduler // nil: the job pages say the scheduler is off
+}
+
+// Server holds what the dashboard's handlers use.
+type Server struct {
+	b    *bridge.Bridge
+	st   *store.Store
+	cfg  *config.Config
+	log  *slog.Logger
+	ver  string
+	jobs *jobs.Scheduler
+	ui   *ui
+}
+
+// New loads the dashboard's templates and catalogues; an error means the
+// embedded assets are broken.
+func New(o Options) (*Server, error) {
+	s := &Server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
+	if err := s.initUI(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // ui is the state of the browser dashboard.
 type ui struct {
@@ -51,7 +93,7 @@ type page struct {
 	Data    any
 }
 
-func (s *server) initUI() error {
+func (s *Server) initUI() error {
 	cat, err := loadCatalog()
 	if err != nil {
 		return err
@@ -123,9 +165,9 @@ func when(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// startSetup creates the one-time link when no admin exists yet and
+// StartSetup creates the one-time link when no admin exists yet and
 // returns it ("" when the claim is done).
-func (s *server) startSetup(ctx context.Context) (string, error) {
+func (s *Server) StartSetup(ctx context.Context) (string, error) {
 	has, err := s.st.HasAdmin(ctx)
 	if err != nil {
 		return "", err
@@ -139,10 +181,10 @@ func (s *server) startSetup(ctx context.Context) (string, error) {
 	return s.ui.setupURL, nil
 }
 
-// uiRoutes registers the admin's browser pages. Middleware is attached
+// Routes registers the admin's browser pages. Middleware is attached
 // per route (not with Use) so that the webhook, the API and the JSON 404
 // for unknown paths stay as they are.
-func (s *server) uiRoutes(app *fiber.App) {
+func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
 	app.Get("/lang/:code", s.setLang)
 	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
@@ -163,7 +205,7 @@ func (s *server) uiRoutes(app *fiber.App) {
 	app.Post("/settings/tier", authed(s.saveTier)...)
 	app.Post("/settings/password", authed(s.savePassword)...)
 	app.Get("/connections/new", authed(s.newConnectionForm)...)
-	app.Post("/connections", authed(s.uiCreateConnection)...)
+	app.Post("/connections", authed(s.createConnection)...)
 	app.Get("/connections/:id", authed(s.connectionPage)...)
 	app.Get("/connections/:id/icon", authed(s.connectionIcon)...)
 	app.Get("/connections/:id/friends", authed(s.friendsPage)...)
@@ -172,15 +214,15 @@ func (s *server) uiRoutes(app *fiber.App) {
 	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
 	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)
 	app.Post("/connections/:id/properties", authed(s.retryProperties)...)
-	app.Post("/connections/:id/delete", authed(s.uiDeleteConnection)...)
+	app.Post("/connections/:id/delete", authed(s.deleteConnection)...)
 	app.Get("/tokens", authed(s.tokensPage)...)
 	app.Post("/tokens", authed(s.createToken)...)
 	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
-	s.jobsUIRoutes(app, authed)
-	s.messagingUIRoutes(app, authed)
+	s.jobRoutes(app, authed)
+	s.messagingRoutes(app, authed)
 }
 
-func (s *server) static(c *fiber.Ctx) error {
+func (s *Server) static(c *fiber.Ctx) error {
 	name := c.Params("file")
 	b, err := fs.ReadFile(assets.UI, "static/"+name)
 	if err != nil || strings.Contains(name, "/") {
@@ -191,11 +233,11 @@ func (s *server) static(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-func (s *server) locale(c *fiber.Ctx) *locale {
+func (s *Server) locale(c *fiber.Ctx) *locale {
 	return s.ui.cat.locale(pickLang(c.Cookies(langCookie), c.Get("Accept-Language")))
 }
 
-func (s *server) setLang(c *fiber.Ctx) error {
+func (s *Server) setLang(c *fiber.Ctx) error {
 	code := pickLang(c.Params("code"), "")
 	c.Cookie(&fiber.Cookie{Name: langCookie, Value: code, Path: "/", MaxAge: 365 * 86400, HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
 	return c.Redirect(localPath(c.Query("back")), fiber.StatusSeeOther)
@@ -203,12 +245,12 @@ func (s *server) setLang(c *fiber.Ctx) error {
 
 // secure tells whether cookies must carry Secure: served over TLS, or a
 // domain is configured (TLS terminates here or at a proxy in front).
-func (s *server) secure(c *fiber.Ctx) bool {
+func (s *Server) secure(c *fiber.Ctx) bool {
 	return c.Protocol() == "https" || s.cfg.Domain != "" || strings.HasPrefix(s.cfg.EffectivePublicURL(), "https://")
 }
 
 // render writes a page; status 0 means 200.
-func (s *server) render(c *fiber.Ctx, status int, name string, p *page) error {
+func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 	t := s.ui.pages[name]
 	if t == nil {
 		return fmt.Errorf("no template %q", name)
@@ -243,7 +285,7 @@ func (s *server) render(c *fiber.Ctx, status int, name string, p *page) error {
 
 // setupGate answers every page with "setup pending" until the admin
 // account exists, except the one-time setup link itself.
-func (s *server) setupGate(c *fiber.Ctx) error {
+func (s *Server) setupGate(c *fiber.Ctx) error {
 	if s.ui.claim == nil || s.ui.claimed.Load() {
 		return c.Next()
 	}
@@ -265,7 +307,7 @@ func (s *server) setupGate(c *fiber.Ctx) error {
 	return s.render(c, fiber.StatusForbidden, "pending", &page{Title: "pending.title"})
 }
 
-func (s *server) csrfToken(c *fiber.Ctx) string {
+func (s *Server) csrfToken(c *fiber.Ctx) string {
 	if sess, ok := c.Locals("session").(*store.Session); ok {
 		return sess.CSRF
 	}
@@ -283,7 +325,7 @@ func (s *server) csrfToken(c *fiber.Ctx) string {
 
 // csrf rejects a state-changing request whose form token does not match
 // the session's (or, before sign-in, the double-submit cookie).
-func (s *server) csrf(c *fiber.Ctx) error {
+func (s *Server) csrf(c *fiber.Ctx) error {
 	if c.Method() != fiber.MethodPost {
 		return c.Next()
 	}
@@ -301,7 +343,7 @@ func (s *server) csrf(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func (s *server) requireSession(c *fiber.Ctx) error {
+func (s *Server) requireSession(c *fiber.Ctx) error {
 	v := c.Cookies(sessionCookie)
 	if v != "" {
 		sess, err := s.st.Session(c.UserContext(), v)
@@ -325,7 +367,7 @@ func (s *server) requireSession(c *fiber.Ctx) error {
 
 // startSession signs the admin in with a brand-new session id, dropping
 // whatever session cookie the browser brought (fixation).
-func (s *server) startSession(c *fiber.Ctx, adminID int64) error {
+func (s *Server) startSession(c *fiber.Ctx, adminID int64) error {
 	if old := c.Cookies(sessionCookie); old != "" {
 		if err := s.st.DeleteSession(c.UserContext(), old); err != nil {
 			return err
@@ -340,7 +382,7 @@ func (s *server) startSession(c *fiber.Ctx, adminID int64) error {
 	return nil
 }
 
-func (s *server) setupForm(c *fiber.Ctx) error {
+func (s *Server) setupForm(c *fiber.Ctx) error {
 	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.ui.claim.valid(c.Query("token"), time.Now()) {
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
@@ -350,11 +392,11 @@ func (s *server) setupForm(c *fiber.Ctx) error {
 // setupSubmit creates the first admin. It checks the one-time link itself
 // rather than trusting the gate: the gate lets everything through once an
 // admin existed, and the admin table may have been emptied since.
-func (s *server) setupSubmit(c *fiber.Ctx) error {
+func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
 	tok := c.FormValue("token")
 	if !s.ui.claim.valid(tok, time.Now()) {
-		s.log.Warn("setup refused: no live setup link", "ip", clientIP(c))
+		s.log.Warn("setup refused: no live setup link", "ip", request.ClientIP(c))
 		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "setup.title", Error: l.T("setup.closed")})
 	}
 	email, pw := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
@@ -399,7 +441,7 @@ func validEmail(e string) bool {
 	return len(e) <= 254 && at > 0 && at < len(e)-3 && strings.Contains(e[at:], ".") && !strings.ContainsAny(e, " \t\r\n<>\"")
 }
 
-func (s *server) loginForm(c *fiber.Ctx) error {
+func (s *Server) loginForm(c *fiber.Ctx) error {
 	return s.render(c, 0, "login", &page{Title: "login.title", Data: fiber.Map{"Next": localPath(c.Query("next")), "Email": ""}})
 }
 
@@ -433,10 +475,10 @@ const maxEmailLen = 254
 // reveal which accounts exist.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
-func (s *server) loginSubmit(c *fiber.Ctx) error {
+func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
 	next := localPath(c.FormValue("next"))
-	ip := clientIP(c)
+	ip := request.ClientIP(c)
 	email := strings.TrimSpace(c.FormValue("email"))
 	if len(email) > maxEmailLen {
 		// No account has such an address: refused before anything about
@@ -490,13 +532,13 @@ func (s *server) loginSubmit(c *fiber.Ctx) error {
 }
 
 // busy answers a form whose password hashing found the gate full.
-func (s *server) busy(c *fiber.Ctx, status int, name, title string, data fiber.Map) error {
+func (s *Server) busy(c *fiber.Ctx, status int, name, title string, data fiber.Map) error {
 	l := s.locale(c)
 	c.Set(fiber.HeaderRetryAfter, "1")
 	return s.render(c, status, name, &page{L: l, Title: title, Error: l.T("login.busy"), Data: data})
 }
 
-func (s *server) logout(c *fiber.Ctx) error {
+func (s *Server) logout(c *fiber.Ctx) error {
 	if err := s.st.DeleteSession(c.UserContext(), c.Cookies(sessionCookie)); err != nil {
 		return err
 	}
@@ -504,7 +546,7 @@ func (s *server) logout(c *fiber.Ctx) error {
 	return c.Redirect("/login", fiber.StatusSeeOther)
 }
 
-func (s *server) savePassword(c *fiber.Ctx) error {
+func (s *Server) savePassword(c *fiber.Ctx) error {
 	l := s.locale(c)
 	a := c.Locals("admin").(*store.Admin)
 	cur, pw := c.FormValue("current"), c.FormValue("password")
@@ -539,14 +581,14 @@ func (s *server) savePassword(c *fiber.Ctx) error {
 
 // userError is the text to show for an error from the bridge, or ""
 // when the error is linehub's own (logged, shown generically).
-func (s *server) userError(c *fiber.Ctx, err error) string {
+func (s *Server) userError(c *fiber.Ctx, err error) string {
 	var ie *bridge.InputError
 	if errors.As(err, &ie) && ie.Code != "" {
 		if l := s.locale(c); l.Has("bridge." + ie.Code) {
 			return l.T("bridge."+ie.Code, ie.Args...)
 		}
 	}
-	status, msg := statusOf(err)
+	status, msg := response.StatusOf(err)
 	if status >= 500 && status != fiber.StatusBadGateway {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		return s.locale(c).T("err.internal")
@@ -554,8 +596,8 @@ func (s *server) userError(c *fiber.Ctx, err error) string {
 	return msg
 }
 
-func (s *server) connParam(c *fiber.Ctx) (*store.Connection, error) {
-	conn, err := s.activeConnection(c)
+func (s *Server) connParam(c *fiber.Ctx) (*store.Connection, error) {
+	conn, err := request.Connection(c, s.st)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fiber.NewError(fiber.StatusNotFound, "no such connection")
 	}

@@ -1,21 +1,38 @@
-package web
+// Package api serves the admin JSON API under /api/v1 (docs/design.md §6):
+// connections, friends, sending, messaging (workflow keys, templates,
+// broadcasts, conversations) and scheduled jobs. The router in package web
+// mounts it behind the API token check; the machine endpoints (webhook,
+// hooks, health, metrics, the status overview) stay in web.
+package api
 
 import (
-	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/bridge"
+	"linehub/app/jobs"
 	"linehub/app/store"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 )
 
-// apiRoutes registers the admin JSON API (docs/design.md §6) on the
-// token-guarded /api/v1 group.
-func (s *server) apiRoutes(api fiber.Router) {
-	api.Get("/status", s.status)
+// Server holds what the API handlers use.
+type Server struct {
+	b    *bridge.Bridge
+	st   *store.Store
+	jobs *jobs.Scheduler // nil answers 503 on the jobs routes
+}
+
+// New returns the API handlers over the bridge, the store and the job
+// scheduler (which may be nil).
+func New(b *bridge.Bridge, st *store.Store, sch *jobs.Scheduler) *Server {
+	return &Server{b: b, st: st, jobs: sch}
+}
+
+// Routes registers the admin JSON API on the token-guarded /api/v1 group.
+func (s *Server) Routes(api fiber.Router) {
 	api.Put("/hubspot", s.putHubSpot)
 	api.Get("/connections", s.listConnections)
 	api.Post("/connections", s.createConnection)
@@ -25,58 +42,16 @@ func (s *server) apiRoutes(api fiber.Router) {
 	api.Post("/connections/:id/properties", s.ensureProperties)
 	api.Get("/connections/:id/friends", s.listFriends)
 	api.Post("/connections/:id/messages", s.sendMessage)
+	s.jobRoutes(api)
+	s.messagingRoutes(api)
 }
 
-func (s *server) requireToken(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	// The auth scheme is case-insensitive (RFC 9110 §11.1).
-	scheme, token, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "missing bearer token: create one with `linehub token create --name NAME`")
-	}
-	if _, err := s.st.CheckAPIToken(c.UserContext(), strings.TrimSpace(token)); err != nil {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linehub", error="invalid_token"`)
-		return fiber.NewError(fiber.StatusUnauthorized, "invalid or revoked API token")
-	}
-	return c.Next()
-}
-
-func (s *server) status(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	conns, err := s.st.Connections(ctx)
-	if err != nil {
-		return err
-	}
-	inbox, err := s.st.InboxStats(ctx, 0)
-	if err != nil {
-		return err
-	}
-	friends, err := s.st.FriendStats(ctx, 0)
-	if err != nil {
-		return err
-	}
-	notes, err := s.st.NoteStats(ctx)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{
-		"version":     s.ver,
-		"hubspot":     s.b.HubSpotInfo(ctx),
-		"connections": len(conns),
-		"inbox":       inbox,
-		"friends":     friends,
-		"notes":       notes,
-		"sync":        s.b.Status(),
-	})
-}
-
-func (s *server) putHubSpot(c *fiber.Ctx) error {
+func (s *Server) putHubSpot(c *fiber.Ctx) error {
 	var in struct {
 		Token string `json:"token"`
 		Tier  string `json:"tier"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	info, err := s.b.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
@@ -119,7 +94,7 @@ func mask(last4 string, set bool) string {
 	return "****" + last4
 }
 
-func (s *server) connectionView(c *fiber.Ctx, conn *store.Connection, detail bool) (connectionJSON, error) {
+func (s *Server) connectionView(c *fiber.Ctx, conn *store.Connection, detail bool) (connectionJSON, error) {
 	v := connectionJSON{
 		ID: conn.ID, Serial: conn.Serial, Name: conn.Name, Description: conn.Description,
 		WebhookURL:         s.b.WebhookURL(conn),
@@ -146,7 +121,7 @@ func (s *server) connectionView(c *fiber.Ctx, conn *store.Connection, detail boo
 	return v, err
 }
 
-func (s *server) listConnections(c *fiber.Ctx) error {
+func (s *Server) listConnections(c *fiber.Ctx) error {
 	conns, err := s.st.Connections(c.UserContext())
 	if err != nil {
 		return err
@@ -162,14 +137,14 @@ func (s *server) listConnections(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"connections": out, "max_connections": s.b.MaxConnections()})
 }
 
-func (s *server) createConnection(c *fiber.Ctx) error {
+func (s *Server) createConnection(c *fiber.Ctx) error {
 	var in struct {
 		Name               string `json:"name"`
 		Description        string `json:"description"`
 		ChannelSecret      string `json:"channel_secret"`
 		ChannelAccessToken string `json:"channel_access_token"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	conn, err := s.b.CreateConnection(c.UserContext(), bridge.NewConnection{
@@ -185,12 +160,8 @@ func (s *server) createConnection(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
-func (s *server) connectionID(c *fiber.Ctx) (int64, error) {
-	return pathID(c, "id", "connection")
-}
-
-func (s *server) getConnection(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) getConnection(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -205,8 +176,8 @@ func (s *server) getConnection(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-func (s *server) patchConnection(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) patchConnection(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -216,7 +187,7 @@ func (s *server) patchConnection(c *fiber.Ctx) error {
 		ChannelSecret      *string `json:"channel_secret"`
 		ChannelAccessToken *string `json:"channel_access_token"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	conn, err := s.b.UpdateConnection(c.UserContext(), id, bridge.ConnectionPatch{
@@ -232,8 +203,8 @@ func (s *server) patchConnection(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-func (s *server) deleteConnection(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) deleteConnection(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -243,8 +214,8 @@ func (s *server) deleteConnection(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *server) ensureProperties(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) ensureProperties(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -270,8 +241,8 @@ type friendJSON struct {
 	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
-func (s *server) listFriends(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) listFriends(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -312,13 +283,13 @@ func (s *server) listFriends(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"friends": out, "next": next})
 }
 
-func (s *server) sendMessage(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) sendMessage(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
 	var in messagesBody // messaging.go
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	key := in.IdempotencyKey
@@ -327,18 +298,7 @@ func (s *server) sendMessage(c *fiber.Ctx) error {
 	}
 	res, err := s.b.SendMessages(c.UserContext(), id, in.To, bridge.MessageInput{Text: in.Text, Messages: in.Messages}, key)
 	if err != nil {
-		return messagingErr(c, err)
+		return response.SendError(c, err)
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"sent": true, "duplicate": res.Duplicate, "send_id": res.SendID})
-}
-
-func parseJSON(c *fiber.Ctx, v any) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
-	}
-	// The raw body: BodyParser would inflate a compressed body without limit.
-	if err := json.Unmarshal(c.Request().Body(), v); err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "invalid JSON: "+err.Error())
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -17,20 +17,21 @@ import (
 
 	"linehub/app/config"
 	"linehub/app/store"
+	"linehub/app/web/response"
 )
 
 const testCSRF = "csrf-token-for-the-sign-in-form-0123456789"
 
 // newAuthServer serves the browser pages over a real store, with an admin
 // whose password is pw.
-func newAuthServer(t *testing.T, email, pw string) (*server, *fiber.App) {
+func newAuthServer(t *testing.T, email, pw string) (*Server, *fiber.App) {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{Synchronous: "NORMAL", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s := &server{st: st, cfg: config.Default(), log: slog.New(slog.DiscardHandler)}
+	s := &Server{st: st, cfg: config.Default(), log: slog.New(slog.DiscardHandler)}
 	if err := s.initUI(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +44,8 @@ func newAuthServer(t *testing.T, email, pw string) (*server, *fiber.App) {
 			t.Fatal(err)
 		}
 	}
-	app := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true})
-	s.uiRoutes(app)
+	app := fiber.New(fiber.Config{ErrorHandler: response.ErrorHandler(s.log), DisableStartupMessage: true})
+	s.Routes(app)
 	return s, app
 }
 

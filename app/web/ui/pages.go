@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"linehub/app/config"
 	"linehub/app/line"
 	"linehub/app/store"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 )
 
 const (
@@ -73,7 +75,7 @@ type card struct {
 	Badges  cardBadges
 }
 
-func (s *server) dashboard(c *fiber.Ctx) error {
+func (s *Server) dashboard(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	conns, err := s.st.Connections(ctx)
 	if err != nil {
@@ -158,7 +160,7 @@ func chart(title, typ, color string, days []store.DayCount, since time.Time) tem
 
 var wizardSteps = []string{"domain", "hubspot", "tier"}
 
-func (s *server) settingsData(c *fiber.Ctx) fiber.Map {
+func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
 	return fiber.Map{
@@ -172,7 +174,7 @@ func (s *server) settingsData(c *fiber.Ctx) fiber.Map {
 	}
 }
 
-func (s *server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) error {
+func (s *Server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) error {
 	data := s.settingsData(c)
 	data["Step"] = step
 	for i, st := range wizardSteps {
@@ -187,9 +189,9 @@ func (s *server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) err
 	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data})
 }
 
-func (s *server) settingsPage(c *fiber.Ctx) error { return s.settingsWith(c, 0, "", "") }
+func (s *Server) settingsPage(c *fiber.Ctx) error { return s.settingsWith(c, 0, "", "") }
 
-func (s *server) wizardPage(c *fiber.Ctx) error {
+func (s *Server) wizardPage(c *fiber.Ctx) error {
 	step := c.Params("step")
 	for _, st := range wizardSteps {
 		if st == step {
@@ -213,7 +215,7 @@ func afterSave(c *fiber.Ctx, flash string) error {
 	return c.Redirect("/settings?ok="+flash, fiber.StatusSeeOther)
 }
 
-func (s *server) saveDomain(c *fiber.Ctx) error {
+func (s *Server) saveDomain(c *fiber.Ctx) error {
 	raw := strings.TrimRight(strings.TrimSpace(c.FormValue("public_url")), "/")
 	if raw != "" {
 		if !strings.Contains(raw, "://") {
@@ -239,7 +241,7 @@ func validBaseURL(raw string) bool {
 	return (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && len(raw) < 200
 }
 
-func (s *server) saveHubSpot(c *fiber.Ctx) error {
+func (s *Server) saveHubSpot(c *fiber.Ctx) error {
 	tier := s.b.HubSpotInfo(c.UserContext()).Tier
 	if _, err := s.b.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
@@ -247,7 +249,7 @@ func (s *server) saveHubSpot(c *fiber.Ctx) error {
 	return afterSave(c, "flash.hubspot")
 }
 
-func (s *server) saveTier(c *fiber.Ctx) error {
+func (s *Server) saveTier(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	tier := c.FormValue("tier")
 	tok, err := s.st.SecretSetting(ctx, "hubspot.token")
@@ -266,11 +268,11 @@ func (s *server) saveTier(c *fiber.Ctx) error {
 	return afterSave(c, "flash.tier")
 }
 
-func (s *server) newConnectionForm(c *fiber.Ctx) error {
+func (s *Server) newConnectionForm(c *fiber.Ctx) error {
 	return s.render(c, 0, "connection_new", &page{Title: "conn.new_title", Nav: "dash", Data: fiber.Map{"Name": "", "Description": ""}})
 }
 
-func (s *server) uiCreateConnection(c *fiber.Ctx) error {
+func (s *Server) createConnection(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
@@ -290,7 +292,7 @@ func (s *server) uiCreateConnection(c *fiber.Ctx) error {
 	}
 	conn, err := s.b.CreateConnection(ctx, bridge.NewConnection{Name: name, Description: desc})
 	if err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		if errors.Is(err, store.ErrLimit) {
 			return fail(status, l.T("dash.limit", s.b.MaxConnections()))
 		}
@@ -306,7 +308,7 @@ func (s *server) uiCreateConnection(c *fiber.Ctx) error {
 
 type propLabel struct{ Label, Name string }
 
-func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errMsg string, extra fiber.Map) error {
+func (s *Server) connView(c *fiber.Ctx, conn *store.Connection, status int, errMsg string, extra fiber.Map) error {
 	ctx := c.UserContext()
 	var props []propLabel
 	for _, p := range bridge.Properties(conn.Serial) {
@@ -330,7 +332,7 @@ func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 	return s.render(c, status, "connection", &page{Title: "conn.title", Nav: "dash", Error: errMsg, Data: data})
 }
 
-func (s *server) connectionPage(c *fiber.Ctx) error {
+func (s *Server) connectionPage(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -338,7 +340,7 @@ func (s *server) connectionPage(c *fiber.Ctx) error {
 	return s.connView(c, conn, 0, "", nil)
 }
 
-func (s *server) connectionIcon(c *fiber.Ctx) error {
+func (s *Server) connectionIcon(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -352,7 +354,7 @@ func (s *server) connectionIcon(c *fiber.Ctx) error {
 	return c.Send(icon.Data)
 }
 
-func (s *server) editConnection(c *fiber.Ctx) error {
+func (s *Server) editConnection(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -371,7 +373,7 @@ func (s *server) editConnection(c *fiber.Ctx) error {
 		return err
 	}
 	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
 	if icon != nil {
@@ -382,7 +384,7 @@ func (s *server) editConnection(c *fiber.Ctx) error {
 	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.saved", conn.ID), fiber.StatusSeeOther)
 }
 
-func (s *server) saveCredentials(c *fiber.Ctx) error {
+func (s *Server) saveCredentials(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -398,7 +400,7 @@ func (s *server) saveCredentials(c *fiber.Ctx) error {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.nothing"), nil)
 	}
 	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
 	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.credentials", conn.ID), fiber.StatusSeeOther)
@@ -406,7 +408,7 @@ func (s *server) saveCredentials(c *fiber.Ctx) error {
 
 // verifyConnection re-checks the saved token with LINE's bot info, which
 // also refreshes the bot name and picture shown on the page.
-func (s *server) verifyConnection(c *fiber.Ctx) error {
+func (s *Server) verifyConnection(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -420,13 +422,13 @@ func (s *server) verifyConnection(c *fiber.Ctx) error {
 	}
 	updated, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{ChannelAccessToken: &token})
 	if err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
 	return s.connView(c, updated, 0, "", fiber.Map{"Verified": true})
 }
 
-func (s *server) registerWebhook(c *fiber.Ctx) error {
+func (s *Server) registerWebhook(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -455,7 +457,7 @@ func (s *server) registerWebhook(c *fiber.Ctx) error {
 	return s.connView(c, conn, 0, "", fiber.Map{"WebhookTest": res})
 }
 
-func (s *server) retryProperties(c *fiber.Ctx) error {
+func (s *Server) retryProperties(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -467,7 +469,7 @@ func (s *server) retryProperties(c *fiber.Ctx) error {
 	return c.Redirect(fmt.Sprintf("/connections/%d?ok=flash.properties", conn.ID), fiber.StatusSeeOther)
 }
 
-func (s *server) uiDeleteConnection(c *fiber.Ctx) error {
+func (s *Server) deleteConnection(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -481,7 +483,7 @@ func (s *server) uiDeleteConnection(c *fiber.Ctx) error {
 	return c.Redirect("/?ok=flash.deleted", fiber.StatusSeeOther)
 }
 
-func (s *server) friendsPage(c *fiber.Ctx) error {
+func (s *Server) friendsPage(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -501,9 +503,9 @@ func (s *server) friendsPage(c *fiber.Ctx) error {
 	}})
 }
 
-func (s *server) tokensPage(c *fiber.Ctx) error { return s.tokensView(c, 0, "", "") }
+func (s *Server) tokensPage(c *fiber.Ctx) error { return s.tokensView(c, 0, "", "") }
 
-func (s *server) tokensView(c *fiber.Ctx, status int, created, errMsg string) error {
+func (s *Server) tokensView(c *fiber.Ctx, status int, created, errMsg string) error {
 	toks, err := s.st.APITokens(c.UserContext())
 	if err != nil {
 		return err
@@ -511,7 +513,7 @@ func (s *server) tokensView(c *fiber.Ctx, status int, created, errMsg string) er
 	return s.render(c, status, "tokens", &page{Title: "tokens.title", Nav: "tokens", Error: errMsg, Data: fiber.Map{"Tokens": toks, "Created": created}})
 }
 
-func (s *server) createToken(c *fiber.Ctx) error {
+func (s *Server) createToken(c *fiber.Ctx) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	if name == "" || len(name) > 100 {
 		return s.tokensView(c, fiber.StatusBadRequest, "", s.locale(c).T("err.token_name"))
@@ -525,8 +527,8 @@ func (s *server) createToken(c *fiber.Ctx) error {
 	return s.tokensView(c, fiber.StatusOK, plain, "")
 }
 
-func (s *server) revokeToken(c *fiber.Ctx) error {
-	id, err := pathID(c, "id", "token")
+func (s *Server) revokeToken(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "id", "token")
 	if err != nil {
 		return err
 	}
@@ -536,11 +538,11 @@ func (s *server) revokeToken(c *fiber.Ctx) error {
 	return c.Redirect("/tokens?ok=flash.revoked", fiber.StatusSeeOther)
 }
 
-// applySavedPublicURL hands the public URL saved in the wizard to the
+// ApplySavedPublicURL hands the public URL saved in the wizard to the
 // configuration, where it applies unless the config file or environment
 // sets public_url or domain (those are explicit and win). Called at
 // start-up, also when nothing is saved, so that later saves are safe.
-func (s *server) applySavedPublicURL() {
+func (s *Server) ApplySavedPublicURL() {
 	v, _ := s.st.Setting(context.Background(), settingPublicURL)
 	s.cfg.SetWizardPublicURL(v)
 }

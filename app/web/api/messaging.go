@@ -1,8 +1,7 @@
-package web
+package api
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -10,12 +9,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/bridge"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 )
 
 // messagingRoutes registers the messaging JSON API: workflow keys,
 // templates, HubSpot lists, broadcasts, conversations and replies. The
 // dashboard's composer, chat view and template editor call these.
-func (s *server) messagingRoutes(api fiber.Router) {
+func (s *Server) messagingRoutes(api fiber.Router) {
 	api.Get("/connections/:id/workflow", s.getWorkflow)
 	api.Post("/connections/:id/workflow/key", s.rotateWorkflowKey)
 	api.Put("/connections/:id/workflow/signing-secret", s.putWorkflowSecret)
@@ -41,48 +42,10 @@ func (s *server) messagingRoutes(api fiber.Router) {
 	api.Post("/connections/:id/conversations/:user/reply", s.reply)
 }
 
-// messagingErr maps the bridge's sending errors onto statuses; the rest
-// goes to the shared error handler.
-func messagingErr(c *fiber.Ctx, err error) error {
-	var rl *bridge.RateLimitError
-	var qe *bridge.QuotaError
-	var skip *bridge.SkipError
-	switch {
-	case errors.As(err, &rl):
-		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(rl.RetryAfter.Seconds()), 10))
-		return fiber.NewError(fiber.StatusTooManyRequests, rl.Error())
-	case errors.As(err, &qe):
-		return fiber.NewError(fiber.StatusConflict, qe.Error())
-	case errors.As(err, &skip):
-		return fiber.NewError(fiber.StatusUnprocessableEntity, skip.Msg)
-	}
-	return err
-}
-
-func pathID(c *fiber.Ctx, name, what string) (int64, error) {
-	id, err := strconv.ParseInt(c.Params(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fiber.NewError(fiber.StatusNotFound, "no "+what+" "+c.Params(name))
-	}
-	return id, nil
-}
-
-func queryLimit(c *fiber.Ctx, def, maxN int) (int, error) {
-	v := c.Query("limit")
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxN {
-		return 0, fiber.NewError(fiber.StatusBadRequest, "limit must be between 1 and "+strconv.Itoa(maxN))
-	}
-	return n, nil
-}
-
 // ---- workflow ----
 
-func (s *server) getWorkflow(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) getWorkflow(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -97,8 +60,8 @@ func (s *server) getWorkflow(c *fiber.Ctx) error {
 	return c.JSON(k)
 }
 
-func (s *server) rotateWorkflowKey(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) rotateWorkflowKey(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -109,15 +72,15 @@ func (s *server) rotateWorkflowKey(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(k)
 }
 
-func (s *server) putWorkflowSecret(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) putWorkflowSecret(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
 	var in struct {
 		Secret string `json:"secret"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
@@ -133,7 +96,7 @@ type templateIn struct {
 	bridge.MessageInput
 }
 
-func (s *server) listTemplates(c *fiber.Ctx) error {
+func (s *Server) listTemplates(c *fiber.Ctx) error {
 	ts, err := s.b.Templates(c.UserContext())
 	if err != nil {
 		return err
@@ -141,9 +104,9 @@ func (s *server) listTemplates(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"templates": ts})
 }
 
-func (s *server) createTemplate(c *fiber.Ctx) error {
+func (s *Server) createTemplate(c *fiber.Ctx) error {
 	var in templateIn
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	t, err := s.b.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
@@ -153,8 +116,8 @@ func (s *server) createTemplate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(t)
 }
 
-func (s *server) getTemplate(c *fiber.Ctx) error {
-	id, err := pathID(c, "tid", "template")
+func (s *Server) getTemplate(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "tid", "template")
 	if err != nil {
 		return err
 	}
@@ -165,13 +128,13 @@ func (s *server) getTemplate(c *fiber.Ctx) error {
 	return c.JSON(t)
 }
 
-func (s *server) updateTemplate(c *fiber.Ctx) error {
-	id, err := pathID(c, "tid", "template")
+func (s *Server) updateTemplate(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "tid", "template")
 	if err != nil {
 		return err
 	}
 	var in templateIn
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	t, err := s.b.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
@@ -181,8 +144,8 @@ func (s *server) updateTemplate(c *fiber.Ctx) error {
 	return c.JSON(t)
 }
 
-func (s *server) deleteTemplate(c *fiber.Ctx) error {
-	id, err := pathID(c, "tid", "template")
+func (s *Server) deleteTemplate(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "tid", "template")
 	if err != nil {
 		return err
 	}
@@ -194,11 +157,11 @@ func (s *server) deleteTemplate(c *fiber.Ctx) error {
 
 // previewTemplate renders a saved template (/templates/:tid/preview) or the
 // message in the body (/templates/preview) for a sample contact.
-func (s *server) previewTemplate(c *fiber.Ctx) error {
+func (s *Server) previewTemplate(c *fiber.Ctx) error {
 	var id int64
 	if c.Params("tid") != "" {
 		var err error
-		if id, err = pathID(c, "tid", "template"); err != nil {
+		if id, err = request.PathID(c, "tid", "template"); err != nil {
 			return err
 		}
 	}
@@ -208,7 +171,7 @@ func (s *server) previewTemplate(c *fiber.Ctx) error {
 		Properties map[string]string `json:"properties"`
 	}
 	if len(c.Request().Body()) > 0 {
-		if err := parseJSON(c, &in); err != nil {
+		if err := request.ParseJSON(c, &in); err != nil {
 			return err
 		}
 	}
@@ -221,7 +184,7 @@ func (s *server) previewTemplate(c *fiber.Ctx) error {
 
 // ---- lists and broadcasts ----
 
-func (s *server) searchLists(c *fiber.Ctx) error {
+func (s *Server) searchLists(c *fiber.Ctx) error {
 	lists, err := s.b.SearchLists(c.UserContext(), c.Query("q"))
 	if err != nil {
 		return err
@@ -229,8 +192,8 @@ func (s *server) searchLists(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"lists": lists})
 }
 
-func (s *server) quota(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) quota(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -241,15 +204,15 @@ func (s *server) quota(c *fiber.Ctx) error {
 	return c.JSON(q)
 }
 
-func (s *server) previewBroadcast(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) previewBroadcast(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
 	var in struct {
 		ListID string `json:"list_id"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.ListID) == "" {
@@ -257,13 +220,13 @@ func (s *server) previewBroadcast(c *fiber.Ctx) error {
 	}
 	p, err := s.b.PreviewBroadcast(c.UserContext(), id, in.ListID)
 	if err != nil {
-		return messagingErr(c, err)
+		return response.SendError(c, err)
 	}
 	return c.JSON(p)
 }
 
-func (s *server) createBroadcast(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) createBroadcast(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -274,7 +237,7 @@ func (s *server) createBroadcast(c *fiber.Ctx) error {
 		ScheduledAt string `json:"scheduled_at"` // RFC 3339; empty: now
 		bridge.MessageInput
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	bi := bridge.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
@@ -289,13 +252,13 @@ func (s *server) createBroadcast(c *fiber.Ctx) error {
 	}
 	v, err := s.b.CreateBroadcast(c.UserContext(), bi)
 	if err != nil {
-		return messagingErr(c, err)
+		return response.SendError(c, err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
-func (s *server) listBroadcasts(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) listBroadcasts(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -309,8 +272,8 @@ func (s *server) listBroadcasts(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"broadcasts": bs})
 }
 
-func (s *server) getBroadcast(c *fiber.Ctx) error {
-	id, err := pathID(c, "bid", "broadcast")
+func (s *Server) getBroadcast(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "bid", "broadcast")
 	if err != nil {
 		return err
 	}
@@ -321,8 +284,8 @@ func (s *server) getBroadcast(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-func (s *server) cancelBroadcast(c *fiber.Ctx) error {
-	id, err := pathID(c, "bid", "broadcast")
+func (s *Server) cancelBroadcast(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "bid", "broadcast")
 	if err != nil {
 		return err
 	}
@@ -338,12 +301,12 @@ func (s *server) cancelBroadcast(c *fiber.Ctx) error {
 
 // ---- conversations ----
 
-func (s *server) conversations(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) conversations(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(c, 100, 500)
+	limit, err := request.QueryLimit(c, 100, 500)
 	if err != nil {
 		return err
 	}
@@ -354,12 +317,12 @@ func (s *server) conversations(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"conversations": cs})
 }
 
-func (s *server) chatMessages(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) chatMessages(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
-	limit, err := queryLimit(c, 50, 200)
+	limit, err := request.QueryLimit(c, 50, 200)
 	if err != nil {
 		return err
 	}
@@ -380,8 +343,8 @@ func (s *server) chatMessages(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"messages": ms, "before": next})
 }
 
-func (s *server) reply(c *fiber.Ctx) error {
-	id, err := s.connectionID(c)
+func (s *Server) reply(c *fiber.Ctx) error {
+	id, err := request.ConnectionID(c)
 	if err != nil {
 		return err
 	}
@@ -389,7 +352,7 @@ func (s *server) reply(c *fiber.Ctx) error {
 		bridge.MessageInput
 		IdempotencyKey string `json:"idempotency_key"`
 	}
-	if err := parseJSON(c, &in); err != nil {
+	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
 	key := in.IdempotencyKey
@@ -398,7 +361,7 @@ func (s *server) reply(c *fiber.Ctx) error {
 	}
 	res, err := s.b.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
 	if err != nil {
-		return messagingErr(c, err)
+		return response.SendError(c, err)
 	}
 	return c.JSON(res)
 }

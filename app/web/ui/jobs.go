@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"context"
@@ -14,14 +14,17 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/jobs"
 	"linehub/app/store"
+	"linehub/app/web/jobrun"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 	"linehub/assets"
 )
 
 // The dashboard's part of the scheduled jobs: the Jobs page,
 // the import / reconcile section of a connection's page and the dead
 // letters. Every action calls the same functions as the JSON API in
-// jobs.go (startJob, startConnectionJob, importState, the bridge's dead
-// letter functions); only the answers differ (pages, not JSON).
+// api/jobs.go (package jobrun's Start, StartConnection and ImportState, the
+// bridge's dead letter functions); only the answers differ (pages, not JSON).
 
 const (
 	uiRunsShown     = 50 // runs on the Jobs page
@@ -29,16 +32,16 @@ const (
 	uiDeadShown     = 100
 )
 
-func (s *server) jobsUIRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
+func (s *Server) jobRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
 	app.Get("/jobs", authed(s.jobsPage)...)
 	app.Get("/jobs/runs/:run", authed(s.jobRunPage)...)
-	app.Post("/jobs/:name/run", authed(s.uiRunJob)...)
-	app.Post("/connections/:id/reconcile", authed(s.uiConnectionJob(jobs.Reconcile))...)
-	app.Post("/connections/:id/drift-repair", authed(s.uiConnectionJob(jobs.DriftRepair))...)
-	app.Post("/connections/:id/import", authed(s.uiConnectionJob(jobs.Import))...)
-	app.Get("/connections/:id/import/status", authed(s.uiImportStatus)...)
-	app.Post("/dead-letters/retry", authed(s.uiRetryDeadLetters)...)
-	app.Post("/connections/:id/dead-letters/retry", authed(s.uiRetryDeadLetters)...)
+	app.Post("/jobs/:name/run", authed(s.runJob)...)
+	app.Post("/connections/:id/reconcile", authed(s.connectionJob(jobs.Reconcile))...)
+	app.Post("/connections/:id/drift-repair", authed(s.connectionJob(jobs.DriftRepair))...)
+	app.Post("/connections/:id/import", authed(s.connectionJob(jobs.Import))...)
+	app.Get("/connections/:id/import/status", authed(s.importStatus)...)
+	app.Post("/dead-letters/retry", authed(s.retryDeadLetters)...)
+	app.Post("/connections/:id/dead-letters/retry", authed(s.retryDeadLetters)...)
 }
 
 // readPartials returns the shared template sections in templates/partials.
@@ -87,7 +90,7 @@ type runList struct {
 	ShowConn bool
 }
 
-func (s *server) runRow(l *locale, r store.JobRun, names map[int64]string) runRow {
+func (s *Server) runRow(l *locale, r store.JobRun, names map[int64]string) runRow {
 	end := time.Now()
 	if r.FinishedAt != nil {
 		end = *r.FinishedAt
@@ -112,7 +115,7 @@ func connName(names map[int64]string, id int64) string {
 }
 
 // connNames maps the active connections' ids to their names.
-func (s *server) connNames(ctx context.Context) (map[int64]string, error) {
+func (s *Server) connNames(ctx context.Context) (map[int64]string, error) {
 	conns, err := s.st.Connections(ctx)
 	if err != nil {
 		return nil, err
@@ -184,7 +187,7 @@ type deadList struct {
 	ShowConn bool
 }
 
-func (s *server) deadList(ctx context.Context, p *page, connID int64, names map[int64]string) (deadList, error) {
+func (s *Server) deadList(ctx context.Context, p *page, connID int64, names map[int64]string) (deadList, error) {
 	dl := deadList{L: p.L, CSRF: p.CSRF, ShowConn: connID == 0, Action: "/dead-letters/retry"}
 	if connID != 0 {
 		dl.Action = fmt.Sprintf("/connections/%d/dead-letters/retry", connID)
@@ -226,9 +229,9 @@ type jobRow struct {
 	CanRun  bool // import runs per connection, from the connection's page
 }
 
-func (s *server) jobsPage(c *fiber.Ctx) error { return s.jobsView(c, 0, "") }
+func (s *Server) jobsPage(c *fiber.Ctx) error { return s.jobsView(c, 0, "") }
 
-func (s *server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
+func (s *Server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
 	ctx := c.UserContext()
 	p := &page{L: s.locale(c), CSRF: s.csrfToken(c), Title: "jobs.title", Nav: "jobs", Error: errMsg}
 	l := p.L
@@ -284,8 +287,8 @@ func (s *server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
 	return s.render(c, status, "jobs", p)
 }
 
-func (s *server) jobRunPage(c *fiber.Ctx) error {
-	id, err := pathID(c, "run", "job run")
+func (s *Server) jobRunPage(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "run", "job run")
 	if err != nil {
 		return err
 	}
@@ -302,19 +305,19 @@ func (s *server) jobRunPage(c *fiber.Ctx) error {
 	return s.render(c, 0, "job_run", &page{L: l, Title: "jobs.run_title", Nav: "jobs", Data: fiber.Map{"Run": row, "JobTitle": jobTitle(l, r.Job)}})
 }
 
-// uiRunJob is the Jobs page's "Run now".
-func (s *server) uiRunJob(c *fiber.Ctx) error {
+// runJob is the Jobs page's "Run now".
+func (s *Server) runJob(c *fiber.Ctx) error {
 	l := s.locale(c)
 	name := c.Params("name")
 	if s.jobs == nil {
 		return s.jobsView(c, fiber.StatusServiceUnavailable, l.T("jobs.no_scheduler"))
 	}
-	run, err := s.startJob(name, jobs.TriggerDashboard)
+	run, err := jobrun.Start(s.jobs, name, jobs.TriggerDashboard)
 	if errors.Is(err, jobs.ErrRunning) {
 		return s.jobsView(c, fiber.StatusConflict, runningMsg(l, name, run))
 	}
 	if err != nil {
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.jobsView(c, status, s.userError(c, err))
 	}
 	if run == nil {
@@ -323,10 +326,10 @@ func (s *server) uiRunJob(c *fiber.Ctx) error {
 	return c.Redirect("/jobs?ok=jobs.flash_started", fiber.StatusSeeOther)
 }
 
-// uiConnectionJob is a connection page's "Import friends", "Reconcile now"
+// connectionJob is a connection page's "Import friends", "Reconcile now"
 // or "Repair drift". Its outcome shows in the page's jobs section
 // (?jobs=key, or JobsError), where the form's #jobs brings the browser.
-func (s *server) uiConnectionJob(job string) fiber.Handler {
+func (s *Server) connectionJob(job string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		conn, err := s.connParam(c)
 		if err != nil {
@@ -342,12 +345,12 @@ func (s *server) uiConnectionJob(job string) fiber.Handler {
 		if conn.TokenLast4 == "" && job != jobs.DriftRepair {
 			return fail(fiber.StatusBadRequest, l.T("err.no_token"))
 		}
-		run, err := s.startConnectionJob(conn, job, jobs.TriggerDashboard)
+		run, err := jobrun.StartConnection(s.jobs, conn, job, jobs.TriggerDashboard)
 		if errors.Is(err, jobs.ErrRunning) {
 			return fail(fiber.StatusConflict, runningMsg(l, job, run))
 		}
 		if err != nil {
-			status, _ := statusOf(err)
+			status, _ := response.StatusOf(err)
 			return fail(status, s.userError(c, err))
 		}
 		return c.Redirect(fmt.Sprintf("/connections/%d?jobs=jobs.flash_%s", conn.ID, job), fiber.StatusSeeOther)
@@ -367,8 +370,8 @@ type importView struct {
 	Pending     string // friends imported but not yet in HubSpot
 }
 
-func (s *server) importView(ctx context.Context, l *locale, conn *store.Connection) (importView, error) {
-	p, running, err := s.importState(ctx, conn.ID)
+func (s *Server) importView(ctx context.Context, l *locale, conn *store.Connection) (importView, error) {
+	p, running, err := jobrun.ImportState(ctx, s.b, s.jobs, conn.ID)
 	if err != nil {
 		return importView{}, err
 	}
@@ -418,7 +421,7 @@ type connJobs struct {
 }
 
 // connJobsData fills the jobs section of a connection's page.
-func (s *server) connJobsData(c *fiber.Ctx, conn *store.Connection) (*connJobs, error) {
+func (s *Server) connJobsData(c *fiber.Ctx, conn *store.Connection) (*connJobs, error) {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	p := &page{L: l, CSRF: s.csrfToken(c)}
@@ -452,9 +455,9 @@ func (s *server) connJobsData(c *fiber.Ctx, conn *store.Connection) (*connJobs, 
 	return cj, nil
 }
 
-// uiImportStatus feeds app.js's progress bar while an import runs (the
+// importStatus feeds app.js's progress bar while an import runs (the
 // page itself shows the same without JavaScript).
-func (s *server) uiImportStatus(c *fiber.Ctx) error {
+func (s *Server) importStatus(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
 		return err
@@ -470,10 +473,10 @@ func (s *server) uiImportStatus(c *fiber.Ctx) error {
 	})
 }
 
-// uiRetryDeadLetters un-parks the dead letters named by the form's id
+// retryDeadLetters un-parks the dead letters named by the form's id
 // fields, or all of them (of the connection in the path, if any).
-func (s *server) uiRetryDeadLetters(c *fiber.Ctx) error {
-	connID, err := s.optionalConnection(c)
+func (s *Server) retryDeadLetters(c *fiber.Ctx) error {
+	connID, err := request.OptionalConnection(c, s.st)
 	if errors.Is(err, store.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, "no such connection")
 	}
@@ -512,7 +515,7 @@ type cardBadges struct {
 	Importing   bool
 }
 
-func (s *server) cardBadges(ctx context.Context, connID int64) (cardBadges, error) {
+func (s *Server) cardBadges(ctx context.Context, connID int64) (cardBadges, error) {
 	var b cardBadges
 	var err error
 	if b.DeadLetters, err = s.st.CountDeadLetters(ctx, connID); err != nil {

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"linehub/app/bridge"
 	"linehub/app/hubspot"
 	"linehub/app/store"
+	"linehub/app/web/request"
+	"linehub/app/web/response"
 )
 
 // broadcastForm is the composer's state. Everything lives in one form so
@@ -77,7 +79,7 @@ func percent(sent, total int) int {
 	return min(100, sent*100/total)
 }
 
-func (s *server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview *bridge.BroadcastPreview, errMsg string) error {
+func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview *bridge.BroadcastPreview, errMsg string) error {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	conns, err := s.st.Connections(ctx)
@@ -131,7 +133,7 @@ func (s *server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview 
 	}})
 }
 
-func (s *server) broadcastsPage(c *fiber.Ctx) error {
+func (s *Server) broadcastsPage(c *fiber.Ctx) error {
 	f := broadcastForm{Q: strings.TrimSpace(c.Query("q"))}
 	f.ConnID, _ = strconv.ParseInt(c.Query("connection"), 10, 64)
 	return s.composeView(c, 0, f, nil, "")
@@ -139,7 +141,7 @@ func (s *server) broadcastsPage(c *fiber.Ctx) error {
 
 // broadcastSubmit serves the composer's three buttons: search lists,
 // preview the recipients, send (now or at the scheduled time).
-func (s *server) broadcastSubmit(c *fiber.Ctx) error {
+func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	f := readBroadcastForm(c)
@@ -157,7 +159,7 @@ func (s *server) broadcastSubmit(c *fiber.Ctx) error {
 	if action == "preview" {
 		p, err := s.b.PreviewBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
-			status, _ := statusOf(messagingErr(c, err))
+			status, _ := response.StatusOf(response.SendError(c, err))
 			return fail(status, s.sendErrorText(c, err))
 		}
 		return s.composeView(c, 0, f, &p, "")
@@ -182,7 +184,7 @@ func (s *server) broadcastSubmit(c *fiber.Ctx) error {
 		// a broadcast that cannot go out is refused here, with nothing stored.
 		p, err := s.b.CheckBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
-			status, _ := statusOf(messagingErr(c, err))
+			status, _ := response.StatusOf(response.SendError(c, err))
 			return fail(status, s.sendErrorText(c, err))
 		}
 		if p.WouldExceed {
@@ -194,7 +196,7 @@ func (s *server) broadcastSubmit(c *fiber.Ctx) error {
 	}
 	v, err := s.b.CreateBroadcast(ctx, in)
 	if err != nil {
-		status, _ := statusOf(messagingErr(c, err))
+		status, _ := response.StatusOf(response.SendError(c, err))
 		return fail(status, s.sendErrorText(c, err))
 	}
 	s.log.Info("broadcast created in dashboard", "broadcast", v.ID, "connection", f.ConnID, "list", f.ListID, "scheduled", at != nil)
@@ -205,8 +207,8 @@ func (s *server) broadcastSubmit(c *fiber.Ctx) error {
 	return c.Redirect(fmt.Sprintf("/broadcasts/%d?ok=%s", v.ID, flash), fiber.StatusSeeOther)
 }
 
-func (s *server) broadcastParam(c *fiber.Ctx) (bridge.BroadcastView, error) {
-	id, err := pathID(c, "bid", "broadcast")
+func (s *Server) broadcastParam(c *fiber.Ctx) (bridge.BroadcastView, error) {
+	id, err := request.PathID(c, "bid", "broadcast")
 	if err != nil {
 		return bridge.BroadcastView{}, err
 	}
@@ -217,7 +219,7 @@ func broadcastActive(status string) bool {
 	return status == store.BroadcastScheduled || status == store.BroadcastPreparing || status == store.BroadcastSending
 }
 
-func (s *server) broadcastPage(c *fiber.Ctx) error {
+func (s *Server) broadcastPage(c *fiber.Ctx) error {
 	v, err := s.broadcastParam(c)
 	if err != nil {
 		return err
@@ -225,7 +227,7 @@ func (s *server) broadcastPage(c *fiber.Ctx) error {
 	return s.broadcastView(c, v, 0, "")
 }
 
-func (s *server) broadcastView(c *fiber.Ctx, v bridge.BroadcastView, status int, errMsg string) error {
+func (s *Server) broadcastView(c *fiber.Ctx, v bridge.BroadcastView, status int, errMsg string) error {
 	connName := ""
 	if cn, err := s.st.Connection(c.UserContext(), v.ConnectionID); err == nil {
 		connName = cn.Name
@@ -239,7 +241,7 @@ func (s *server) broadcastView(c *fiber.Ctx, v bridge.BroadcastView, status int,
 
 // broadcastProgress is the page's poll (app.js): the same view as
 // GET /api/v1/broadcasts/{id}, for the signed-in admin.
-func (s *server) broadcastProgress(c *fiber.Ctx) error {
+func (s *Server) broadcastProgress(c *fiber.Ctx) error {
 	v, err := s.broadcastParam(c)
 	if err != nil {
 		return err
@@ -262,8 +264,8 @@ func (s *server) broadcastProgress(c *fiber.Ctx) error {
 	})
 }
 
-func (s *server) uiCancelBroadcast(c *fiber.Ctx) error {
-	id, err := pathID(c, "bid", "broadcast")
+func (s *Server) cancelBroadcast(c *fiber.Ctx) error {
+	id, err := request.PathID(c, "bid", "broadcast")
 	if err != nil {
 		return err
 	}
@@ -272,7 +274,7 @@ func (s *server) uiCancelBroadcast(c *fiber.Ctx) error {
 		if gerr != nil {
 			return gerr
 		}
-		status, _ := statusOf(err)
+		status, _ := response.StatusOf(err)
 		return s.broadcastView(c, v, status, s.userError(c, err))
 	}
 	return c.Redirect(fmt.Sprintf("/broadcasts/%d?ok=broadcast.canceled", id), fiber.StatusSeeOther)
