@@ -8,7 +8,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
+	"linehub/app/messaging"
 	"linehub/app/store"
 )
 
@@ -62,12 +64,12 @@ func (s *server) status(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{
 		"version":     s.ver,
-		"hubspot":     s.b.HubSpotInfo(ctx),
+		"hubspot":     s.conns.HubSpotInfo(ctx),
 		"connections": len(conns),
 		"inbox":       inbox,
 		"friends":     friends,
 		"notes":       notes,
-		"sync":        s.b.Status(),
+		"sync":        s.sync.Status(),
 	})
 }
 
@@ -79,7 +81,7 @@ func (s *server) putHubSpot(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	info, err := s.b.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
+	info, err := s.conns.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
 	if err != nil {
 		return err
 	}
@@ -122,11 +124,11 @@ func mask(last4 string, set bool) string {
 func (s *server) connectionView(c *fiber.Ctx, conn *store.Connection, detail bool) (connectionJSON, error) {
 	v := connectionJSON{
 		ID: conn.ID, Serial: conn.Serial, Name: conn.Name, Description: conn.Description,
-		WebhookURL:         s.b.WebhookURL(conn),
+		WebhookURL:         s.conns.WebhookURL(conn),
 		ChannelSecret:      mask(conn.SecretLast4, conn.ChannelSecretSealed != ""),
 		ChannelAccessToken: mask(conn.TokenLast4, conn.ChannelTokenSealed != ""),
 		BotUserID:          conn.BotUserID, BotName: conn.BotName, BotPictureURL: conn.BotPictureURL,
-		PropertyGroup: bridge.PropertyGroup(conn.Serial).Name, Properties: bridge.PropertyNames(conn.Serial),
+		PropertyGroup: contactsync.PropertyGroup(conn.Serial).Name, Properties: contactsync.PropertyNames(conn.Serial),
 		PropertiesReady: conn.PropertiesReady, LastError: conn.LastError, CreatedAt: conn.CreatedAt,
 	}
 	if !detail {
@@ -159,7 +161,7 @@ func (s *server) listConnections(c *fiber.Ctx) error {
 		}
 		out = append(out, v)
 	}
-	return c.JSON(fiber.Map{"connections": out, "max_connections": s.b.MaxConnections()})
+	return c.JSON(fiber.Map{"connections": out, "max_connections": s.conns.MaxConnections()})
 }
 
 func (s *server) createConnection(c *fiber.Ctx) error {
@@ -172,7 +174,7 @@ func (s *server) createConnection(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	conn, err := s.b.CreateConnection(c.UserContext(), bridge.NewConnection{
+	conn, err := s.conns.CreateConnection(c.UserContext(), connections.NewConnection{
 		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
 	})
 	if err != nil {
@@ -219,7 +221,7 @@ func (s *server) patchConnection(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	conn, err := s.b.UpdateConnection(c.UserContext(), id, bridge.ConnectionPatch{
+	conn, err := s.conns.UpdateConnection(c.UserContext(), id, connections.ConnectionPatch{
 		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
 	})
 	if err != nil {
@@ -237,7 +239,7 @@ func (s *server) deleteConnection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.DeleteConnection(c.UserContext(), id); err != nil {
+	if err := s.conns.DeleteConnection(c.UserContext(), id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -248,7 +250,7 @@ func (s *server) ensureProperties(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.EnsureProperties(c.UserContext(), id); err != nil {
+	if err := s.sync.EnsureProperties(c.UserContext(), id); err != nil {
 		return fiber.NewError(fiber.StatusBadGateway, err.Error())
 	}
 	return s.getConnection(c)
@@ -325,7 +327,7 @@ func (s *server) sendMessage(c *fiber.Ctx) error {
 	if key == "" {
 		key = c.Get("Idempotency-Key")
 	}
-	res, err := s.b.SendMessages(c.UserContext(), id, in.To, bridge.MessageInput{Text: in.Text, Messages: in.Messages}, key)
+	res, err := s.msg.SendMessages(c.UserContext(), id, in.To, messaging.MessageInput{Text: in.Text, Messages: in.Messages}, key)
 	if err != nil {
 		return messagingErr(c, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
 	"linehub/app/store"
 )
@@ -239,8 +239,8 @@ func (s *server) importStatus(c *fiber.Ctx) error {
 
 // importState is a connection's import progress and whether an import
 // run is going on now.
-func (s *server) importState(ctx context.Context, connID int64) (bridge.ImportProgress, bool, error) {
-	p, err := s.b.ImportStatus(ctx, connID)
+func (s *server) importState(ctx context.Context, connID int64) (contactsync.ImportProgress, bool, error) {
+	p, err := s.sync.ImportStatus(ctx, connID)
 	if err != nil {
 		return p, false, err
 	}
@@ -260,7 +260,7 @@ func (s *server) listDeadLetters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	dls, err := s.b.DeadLetters(c.UserContext(), connID, int(limit))
+	dls, err := s.sync.DeadLetters(c.UserContext(), connID, int(limit))
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (s *server) retryDeadLetters(c *fiber.Ctx) error {
 	if len(in.IDs) > 10000 {
 		return fiber.NewError(fiber.StatusBadRequest, "at most 10000 ids at once")
 	}
-	n, err := s.b.RetryDeadLetters(c.UserContext(), connID, in.IDs)
+	n, err := s.sync.RetryDeadLetters(c.UserContext(), connID, in.IDs)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/messaging"
 )
 
 // messagingRoutes registers the messaging JSON API: workflow keys,
@@ -44,9 +44,9 @@ func (s *server) messagingRoutes(api fiber.Router) {
 // messagingErr maps the bridge's sending errors onto statuses; the rest
 // goes to the shared error handler.
 func messagingErr(c *fiber.Ctx, err error) error {
-	var rl *bridge.RateLimitError
-	var qe *bridge.QuotaError
-	var skip *bridge.SkipError
+	var rl *messaging.RateLimitError
+	var qe *messaging.QuotaError
+	var skip *messaging.SkipError
 	switch {
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(rl.RetryAfter.Seconds()), 10))
@@ -90,7 +90,7 @@ func (s *server) getWorkflow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
+	k, err := s.msg.WorkflowKeyInfo(c.UserContext(), conn)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (s *server) rotateWorkflowKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.b.RotateWorkflowKey(c.UserContext(), id)
+	k, err := s.msg.RotateWorkflowKey(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *server) putWorkflowSecret(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
+	if err := s.msg.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"signature_required": strings.TrimSpace(in.Secret) != ""})
@@ -130,11 +130,11 @@ func (s *server) putWorkflowSecret(c *fiber.Ctx) error {
 
 type templateIn struct {
 	Name string `json:"name"`
-	bridge.MessageInput
+	messaging.MessageInput
 }
 
 func (s *server) listTemplates(c *fiber.Ctx) error {
-	ts, err := s.b.Templates(c.UserContext())
+	ts, err := s.msg.Templates(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *server) createTemplate(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	t, err := s.b.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
+	t, err := s.msg.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *server) getTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.b.GetTemplate(c.UserContext(), id)
+	t, err := s.msg.GetTemplate(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (s *server) updateTemplate(c *fiber.Ctx) error {
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	t, err := s.b.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
+	t, err := s.msg.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (s *server) deleteTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.DeleteTemplate(c.UserContext(), id); err != nil {
+	if err := s.msg.DeleteTemplate(c.UserContext(), id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -203,7 +203,7 @@ func (s *server) previewTemplate(c *fiber.Ctx) error {
 		}
 	}
 	var in struct {
-		bridge.MessageInput
+		messaging.MessageInput
 		ContactID  string            `json:"contact_id"`
 		Properties map[string]string `json:"properties"`
 	}
@@ -212,7 +212,7 @@ func (s *server) previewTemplate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	p, err := s.b.PreviewTemplate(c.UserContext(), id, in.MessageInput, strings.TrimSpace(in.ContactID), in.Properties)
+	p, err := s.msg.PreviewTemplate(c.UserContext(), id, in.MessageInput, strings.TrimSpace(in.ContactID), in.Properties)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (s *server) previewTemplate(c *fiber.Ctx) error {
 // ---- lists and broadcasts ----
 
 func (s *server) searchLists(c *fiber.Ctx) error {
-	lists, err := s.b.SearchLists(c.UserContext(), c.Query("q"))
+	lists, err := s.msg.SearchLists(c.UserContext(), c.Query("q"))
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (s *server) quota(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := s.b.Quota(c.UserContext(), id)
+	q, err := s.msg.Quota(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (s *server) previewBroadcast(c *fiber.Ctx) error {
 	if strings.TrimSpace(in.ListID) == "" {
 		return fiber.NewError(fiber.StatusBadRequest, "list_id is required")
 	}
-	p, err := s.b.PreviewBroadcast(c.UserContext(), id, in.ListID)
+	p, err := s.msg.PreviewBroadcast(c.UserContext(), id, in.ListID)
 	if err != nil {
 		return messagingErr(c, err)
 	}
@@ -272,12 +272,12 @@ func (s *server) createBroadcast(c *fiber.Ctx) error {
 		ListName    string `json:"list_name"`
 		Template    string `json:"template"`
 		ScheduledAt string `json:"scheduled_at"` // RFC 3339; empty: now
-		bridge.MessageInput
+		messaging.MessageInput
 	}
 	if err := parseJSON(c, &in); err != nil {
 		return err
 	}
-	bi := bridge.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
+	bi := messaging.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
 	if in.ScheduledAt != "" {
 		at, err := time.Parse(time.RFC3339, in.ScheduledAt)
 		if err != nil {
@@ -287,7 +287,7 @@ func (s *server) createBroadcast(c *fiber.Ctx) error {
 			bi.ScheduledAt = &at
 		}
 	}
-	v, err := s.b.CreateBroadcast(c.UserContext(), bi)
+	v, err := s.msg.CreateBroadcast(c.UserContext(), bi)
 	if err != nil {
 		return messagingErr(c, err)
 	}
@@ -302,7 +302,7 @@ func (s *server) listBroadcasts(c *fiber.Ctx) error {
 	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
 		return err
 	}
-	bs, err := s.b.Broadcasts(c.UserContext(), id)
+	bs, err := s.msg.Broadcasts(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -314,7 +314,7 @@ func (s *server) getBroadcast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	v, err := s.msg.GetBroadcast(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -326,10 +326,10 @@ func (s *server) cancelBroadcast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.CancelBroadcast(c.UserContext(), id); err != nil {
+	if err := s.msg.CancelBroadcast(c.UserContext(), id); err != nil {
 		return err
 	}
-	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	v, err := s.msg.GetBroadcast(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func (s *server) conversations(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cs, err := s.b.Conversations(c.UserContext(), id, limit)
+	cs, err := s.msg.Conversations(c.UserContext(), id, limit)
 	if err != nil {
 		return err
 	}
@@ -369,7 +369,7 @@ func (s *server) chatMessages(c *fiber.Ctx) error {
 			return fiber.NewError(fiber.StatusBadRequest, "before must be a message id")
 		}
 	}
-	ms, err := s.b.ChatMessages(c.UserContext(), id, c.Params("user"), before, limit)
+	ms, err := s.msg.ChatMessages(c.UserContext(), id, c.Params("user"), before, limit)
 	if err != nil {
 		return err
 	}
@@ -386,7 +386,7 @@ func (s *server) reply(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct {
-		bridge.MessageInput
+		messaging.MessageInput
 		IdempotencyKey string `json:"idempotency_key"`
 	}
 	if err := parseJSON(c, &in); err != nil {
@@ -396,7 +396,7 @@ func (s *server) reply(c *fiber.Ctx) error {
 	if key == "" {
 		key = c.Get("Idempotency-Key")
 	}
-	res, err := s.b.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
+	res, err := s.msg.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
 	if err != nil {
 		return messagingErr(c, err)
 	}

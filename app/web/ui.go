@@ -15,7 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
 	"linehub/app/store"
 	"linehub/assets"
 )
@@ -540,7 +540,7 @@ func (s *server) savePassword(c *fiber.Ctx) error {
 // userError is the text to show for an error from the bridge, or ""
 // when the error is linehub's own (logged, shown generically).
 func (s *server) userError(c *fiber.Ctx, err error) string {
-	var ie *bridge.InputError
+	var ie *connections.InputError
 	if errors.As(err, &ie) && ie.Code != "" {
 		if l := s.locale(c); l.Has("bridge." + ie.Code) {
 			return l.T("bridge."+ie.Code, ie.Args...)
@@ -571,7 +571,7 @@ func readIcon(c *fiber.Ctx) (string, []byte, error) {
 		return "", nil, errNoIcon
 	}
 	if fh.Size > maxIconBytes {
-		return "", nil, &bridge.InputError{Msg: "icon"}
+		return "", nil, &connections.InputError{Msg: "icon"}
 	}
 	f, err := fh.Open()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
 	"linehub/app/store"
 	"linehub/assets"
@@ -190,7 +190,7 @@ func (s *server) deadList(ctx context.Context, p *page, connID int64, names map[
 		dl.Action = fmt.Sprintf("/connections/%d/dead-letters/retry", connID)
 		dl.Fragment = "#jobs"
 	}
-	dls, err := s.b.DeadLetters(ctx, connID, uiDeadShown)
+	dls, err := s.sync.DeadLetters(ctx, connID, uiDeadShown)
 	if err != nil {
 		return dl, err
 	}
@@ -356,7 +356,7 @@ func (s *server) uiConnectionJob(job string) fiber.Handler {
 
 // importView is a connection's import progress, ready to show.
 type importView struct {
-	bridge.ImportProgress
+	contactsync.ImportProgress
 	Running     bool // an import run is going on now
 	Stalled     bool // left "running" by a restart: the import check resumes it
 	NotVerified bool // LINE does not list this account's friends
@@ -376,7 +376,7 @@ func (s *server) importView(ctx context.Context, l *locale, conn *store.Connecti
 	v.Stalled = p.State == store.ImportRunning && !running
 	v.NotVerified = p.State == store.ImportUnavailable
 	if !v.NotVerified && conn.TokenLast4 != "" && p.State == "" {
-		ok, err := s.b.FollowerIDsAvailable(ctx, conn.ID)
+		ok, err := s.sync.FollowerIDsAvailable(ctx, conn.ID)
 		v.NotVerified = err == nil && !ok
 	}
 	if p.Total > 0 {
@@ -491,7 +491,7 @@ func (s *server) uiRetryDeadLetters(c *fiber.Ctx) error {
 	if len(ids) > uiDeadShown {
 		return fiber.NewError(fiber.StatusBadRequest, "too many ids")
 	}
-	n, err := s.b.RetryDeadLetters(c.UserContext(), connID, ids)
+	n, err := s.sync.RetryDeadLetters(c.UserContext(), connID, ids)
 	if err != nil {
 		return err
 	}

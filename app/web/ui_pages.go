@@ -17,8 +17,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/line"
 	"linehub/app/store"
 )
@@ -40,7 +41,7 @@ const (
 // header) is gone. The dimensions are read from the header first, so an
 // image that would decode to gigabytes is refused before any is allocated.
 func checkIcon(data []byte) (string, []byte, error) {
-	bad := &bridge.InputError{Msg: "icon"}
+	bad := &connections.InputError{Msg: "icon"}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
 		return "", nil, bad
@@ -107,9 +108,9 @@ func (s *server) dashboard(c *fiber.Ctx) error {
 		return err
 	}
 	l := s.locale(c)
-	hs := s.b.HubSpotInfo(ctx)
+	hs := s.conns.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
-		"Health":  healthNotices(l, s.b.Status(), conns, notes),
+		"Health":  healthNotices(l, s.sync.Status(), conns, notes),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -162,7 +163,7 @@ func (s *server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
 	return fiber.Map{
-		"HubSpot":      s.b.HubSpotInfo(ctx),
+		"HubSpot":      s.conns.HubSpotInfo(ctx),
 		"PublicURL":    publicURL,
 		"ConfigURL":    s.cfg.PublicURL,
 		"Domain":       s.cfg.Domain,
@@ -240,8 +241,8 @@ func validBaseURL(raw string) bool {
 }
 
 func (s *server) saveHubSpot(c *fiber.Ctx) error {
-	tier := s.b.HubSpotInfo(c.UserContext()).Tier
-	if _, err := s.b.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
+	tier := s.conns.HubSpotInfo(c.UserContext()).Tier
+	if _, err := s.conns.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
 	}
 	return afterSave(c, "flash.hubspot")
@@ -260,7 +261,7 @@ func (s *server) saveTier(c *fiber.Ctx) error {
 	if tok == "" {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.locale(c).T("err.hubspot_first"))
 	}
-	if _, err := s.b.ConfigureHubSpot(ctx, tok, tier); err != nil {
+	if _, err := s.conns.ConfigureHubSpot(ctx, tok, tier); err != nil {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
 	}
 	return afterSave(c, "flash.tier")
@@ -282,17 +283,17 @@ func (s *server) uiCreateConnection(c *fiber.Ctx) error {
 	}
 	ct, icon, err := readIcon(c)
 	if err != nil && !errors.Is(err, errNoIcon) {
-		var ie *bridge.InputError
+		var ie *connections.InputError
 		if errors.As(err, &ie) {
 			return fail(fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10))
 		}
 		return err
 	}
-	conn, err := s.b.CreateConnection(ctx, bridge.NewConnection{Name: name, Description: desc})
+	conn, err := s.conns.CreateConnection(ctx, connections.NewConnection{Name: name, Description: desc})
 	if err != nil {
 		status, _ := statusOf(err)
 		if errors.Is(err, store.ErrLimit) {
-			return fail(status, l.T("dash.limit", s.b.MaxConnections()))
+			return fail(status, l.T("dash.limit", s.conns.MaxConnections()))
 		}
 		return fail(status, s.userError(c, err))
 	}
@@ -309,7 +310,7 @@ type propLabel struct{ Label, Name string }
 func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errMsg string, extra fiber.Map) error {
 	ctx := c.UserContext()
 	var props []propLabel
-	for _, p := range bridge.Properties(conn.Serial) {
+	for _, p := range contactsync.Properties(conn.Serial) {
 		props = append(props, propLabel{p.Label, p.Name})
 	}
 	_, ierr := s.st.ConnectionIcon(ctx, conn.ID)
@@ -318,7 +319,7 @@ func (s *server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 		return err
 	}
 	data := fiber.Map{
-		"Conn": conn, "Props": props, "WebhookURL": s.b.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
+		"Conn": conn, "Props": props, "WebhookURL": s.conns.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
 		"HasToken": conn.TokenLast4 != "", "HasSecret": conn.SecretLast4 != "",
 	}
 	if data["Jobs"], err = s.connJobsData(c, conn); err != nil {
@@ -364,13 +365,13 @@ func (s *server) editConnection(c *fiber.Ctx) error {
 	}
 	ct, icon, err := readIcon(c)
 	if err != nil && !errors.Is(err, errNoIcon) {
-		var ie *bridge.InputError
+		var ie *connections.InputError
 		if errors.As(err, &ie) {
 			return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10), nil)
 		}
 		return err
 	}
-	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
+	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
 		status, _ := statusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
@@ -387,7 +388,7 @@ func (s *server) saveCredentials(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var p bridge.ConnectionPatch
+	var p connections.ConnectionPatch
 	if v := strings.TrimSpace(c.FormValue("channel_secret")); v != "" {
 		p.ChannelSecret = &v
 	}
@@ -397,7 +398,7 @@ func (s *server) saveCredentials(c *fiber.Ctx) error {
 	if p.ChannelSecret == nil && p.ChannelAccessToken == nil {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.nothing"), nil)
 	}
-	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
+	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
 		status, _ := statusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
@@ -418,7 +419,7 @@ func (s *server) verifyConnection(c *fiber.Ctx) error {
 	if token == "" {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.no_token"), nil)
 	}
-	updated, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{ChannelAccessToken: &token})
+	updated, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{ChannelAccessToken: &token})
 	if err != nil {
 		status, _ := statusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
@@ -443,7 +444,7 @@ func (s *server) registerWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("LINE client: %w", err)
 	}
-	endpoint := s.b.WebhookURL(conn)
+	endpoint := s.conns.WebhookURL(conn)
 	if err := cl.SetWebhookEndpoint(c.UserContext(), endpoint); err != nil {
 		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_set_failed")+": "+s.userError(c, err), nil)
 	}
@@ -460,7 +461,7 @@ func (s *server) retryProperties(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.EnsureProperties(c.UserContext(), conn.ID); err != nil {
+	if err := s.sync.EnsureProperties(c.UserContext(), conn.ID); err != nil {
 		conn, _ = s.st.Connection(c.UserContext(), conn.ID)
 		return s.connView(c, conn, fiber.StatusBadGateway, s.userError(c, err), nil)
 	}
@@ -475,7 +476,7 @@ func (s *server) uiDeleteConnection(c *fiber.Ctx) error {
 	if c.FormValue("confirm") != "yes" {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("conn.delete_confirm_needed"), nil)
 	}
-	if err := s.b.DeleteConnection(c.UserContext(), conn.ID); err != nil {
+	if err := s.conns.DeleteConnection(c.UserContext(), conn.ID); err != nil {
 		return err
 	}
 	return c.Redirect("/?ok=flash.deleted", fiber.StatusSeeOther)
@@ -495,7 +496,7 @@ func (s *server) friendsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hs := s.b.HubSpotInfo(c.UserContext())
+	hs := s.conns.HubSpotInfo(c.UserContext())
 	return s.render(c, 0, "friends", &page{Title: "friends.title", Nav: "dash", Data: fiber.Map{
 		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID,
 	}})
@@ -548,7 +549,7 @@ func (s *server) applySavedPublicURL() {
 // healthNotices words the data path's problems for the admin: what is
 // wrong, since when, and what linehub does meanwhile. Each lasts only while
 // the problem does.
-func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes store.NoteStats) []string {
+func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []string {
 	var out []string
 	if st.StorageError != "" {
 		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))

@@ -13,21 +13,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/jobs"
 	"linehub/app/line"
+	"linehub/app/messaging"
 	"linehub/app/store"
 )
 
 // Options wires the HTTP handlers.
 type Options struct {
-	Bridge  *bridge.Bridge
-	Store   *store.Store
-	Config  *config.Config
-	Logger  *slog.Logger
-	Version string
+	Connections *connections.Registry
+	Sync        *contactsync.Sync
+	Messaging   *messaging.Service
+	Store       *store.Store
+	Config      *config.Config
+	Logger      *slog.Logger
+	Version     string
 	// SetupURL, when set, receives the one-time first-run link (serve
 	// prints it); it is not called once an admin exists.
 	SetupURL func(url string)
@@ -36,14 +40,16 @@ type Options struct {
 }
 
 type server struct {
-	b    *bridge.Bridge
-	st   *store.Store
-	cfg  *config.Config
-	log  *slog.Logger
-	ver  string
-	ops  *opsState
-	jobs *jobs.Scheduler
-	ui   *ui
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	st    *store.Store
+	cfg   *config.Config
+	log   *slog.Logger
+	ver   string
+	ops   *opsState
+	jobs  *jobs.Scheduler
+	ui    *ui
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller
@@ -55,7 +61,7 @@ func New(o Options) *fiber.App {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
+	s := &server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
 	if err := s.initUI(); err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}
@@ -158,7 +164,7 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 
 func statusOf(err error) (int, string) {
 	var fe *fiber.Error
-	var ie *bridge.InputError
+	var ie *connections.InputError
 	switch {
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
