@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
 	"linehub/app/hubspot"
 	"linehub/app/server"
 	"linehub/app/store"
@@ -183,11 +183,11 @@ func checkCmd(args []string, stdout io.Writer) error {
 	}
 
 	hs := hubspot.New(hubspot.Config{BaseURL: cfg.HubSpot.BaseURL, Token: cfg.HubSpot.Token, Tier: cfg.HubSpot.Tier, Logger: quiet, MaxRetries: 1})
-	b, err := bridge.New(bridge.Options{Store: st, HubSpot: hs, Config: cfg, Logger: quiet})
+	reg, err := connections.New(connections.Options{Store: st, HubSpot: hs, Config: cfg, Logger: quiet})
 	if err != nil {
 		r.line("FAIL", "hubspot", err.Error())
 	} else {
-		checkUpstreams(ctx, r, b, st)
+		checkUpstreams(ctx, r, reg, st)
 	}
 
 	return r.finish()
@@ -230,16 +230,16 @@ func (r *report) finish() error {
 	return nil
 }
 
-func checkUpstreams(ctx context.Context, r *report, b *bridge.Bridge, st *store.Store) {
-	switch err := b.CheckHubSpot(ctx); {
-	case errors.Is(err, bridge.ErrHubSpotNotConfigured):
+func checkUpstreams(ctx context.Context, r *report, reg *connections.Registry, st *store.Store) {
+	switch err := reg.CheckHubSpot(ctx); {
+	case errors.Is(err, connections.ErrHubSpotNotConfigured):
 		r.line("warn", "hubspot", "no token yet: finish the setup wizard or set hubspot.token")
 	case errors.Is(err, hubspot.ErrUnauthorized):
 		r.line("FAIL", "hubspot", "HubSpot rejects the access token (expired or revoked?)")
 	case err != nil:
 		r.line("FAIL", "hubspot", err.Error())
 	default:
-		info := b.HubSpotInfo(ctx)
+		info := reg.HubSpotInfo(ctx)
 		r.line("ok", "hubspot", fmt.Sprintf("token …%s accepted (portal %d, tier %s)", info.TokenLast4, info.PortalID, info.Tier))
 	}
 	conns, err := st.Connections(ctx)
@@ -252,9 +252,9 @@ func checkUpstreams(ctx context.Context, r *report, b *bridge.Bridge, st *store.
 	}
 	for _, c := range conns {
 		what := fmt.Sprintf("line #%d", c.Serial)
-		bot, err := b.CheckLINE(ctx, c.ID)
+		bot, err := reg.CheckLINE(ctx, c.ID)
 		switch {
-		case errors.Is(err, bridge.ErrNoChannelToken):
+		case errors.Is(err, connections.ErrNoChannelToken):
 			r.line("warn", what, c.Name+": no channel access token set")
 		case err != nil:
 			r.line("FAIL", what, c.Name+": "+err.Error())

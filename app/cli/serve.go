@@ -12,16 +12,19 @@ import (
 	"syscall"
 	"time"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/jobs"
+	"linehub/app/messaging"
 	"linehub/app/server"
 	"linehub/app/store"
 	"linehub/app/web"
 )
 
 // serve runs the appliance until SIGINT or SIGTERM: config → store →
-// HubSpot client → bridge workers → jobs → web app on the listeners.
+// HubSpot client → connections, contact sync and messaging workers → jobs
+// → web app on the listeners.
 func serve(args []string, stderr io.Writer, version string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.String("config", "", "config file")
@@ -49,15 +52,23 @@ func serve(args []string, stderr io.Writer, version string) error {
 	}
 	defer st.Close()
 	hs := hubspot.New(hubspot.Config{BaseURL: cfg.HubSpot.BaseURL, Token: cfg.HubSpot.Token, Tier: cfg.HubSpot.Tier, Logger: log})
-	b, err := bridge.New(bridge.Options{Store: st, HubSpot: hs, Config: cfg, Logger: log})
+	conns, err := connections.New(connections.Options{Store: st, HubSpot: hs, Config: cfg, Logger: log})
 	if err != nil {
 		return err
 	}
-	sched, err := jobs.New(jobs.Options{Bridge: b, Store: st, Config: cfg, Logger: log})
+	pipe, err := contactsync.New(contactsync.Options{Connections: conns, Store: st, HubSpot: hs, Config: cfg, Logger: log})
 	if err != nil {
 		return err
 	}
-	app := web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched, SetupURL: func(link string) {
+	msg, err := messaging.New(messaging.Options{Connections: conns, Sync: pipe, Store: st, HubSpot: hs, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	sched, err := jobs.New(jobs.Options{Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	app := web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched, SetupURL: func(link string) {
 		fmt.Fprintf(stderr, "\nlinehub: no admin account yet. Open this one-time link within 30 minutes to set up:\n\n    %s\n\n", link)
 	}})
 
@@ -65,9 +76,10 @@ func serve(args []string, stderr io.Writer, version string) error {
 	defer stop()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); b.Run(workCtx) }()
-	go func() { defer wg.Done(); b.RunMessaging(workCtx) }()
+	wg.Add(3)
+	go func() { defer wg.Done(); conns.Run(workCtx) }()
+	go func() { defer wg.Done(); pipe.Run(workCtx) }()
+	go func() { defer wg.Done(); msg.Run(workCtx) }()
 	if err := sched.Start(ctx); err != nil {
 		stopWork()
 		wg.Wait()
@@ -87,7 +99,7 @@ func serve(args []string, stderr io.Writer, version string) error {
 	}
 	cancelJobs()
 	// The listener is closed and in-flight webhooks are answered: stop the
-	// workers (the round in flight finishes, up to bridge.DrainTimeout),
+	// workers (the round in flight finishes, up to contactsync.DrainTimeout),
 	// then close the store.
 	stopWork()
 	wg.Wait()

@@ -18,8 +18,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/contactsync"
+	"linehub/app/messaging"
 	"linehub/app/metrics"
 	"linehub/app/store"
 )
@@ -60,19 +61,22 @@ var ErrRunning = errors.New("already running")
 
 // Options wires a Scheduler.
 type Options struct {
-	Bridge *bridge.Bridge
-	Store  *store.Store
-	Config *config.Config
-	Logger *slog.Logger
+	Sync *contactsync.Sync
+	// Messaging prunes finished sends and old chat messages with the inbox.
+	Messaging *messaging.Service
+	Store     *store.Store
+	Config    *config.Config
+	Logger    *slog.Logger
 }
 
 // Scheduler owns the cron and the runs it starts.
 type Scheduler struct {
-	b   *bridge.Bridge
-	st  *store.Store
-	cfg *config.Config
-	log *slog.Logger
-	loc *time.Location
+	sync *contactsync.Sync
+	msg  *messaging.Service
+	st   *store.Store
+	cfg  *config.Config
+	log  *slog.Logger
+	loc  *time.Location
 
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
@@ -96,7 +100,7 @@ func New(o Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("jobs.time_zone: %w", err)
 	}
 	s := &Scheduler{
-		b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger.With("component", "jobs"), loc: loc,
+		sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger.With("component", "jobs"), loc: loc,
 		cron:    cron.New(cron.WithParser(config.CronParser), cron.WithLocation(loc)),
 		entries: map[string]cron.EntryID{}, specs: map[string]string{},
 		running: map[string]*store.JobRun{},
@@ -257,7 +261,7 @@ func (s *Scheduler) RunDriftRepair(connID int64, trigger string) (*store.JobRun,
 // RunImport starts importing a connection's existing friends now.
 func (s *Scheduler) RunImport(connID int64, trigger string) (*store.JobRun, error) {
 	return s.start(Import, connID, trigger, func(ctx context.Context, run *store.JobRun) error {
-		fi, err := s.b.ImportFriends(ctx, connID)
+		fi, err := s.sync.ImportFriends(ctx, connID)
 		run.Items = fi.Done
 		run.Message = fmt.Sprintf("state=%s total=%d done=%d", fi.State, fi.Total, fi.Done)
 		return err
@@ -277,13 +281,13 @@ func (s *Scheduler) startConnection(job string, connID int64, trigger string, de
 		}
 		switch job {
 		case Reconcile:
-			st, err := s.b.Reconcile(ctx, connID)
+			st, err := s.sync.Reconcile(ctx, connID)
 			run.Items, run.Errors = st.Items(), st.Errors
 			run.Message = fmt.Sprintf("path=%s confirmed=%d unfollowed=%d profiles_refreshed=%d unknown_followers=%d resumed=%t",
 				st.Path, st.Confirmed, st.Unfollowed, st.Refreshed, st.Unknown, st.Resumed)
 			return err
 		case DriftRepair:
-			st, err := s.b.RepairDrift(ctx, connID)
+			st, err := s.sync.RepairDrift(ctx, connID)
 			run.Items = st.Checked
 			run.Message = fmt.Sprintf("checked=%d gone=%d properties_repaired=%d human_edits_kept=%d batch_reads=%d",
 				st.Checked, st.Gone, st.Repaired, st.Kept, st.Requests)
@@ -398,14 +402,19 @@ func (s *Scheduler) RunJob(name, trigger string) (*store.JobRun, error) {
 	switch name {
 	case DeadLetters:
 		return s.start(DeadLetters, 0, trigger, func(ctx context.Context, run *store.JobRun) error {
-			parked, retried, err := s.b.SweepDeadLetters(ctx)
+			parked, retried, err := s.sync.SweepDeadLetters(ctx)
 			run.Items = int64(parked + retried)
 			run.Message = fmt.Sprintf("parked=%d retried=%d", parked, retried)
 			return err
 		})
 	case PruneInbox:
 		return s.start(PruneInbox, 0, trigger, func(ctx context.Context, run *store.JobRun) error {
-			n, err := s.b.PruneInbox(ctx)
+			n, err := s.sync.PruneInbox(ctx)
+			if err == nil {
+				var m int64
+				m, err = s.msg.PruneSends(ctx)
+				n += m
+			}
 			run.Items = n
 			run.Message = fmt.Sprintf("deleted=%d", n)
 			if err == nil {

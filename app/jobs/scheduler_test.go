@@ -9,20 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/hubspot/hubspottest"
 	"linehub/app/line/linetest"
+	"linehub/app/messaging"
 	"linehub/app/metrics"
 	"linehub/app/store"
 )
 
 type fixture struct {
-	st  *store.Store
-	b   *bridge.Bridge
-	ln  *linetest.Server
-	cfg *config.Config
+	st    *store.Store
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	ln    *linetest.Server
+	cfg   *config.Config
 }
 
 func newFixture(t *testing.T, tune func(c *config.Config)) *fixture {
@@ -46,16 +50,24 @@ func newFixture(t *testing.T, tune func(c *config.Config)) *fixture {
 		tune(cfg)
 	}
 	hsc := hubspot.New(hubspot.Config{BaseURL: hs.URL(), Token: token, Logger: log, MaxRetries: -1})
-	b, err := bridge.New(bridge.Options{Store: st, HubSpot: hsc, Config: cfg, Logger: log})
+	conns, err := connections.New(connections.Options{Store: st, HubSpot: hsc, Config: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{st: st, b: b, ln: ln, cfg: cfg}
+	pipe, err := contactsync.New(contactsync.Options{Connections: conns, Store: st, HubSpot: hsc, Config: cfg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := messaging.New(messaging.Options{Connections: conns, Sync: pipe, Store: st, HubSpot: hsc, Config: cfg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, conns: conns, sync: pipe, msg: msg, ln: ln, cfg: cfg}
 }
 
 func (fx *fixture) scheduler(t *testing.T) *Scheduler {
 	t.Helper()
-	s, err := New(Options{Bridge: fx.b, Store: fx.st, Config: fx.cfg, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(Options{Sync: fx.sync, Messaging: fx.msg, Store: fx.st, Config: fx.cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +155,7 @@ func TestReconcileNeverOverlapsItself(t *testing.T) {
 		}
 		return 0, "", false
 	})
-	conn, err := fx.b.CreateConnection(context.Background(), bridge.NewConnection{Name: "Shop", ChannelSecret: "s-0123456789", ChannelAccessToken: token})
+	conn, err := fx.conns.CreateConnection(context.Background(), connections.NewConnection{Name: "Shop", ChannelSecret: "s-0123456789", ChannelAccessToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 // through the official SDK (github.com/line/line-bot-sdk-go/v8).
 //
 // It knows nothing of HTTP routing, storage or HubSpot: the web layer hands
-// ParseWebhook the raw body and header, and the bridge turns Events into
+// ParseWebhook the raw body and header, and contactsync turns Events into
 // contact changes.
 //
 // Behaviour was checked against these pages of the official documentation

@@ -3,7 +3,7 @@ package metrics
 import "strconv"
 
 // Default holds linehub's counters. The packages that count (web, hubspot,
-// line, bridge, jobs) increment these directly, so instrumenting a call
+// line, contactsync, jobs) increment these directly, so instrumenting a call
 // site needs no wiring through constructors.
 var Default = &Registry{}
 

@@ -100,7 +100,7 @@ func withConnection(t *testing.T, e *env) { e.createConn("Shop", true, true) }
 
 func hubspotSaved(t *testing.T, e *env) bool {
 	t.Helper()
-	return e.b.HubSpotInfo(e.ctx).Configured
+	return e.conns.HubSpotInfo(e.ctx).Configured
 }
 
 var configured = envOpts{HubSpotConfigured: true}

@@ -15,12 +15,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/hubspot/hubspottest"
 	"linehub/app/line"
 	"linehub/app/line/linetest"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web"
 )
@@ -47,14 +49,16 @@ type envOpts struct {
 }
 
 type env struct {
-	t   testing.TB
-	ctx context.Context
-	app *fiber.App
-	st  *store.Store
-	b   *bridge.Bridge
-	hs  *hubspottest.Server
-	ln  *linetest.Server
-	cfg *config.Config
+	t     testing.TB
+	ctx   context.Context
+	app   *fiber.App
+	st    *store.Store
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	hs    *hubspottest.Server
+	ln    *linetest.Server
+	cfg   *config.Config
 
 	apiToken string
 	// secrets must never appear in any response body.
@@ -96,16 +100,24 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 	hsc := hubspot.New(hubspot.Config{BaseURL: cfg.HubSpot.BaseURL, Token: cfg.HubSpot.Token, Tier: cfg.HubSpot.Tier,
 		Logger: logger, MaxRetries: -1, Window: 200 * time.Millisecond})
-	b, err := bridge.New(bridge.Options{Store: st, HubSpot: hsc, Config: cfg, Logger: logger,
-		LINEHTTPClient: &http.Client{Timeout: 10 * time.Second},
+	conns, err := connections.New(connections.Options{Store: st, HubSpot: hsc, Config: cfg, Logger: logger,
+		LINEHTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatalf("connections: %v", err)
+	}
+	pipe, err := contactsync.New(contactsync.Options{Connections: conns, Store: st, HubSpot: hsc, Config: cfg, Logger: logger})
+	if err != nil {
+		t.Fatalf("contactsync: %v", err)
+	}
+	msg, err := messaging.New(messaging.Options{Connections: conns, Sync: pipe, Store: st, HubSpot: hsc, Config: cfg, Logger: logger,
 		// A note batch whose answer was a 5xx is looked up at the next
 		// pass, not 10 s later: these tests step the workers by hand.
 		NoteSettle: time.Nanosecond})
 	if err != nil {
-		t.Fatalf("bridge: %v", err)
+		t.Fatalf("messaging: %v", err)
 	}
-	e.b = b
-	e.app = web.New(web.Options{Bridge: b, Store: st, Config: cfg, Logger: logger, Version: "test-1.2.3"})
+	e.conns, e.sync, e.msg = conns, pipe, msg
+	e.app = web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: logger, Version: "test-1.2.3"})
 
 	plain, _, err := st.CreateAPIToken(e.ctx, "tests")
 	if err != nil {
@@ -260,7 +272,7 @@ func (e *env) deliver(c conn, events ...json.RawMessage) {
 	if st := e.webhook(c.key, c.ch.secret, linetest.Body(c.ch.bot, events...)); st != http.StatusOK {
 		e.t.Fatalf("webhook: %d", st)
 	}
-	if _, err := e.b.ApplyPending(e.ctx); err != nil {
+	if _, err := e.sync.ApplyPending(e.ctx); err != nil {
 		e.t.Fatalf("apply: %v", err)
 	}
 }

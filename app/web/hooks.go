@@ -9,7 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/messaging"
 )
 
 // hookBodyLimit caps a workflow call: a contact with every property is a
@@ -41,9 +42,9 @@ func (s *server) workflowHook(c *fiber.Ctx) error {
 	uris := []string{strings.TrimRight(s.cfg.WebhookBaseURL(), "/") + c.OriginalURL()}
 	ctx, cancel := context.WithTimeout(c.UserContext(), hookTimeout)
 	defer cancel()
-	res, err := s.b.HandleWorkflow(ctx, bridge.WorkflowCall{
+	res, err := s.msg.HandleWorkflow(ctx, messaging.WorkflowCall{
 		ConnectionKey: c.Params("key"),
-		APIKey:        strings.TrimSpace(c.Get(bridge.WorkflowKeyHeader)),
+		APIKey:        strings.TrimSpace(c.Get(messaging.WorkflowKeyHeader)),
 		Method:        c.Method(),
 		URIs:          uris,
 		Timestamp:     c.Get("X-HubSpot-Request-Timestamp"),
@@ -63,11 +64,11 @@ func (s *server) workflowHook(c *fiber.Ctx) error {
 // cannot fix (HubSpot stops), 429 with Retry-After in milliseconds (as
 // HubSpot reads it) when LINE limits us, 5xx for the rest (HubSpot retries).
 func (s *server) hookError(c *fiber.Ctx, err error) error {
-	var auth *bridge.AuthError
-	var skip *bridge.SkipError
-	var rl *bridge.RateLimitError
+	var auth *messaging.AuthError
+	var skip *messaging.SkipError
+	var rl *messaging.RateLimitError
 	switch {
-	case errors.Is(err, bridge.ErrUnknownConnection):
+	case errors.Is(err, connections.ErrUnknownConnection):
 		return fiber.NewError(fiber.StatusNotFound, "no connection has this workflow URL")
 	case errors.As(err, &auth):
 		s.log.Warn("workflow call rejected", "reason", auth.Msg)

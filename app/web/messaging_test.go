@@ -83,7 +83,7 @@ func (e *env) friendWithContact(c conn, uid, name string) string {
 	e.t.Helper()
 	e.ln.AddFriend(c.ch.token, line.Profile{UserID: uid, DisplayName: name})
 	e.deliver(c, linetest.TextMessageEvent(uid, "hello from "+name, time.Now()))
-	if err := e.b.SyncPending(e.ctx); err != nil {
+	if err := e.sync.SyncPending(e.ctx); err != nil {
 		e.t.Fatalf("sync: %v", err)
 	}
 	f, err := e.st.Friend(e.ctx, mustID(c.id), uid)
@@ -378,7 +378,7 @@ func TestBroadcast(t *testing.T) {
 		t.Fatalf("create: %d %v", st, out)
 	}
 	bid := fmt.Sprint(out["id"])
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 
 	ms := e.ln.Multicasts(c.ch.token)
 	if len(ms) != 3 || len(ms[0].To) != 500 || len(ms[1].To) != 500 || len(ms[2].To) != 50 {
@@ -437,7 +437,7 @@ func TestBroadcast(t *testing.T) {
 	if sqlDB, err := db.DB(); err == nil {
 		sqlDB.Close()
 	}
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if ms := e.ln.Multicasts(c.ch.token); len(ms) != 3 {
 		t.Fatalf("after restart: %d multicasts", len(ms))
 	}
@@ -454,7 +454,7 @@ func TestBroadcast(t *testing.T) {
 	}
 	_, out = e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": listID, "text": "Again"})
 	bid2 := fmt.Sprint(out["id"])
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	_, out = e.api("GET", "/api/v1/broadcasts/"+bid2, nil)
 	if out["status"] != "failed" || !strings.Contains(fmt.Sprint(out["error"]), "950 messages left") {
 		t.Fatalf("quota refusal: %v", out)
@@ -474,7 +474,7 @@ func TestBroadcast(t *testing.T) {
 	e.ln.SetQuota(c.ch.token, -1, 0)
 	_, out = e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": listID, "text": "Later", "scheduled_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
 	bid3 := fmt.Sprint(out["id"])
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if ms := e.ln.Multicasts(c.ch.token); len(ms) != 3 || out["status"] != "scheduled" {
 		t.Fatalf("scheduled broadcast went out: %d %v", len(ms), out)
 	}
@@ -490,7 +490,7 @@ func TestBroadcast(t *testing.T) {
 	if err := e.st.CreateBroadcast(e.ctx, due); err != nil {
 		t.Fatal(err)
 	}
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if ms := e.ln.Multicasts(c.ch.token); len(ms) != 6 || ms[5].Texts[0] != "Due" {
 		t.Fatalf("due broadcast: %d multicasts", len(ms))
 	}
@@ -563,7 +563,7 @@ func TestReplyAndNotes(t *testing.T) {
 	}
 
 	// Every message lands on the contact's timeline as a note.
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	notes := e.hs.Notes(contact)
 	if len(notes) != len(wantSeq) {
 		t.Fatalf("%d notes, want %d: %+v", len(notes), len(wantSeq), notes)
@@ -571,13 +571,13 @@ func TestReplyAndNotes(t *testing.T) {
 	if !strings.Contains(notes[0].Body, "received") || !strings.Contains(notes[0].Body, "hello from Aiko") || !strings.Contains(notes[2].Body, "sent") {
 		t.Fatalf("notes: %+v", notes)
 	}
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if n := len(e.hs.Notes(contact)); n != len(wantSeq) {
 		t.Fatalf("notes written twice: %d", n)
 	}
 
 	// HubSpot learns that the chat is answered.
-	if err := e.b.SyncPending(e.ctx); err != nil {
+	if err := e.sync.SyncPending(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ct, ok := e.hs.Contact(contact); !ok || ct.Properties["line_unanswered_"+strconv.Itoa(c.serial)] != "No" {
@@ -652,7 +652,7 @@ func TestNotesWaitForHubSpot(t *testing.T) {
 		return 0, "", false
 	})
 	for range 15 {
-		e.b.SendPending(e.ctx)
+		e.msg.SendPending(e.ctx)
 	}
 	if n := len(e.hs.Notes(contact)); n != 0 {
 		t.Fatalf("%d notes while HubSpot fails", n)
@@ -666,7 +666,7 @@ func TestNotesWaitForHubSpot(t *testing.T) {
 		t.Fatalf("status while HubSpot fails: notes %v, want 1 pending", n)
 	}
 	e.hs.SetFault(nil)
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if notes := e.hs.Notes(contact); len(notes) != 1 || !strings.Contains(notes[0].Body, "hello from Ren") {
 		t.Fatalf("notes after recovery: %+v", notes)
 	}
@@ -729,10 +729,10 @@ func TestRetryKeyExpiry(t *testing.T) {
 	})
 	_, out = e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": listID, "text": "Sale"})
 	bid := fmt.Sprint(out["id"])
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	e.ln.SetFault(nil)
 	exec("UPDATE broadcast_chunks SET tried_at = ? WHERE broadcast_id = ? AND tried_at IS NOT NULL", dayAgo, bid)
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	ms := e.ln.Multicasts(c.ch.token)
 	_, out = e.api("GET", "/api/v1/broadcasts/"+bid, nil)
 	prog, _ := out["progress"].(map[string]any)
@@ -758,7 +758,7 @@ func TestBroadcastWithoutListsScope(t *testing.T) {
 	}
 	_, out := e.api("POST", "/api/v1/connections/"+c.id+"/broadcasts", map[string]any{"list_id": "1", "text": "Hi"})
 	bid := fmt.Sprint(out["id"])
-	e.b.SendPending(e.ctx)
+	e.msg.SendPending(e.ctx)
 	if _, out = e.api("GET", "/api/v1/broadcasts/"+bid, nil); out["status"] != "failed" || !strings.Contains(fmt.Sprint(out["error"]), "crm.lists.read") {
 		t.Fatalf("broadcast: %v", out)
 	}

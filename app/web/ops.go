@@ -10,7 +10,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/metrics"
 	"linehub/app/store"
@@ -64,7 +65,7 @@ func (s *server) readyz(c *fiber.Ctx) error {
 	checks := map[string]check{
 		"database": s.checkDatabase(ctx),
 		"hubspot":  s.checkHubSpot(ctx, trusted),
-		"sync":     syncCheck(s.b.Status(), s.ops.started, time.Now(), trusted),
+		"sync":     syncCheck(s.sync.Status(), s.ops.started, time.Now(), trusted),
 	}
 	ready := true
 	for _, ch := range checks {
@@ -96,8 +97,8 @@ func (s *server) checkHubSpot(ctx context.Context, showErrors bool) check {
 	if s.ops.hsErr != nil {
 		ttl = hubspotRecheck
 	}
-	if s.ops.hsChecked.IsZero() || time.Since(s.ops.hsChecked) > ttl || errors.Is(s.ops.hsErr, bridge.ErrHubSpotNotConfigured) {
-		s.ops.hsErr = s.b.CheckHubSpot(ctx)
+	if s.ops.hsChecked.IsZero() || time.Since(s.ops.hsChecked) > ttl || errors.Is(s.ops.hsErr, connections.ErrHubSpotNotConfigured) {
+		s.ops.hsErr = s.conns.CheckHubSpot(ctx)
 		s.ops.hsChecked = time.Now()
 	}
 	err := s.ops.hsErr
@@ -105,7 +106,7 @@ func (s *server) checkHubSpot(ctx context.Context, showErrors bool) check {
 	switch {
 	case err == nil:
 		return check{OK: true, Detail: "token accepted (checked " + age.String() + " ago)"}
-	case errors.Is(err, bridge.ErrHubSpotNotConfigured):
+	case errors.Is(err, connections.ErrHubSpotNotConfigured):
 		// A fresh install waiting for its wizard is working as intended.
 		return check{OK: true, Detail: err.Error()}
 	case errors.Is(err, hubspot.ErrUnauthorized):
@@ -119,7 +120,7 @@ func (s *server) checkHubSpot(ctx context.Context, showErrors bool) check {
 
 // syncCheck fails when the last sync round failed and none has succeeded
 // for syncStale (or since start, if that is longer ago).
-func syncCheck(st bridge.Status, started, now time.Time, showErrors bool) check {
+func syncCheck(st contactsync.Status, started, now time.Time, showErrors bool) check {
 	if !st.SyncFailing() {
 		if st.LastSyncOKAt == nil {
 			return check{OK: true, Detail: "no sync round yet"}
@@ -196,12 +197,12 @@ func (s *server) status(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{
 		"version":     s.ver,
-		"hubspot":     s.b.HubSpotInfo(ctx),
+		"hubspot":     s.conns.HubSpotInfo(ctx),
 		"connections": o.connections,
 		"inbox":       o.inbox,
 		"friends":     o.friends,
 		"notes":       o.notes,
-		"sync":        s.b.Status(),
+		"sync":        s.sync.Status(),
 	})
 }
 
@@ -242,7 +243,7 @@ func (s *server) metrics(c *fiber.Ctx) error {
 		{"linehub_build_info", "Always 1; the version label says which linehub runs.",
 			[]metrics.Sample{{Labels: []metrics.Label{{Name: "version", Value: s.ver}}, Value: 1}}},
 	}
-	if st := s.b.Status(); st.LastSyncOKAt != nil {
+	if st := s.sync.Status(); st.LastSyncOKAt != nil {
 		gauges = append(gauges, struct {
 			name, help string
 			samples    []metrics.Sample

@@ -26,7 +26,7 @@ func TestReadyzHidesErrorTextFromStrangers(t *testing.T) {
 		}
 		return 0, "", false
 	})
-	if err := e.b.SyncPending(e.ctx); err == nil {
+	if err := e.sync.SyncPending(e.ctx); err == nil {
 		t.Fatal("sync succeeded against a failing HubSpot")
 	}
 
@@ -95,7 +95,7 @@ func TestDashboardSaysWhatIsWrong(t *testing.T) {
 	u.hs.SetFault(func(r *http.Request) (int, string, bool) {
 		return 503, `{"status":"error","category":"SERVICE_UNAVAILABLE","message":"HubSpot is down for maintenance"}`, true
 	})
-	if err := u.b.SyncPending(u.ctx); err == nil {
+	if err := u.sync.SyncPending(u.ctx); err == nil {
 		t.Fatal("sync succeeded against a failing HubSpot")
 	}
 	b.wantPage("/", 200, "data-health", "Syncing with HubSpot is failing", "HubSpot is down for maintenance", "nothing is lost")
@@ -105,7 +105,7 @@ func TestDashboardSaysWhatIsWrong(t *testing.T) {
 	other := linetest.NewUserID()
 	u.ln.AddFriend(c.ch.token, line.Profile{UserID: other, DisplayName: "Ken"})
 	u.deliver(c, linetest.FollowEvent(other, false, time.Now()))
-	if err := u.b.SyncPending(u.ctx); err != nil {
+	if err := u.sync.SyncPending(u.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if body := b.wantPage("/", 200); strings.Contains(body, "data-health") {

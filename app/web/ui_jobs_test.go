@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"linehub/app/bridge"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
 	"linehub/app/line"
 	"linehub/app/line/linetest"
@@ -38,11 +38,11 @@ func newJobsUIEnv(t *testing.T) (*uiEnv, *browser) {
 	u := &uiEnv{env: e, base: "http://" + ln.Addr().String(), logs: &lockedBuffer{}}
 	e.cfg.PublicURL = u.base // the setup link and cookies without Secure
 	logger := slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sched, err := jobs.New(jobs.Options{Bridge: e.b, Store: e.st, Config: e.cfg, Logger: logger})
+	sched, err := jobs.New(jobs.Options{Sync: e.sync, Messaging: e.msg, Store: e.st, Config: e.cfg, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := web.New(web.Options{Bridge: e.b, Store: e.st, Config: e.cfg, Version: "test", Logger: logger, Jobs: sched,
+	app := web.New(web.Options{Connections: e.conns, Sync: e.sync, Messaging: e.msg, Store: e.st, Config: e.cfg, Version: "test", Logger: logger, Jobs: sched,
 		SetupURL: func(l string) { u.link = l }})
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() {
@@ -396,7 +396,7 @@ func TestDeadLetterRetryUI(t *testing.T) {
 	// into the dead letters.
 	for _, uid := range uids {
 		_, err := u.st.UpdateFriend(u.ctx, id, uid, func(f *store.Friend) error {
-			f.Dirty |= int(bridge.FieldName)
+			f.Dirty |= int(contactsync.FieldName)
 			f.SyncAttempts, f.SyncError, f.NextSyncAt = 50, "HubSpot rejected the contact (400 VALIDATION_ERROR): bad value for line_user_name", time.Now().Add(time.Hour).UnixMilli()
 			return nil
 		})
@@ -404,10 +404,10 @@ func TestDeadLetterRetryUI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if parked, _, err := u.b.SweepDeadLetters(u.ctx); err != nil || parked != 2 {
+	if parked, _, err := u.sync.SweepDeadLetters(u.ctx); err != nil || parked != 2 {
 		t.Fatalf("parked %d, %v", parked, err)
 	}
-	dls, _ := u.b.DeadLetters(u.ctx, id, 10)
+	dls, _ := u.sync.DeadLetters(u.ctx, id, 10)
 
 	path := "/connections/" + c.id
 	_, body := b.get(path)

@@ -184,7 +184,7 @@ func TestUIBroadcast(t *testing.T) {
 	}
 	bid := m[1]
 	b.wantPage(loc, 200, "Broadcast started", `data-active`, `data-progress="/broadcasts/`+bid+`/progress"`)
-	u.b.SendPending(u.ctx)
+	u.msg.SendPending(u.ctx)
 	reqs := u.hs.RequestsByPath()
 	if n := reqs["GET /crm/lists/"+hubspot.APIVersion+"/"+listID+"/memberships"]; n != 1 {
 		t.Errorf("preview, send and plan read the list %d times, want once: %v", n, reqs)
@@ -218,7 +218,7 @@ func TestUIBroadcast(t *testing.T) {
 	if st, _, _ := b.post("/templates", url.Values{"name": {"sale"}, "text": {"Sale!"}}); st != 303 {
 		t.Fatalf("create template: %d", st)
 	}
-	ts, _ := u.b.Templates(u.ctx)
+	ts, _ := u.msg.Templates(u.ctx)
 	b.get("/broadcasts")
 	later := time.Now().Add(2 * time.Hour).UTC().Format("2006-01-02T15:04")
 	st, _, loc = b.post("/broadcasts", form("schedule", "text", "", "template", fmt.Sprint(ts[0].ID), "scheduled_at", later, "tz_offset", "0"))
@@ -227,7 +227,7 @@ func TestUIBroadcast(t *testing.T) {
 		t.Fatalf("schedule: %d %q", st, loc)
 	}
 	b.wantPage(loc, 200, "Broadcast scheduled", ">scheduled<", `id="cancel"`, "Sale!")
-	u.b.SendPending(u.ctx)
+	u.msg.SendPending(u.ctx)
 	if n := len(u.ln.Multicasts(c.ch.token)); n != 1 {
 		t.Fatalf("a scheduled broadcast went out early: %d multicasts", n)
 	}
@@ -287,7 +287,7 @@ func TestUITemplates(t *testing.T) {
 	if st, _, _ := b.post(path, url.Values{"name": {"promo2"}, "text": {"Bye {{firstname}}"}, "action": {"save"}}); st != 303 {
 		t.Fatalf("edit: %d", st)
 	}
-	ts, _ := u.b.Templates(u.ctx)
+	ts, _ := u.msg.Templates(u.ctx)
 	if len(ts) != 1 || ts[0].Name != "promo2" || !strings.Contains(string(ts[0].Messages[0]), "Bye {{firstname}}") {
 		t.Fatalf("after edit: %+v", ts)
 	}
@@ -310,7 +310,7 @@ func TestUITemplates(t *testing.T) {
 	if st, _, loc := b.post(path+"/delete", url.Values{"confirm": {"yes"}}); st != 303 || !strings.HasPrefix(loc, "/templates?ok=") {
 		t.Fatalf("delete: %d %q", st, loc)
 	}
-	if ts, _ := u.b.Templates(u.ctx); len(ts) != 1 || ts[0].Name != "sticker" {
+	if ts, _ := u.msg.Templates(u.ctx); len(ts) != 1 || ts[0].Name != "sticker" {
 		t.Fatalf("after delete: %+v", ts)
 	}
 	if st, _ := b.get(path); st != 404 {

@@ -63,7 +63,7 @@ func newUIEnv(t *testing.T, o envOpts) *uiEnv {
 	if o.NoPublicURL {
 		e.cfg.PublicURL = ""
 	}
-	app := web.New(web.Options{Bridge: e.b, Store: e.st, Config: e.cfg, Version: "test",
+	app := web.New(web.Options{Connections: e.conns, Sync: e.sync, Messaging: e.msg, Store: e.st, Config: e.cfg, Version: "test",
 		Logger:   slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SetupURL: func(l string) { u.link = l }})
 	go func() { _ = app.Listener(ln) }()
@@ -494,7 +494,7 @@ func TestWizardAndSecretsNeverShown(t *testing.T) {
 	if st, err := u.ln.Deliver(u.ctx, u.base+"/webhook/"+mustKey(t, u, ids[0]), ch.token, linetest.FollowEvent(friend, false, time.Now())); err != nil || st != 200 {
 		t.Fatalf("deliver: %d %v", st, err)
 	}
-	if _, err := u.b.ApplyPending(u.ctx); err != nil {
+	if _, err := u.sync.ApplyPending(u.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := b.get(path + "/friends?q=tar"); !strings.Contains(body, "Taro") {

@@ -18,9 +18,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/api"
 	"linehub/app/web/response"
@@ -29,11 +31,13 @@ import (
 
 // Options wires the HTTP handlers.
 type Options struct {
-	Bridge  *bridge.Bridge
-	Store   *store.Store
-	Config  *config.Config
-	Logger  *slog.Logger
-	Version string
+	Connections *connections.Registry
+	Sync        *contactsync.Sync
+	Messaging   *messaging.Service
+	Store       *store.Store
+	Config      *config.Config
+	Logger      *slog.Logger
+	Version     string
 	// SetupURL, when set, receives the one-time first-run link (serve
 	// prints it); it is not called once an admin exists.
 	SetupURL func(url string)
@@ -42,12 +46,14 @@ type Options struct {
 }
 
 type server struct {
-	b   *bridge.Bridge
-	st  *store.Store
-	cfg *config.Config
-	log *slog.Logger
-	ver string
-	ops *opsState
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	st    *store.Store
+	cfg   *config.Config
+	log   *slog.Logger
+	ver   string
+	ops   *opsState
 }
 
 // bodyLimit caps any request body; the webhook applies its own smaller
@@ -59,8 +65,8 @@ func New(o Options) *fiber.App {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
-	dash, err := ui.New(ui.Options{Bridge: o.Bridge, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs})
+	s := &server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
+	dash, err := ui.New(ui.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs})
 	if err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}
@@ -91,7 +97,7 @@ func New(o Options) *fiber.App {
 	s.hookRoutes(app)
 	v1 := app.Group("/api/v1", s.requireToken)
 	v1.Get("/status", s.status)
-	api.New(o.Bridge, o.Store, o.Jobs).Routes(v1)
+	api.New(api.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Jobs: o.Jobs}).Routes(v1)
 	dash.Routes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "no such page: "+c.Method()+" "+c.Path())

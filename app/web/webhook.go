@@ -5,7 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/line"
 	"linehub/app/metrics"
 	"linehub/app/store"
@@ -24,7 +25,7 @@ func (s *server) webhook(c *fiber.Ctx) error {
 		metrics.WebhookRequests.Inc("too_large")
 		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "request body exceeds the webhook limit")
 	}
-	res, err := s.b.Ingest(c.UserContext(), key, c.Get("X-Line-Signature"), body)
+	res, err := s.sync.Ingest(c.UserContext(), key, c.Get("X-Line-Signature"), body)
 	if err != nil {
 		r := refusal(err)
 		metrics.WebhookRequests.Inc(r.result)
@@ -48,7 +49,7 @@ type webhookRefusal struct {
 
 func refusal(err error) webhookRefusal {
 	switch {
-	case errors.Is(err, bridge.ErrUnknownConnection):
+	case errors.Is(err, connections.ErrUnknownConnection):
 		return webhookRefusal{fiber.StatusNotFound, "no connection has this webhook URL", "unknown_connection"}
 	case errors.Is(err, line.ErrNoSignature):
 		return webhookRefusal{fiber.StatusBadRequest, "missing X-Line-Signature header", "bad_request"}
@@ -56,7 +57,7 @@ func refusal(err error) webhookRefusal {
 		return webhookRefusal{fiber.StatusUnauthorized, "signature does not match the channel secret", "bad_signature"}
 	case errors.Is(err, line.ErrBadBody):
 		return webhookRefusal{fiber.StatusBadRequest, "body is not a LINE webhook request", "bad_request"}
-	case errors.Is(err, bridge.ErrNoSecret):
+	case errors.Is(err, contactsync.ErrNoSecret):
 		return webhookRefusal{fiber.StatusServiceUnavailable, "the channel secret of this connection is not set in linehub yet", "no_secret"}
 	case store.IsFull(err):
 		return webhookRefusal{fiber.StatusServiceUnavailable, "linehub's disk is full, so the events were not stored; LINE redelivers them if webhook redelivery is on", "storage_full"}

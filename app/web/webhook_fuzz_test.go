@@ -41,7 +41,7 @@ func TestWebhookManyEventsInOneRequest(t *testing.T) {
 	if is := e.inbox(c); is.Total != n {
 		t.Fatalf("inbox after redelivery %+v", is)
 	}
-	if _, err := e.b.ApplyPending(e.ctx); err != nil {
+	if _, err := e.sync.ApplyPending(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	st, out := e.api("GET", "/api/v1/connections/"+c.id, nil)
@@ -119,7 +119,7 @@ func FuzzWebhook(f *testing.F) {
 		if grew := after.Total - before.Total; grew < 0 || grew > int64(len(cb.Events)) || (perr != nil && grew != 0) {
 			t.Fatalf("inbox grew by %d for %d events (parse err %v)", grew, len(cb.Events), perr)
 		}
-		if _, err := e.b.ApplyPending(e.ctx); err != nil {
+		if _, err := e.sync.ApplyPending(e.ctx); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
 		if is := e.inbox(c); is.Pending != 0 {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
 	"linehub/app/web/response"
@@ -20,15 +22,25 @@ import (
 
 // Server holds what the API handlers use.
 type Server struct {
-	b    *bridge.Bridge
-	st   *store.Store
-	jobs *jobs.Scheduler // nil answers 503 on the jobs routes
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	st    *store.Store
+	jobs  *jobs.Scheduler // nil answers 503 on the jobs routes
 }
 
-// New returns the API handlers over the bridge, the store and the job
-// scheduler (which may be nil).
-func New(b *bridge.Bridge, st *store.Store, sch *jobs.Scheduler) *Server {
-	return &Server{b: b, st: st, jobs: sch}
+// Options is what the API handlers are built over.
+type Options struct {
+	Connections *connections.Registry
+	Sync        *contactsync.Sync
+	Messaging   *messaging.Service
+	Store       *store.Store
+	Jobs        *jobs.Scheduler // may be nil
+}
+
+// New returns the API handlers.
+func New(o Options) *Server {
+	return &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, jobs: o.Jobs}
 }
 
 // Routes registers the admin JSON API on the token-guarded /api/v1 group.
@@ -54,7 +66,7 @@ func (s *Server) putHubSpot(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	info, err := s.b.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
+	info, err := s.conns.ConfigureHubSpot(c.UserContext(), in.Token, in.Tier)
 	if err != nil {
 		return err
 	}
@@ -97,11 +109,11 @@ func mask(last4 string, set bool) string {
 func (s *Server) connectionView(c *fiber.Ctx, conn *store.Connection, detail bool) (connectionJSON, error) {
 	v := connectionJSON{
 		ID: conn.ID, Serial: conn.Serial, Name: conn.Name, Description: conn.Description,
-		WebhookURL:         s.b.WebhookURL(conn),
+		WebhookURL:         s.conns.WebhookURL(conn),
 		ChannelSecret:      mask(conn.SecretLast4, conn.ChannelSecretSealed != ""),
 		ChannelAccessToken: mask(conn.TokenLast4, conn.ChannelTokenSealed != ""),
 		BotUserID:          conn.BotUserID, BotName: conn.BotName, BotPictureURL: conn.BotPictureURL,
-		PropertyGroup: bridge.PropertyGroup(conn.Serial).Name, Properties: bridge.PropertyNames(conn.Serial),
+		PropertyGroup: contactsync.PropertyGroup(conn.Serial).Name, Properties: contactsync.PropertyNames(conn.Serial),
 		PropertiesReady: conn.PropertiesReady, LastError: conn.LastError, CreatedAt: conn.CreatedAt,
 	}
 	if !detail {
@@ -134,7 +146,7 @@ func (s *Server) listConnections(c *fiber.Ctx) error {
 		}
 		out = append(out, v)
 	}
-	return c.JSON(fiber.Map{"connections": out, "max_connections": s.b.MaxConnections()})
+	return c.JSON(fiber.Map{"connections": out, "max_connections": s.conns.MaxConnections()})
 }
 
 func (s *Server) createConnection(c *fiber.Ctx) error {
@@ -147,7 +159,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	conn, err := s.b.CreateConnection(c.UserContext(), bridge.NewConnection{
+	conn, err := s.conns.CreateConnection(c.UserContext(), connections.NewConnection{
 		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
 	})
 	if err != nil {
@@ -190,7 +202,7 @@ func (s *Server) patchConnection(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	conn, err := s.b.UpdateConnection(c.UserContext(), id, bridge.ConnectionPatch{
+	conn, err := s.conns.UpdateConnection(c.UserContext(), id, connections.ConnectionPatch{
 		Name: in.Name, Description: in.Description, ChannelSecret: in.ChannelSecret, ChannelAccessToken: in.ChannelAccessToken,
 	})
 	if err != nil {
@@ -208,7 +220,7 @@ func (s *Server) deleteConnection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.DeleteConnection(c.UserContext(), id); err != nil {
+	if err := s.conns.DeleteConnection(c.UserContext(), id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -219,7 +231,7 @@ func (s *Server) ensureProperties(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.EnsureProperties(c.UserContext(), id); err != nil {
+	if err := s.sync.EnsureProperties(c.UserContext(), id); err != nil {
 		return fiber.NewError(fiber.StatusBadGateway, err.Error())
 	}
 	return s.getConnection(c)
@@ -296,7 +308,7 @@ func (s *Server) sendMessage(c *fiber.Ctx) error {
 	if key == "" {
 		key = c.Get("Idempotency-Key")
 	}
-	res, err := s.b.SendMessages(c.UserContext(), id, in.To, bridge.MessageInput{Text: in.Text, Messages: in.Messages}, key)
+	res, err := s.msg.SendMessages(c.UserContext(), id, in.To, messaging.MessageInput{Text: in.Text, Messages: in.Messages}, key)
 	if err != nil {
 		return response.SendError(c, err)
 	}

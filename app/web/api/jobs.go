@@ -123,7 +123,7 @@ func (s *Server) connectionJob(c *fiber.Ctx, job string) error {
 	}
 	out := fiber.Map{"run_id": run.ID, "run": run}
 	if job == jobs.Import {
-		p, _, err := jobrun.ImportState(c.UserContext(), s.b, s.jobs, conn.ID)
+		p, _, err := jobrun.ImportState(c.UserContext(), s.sync, s.jobs, conn.ID)
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (s *Server) importStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, running, err := jobrun.ImportState(c.UserContext(), s.b, s.jobs, conn.ID)
+	p, running, err := jobrun.ImportState(c.UserContext(), s.sync, s.jobs, conn.ID)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Server) listDeadLetters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	dls, err := s.b.DeadLetters(c.UserContext(), connID, int(limit))
+	dls, err := s.sync.DeadLetters(c.UserContext(), connID, int(limit))
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func (s *Server) retryDeadLetters(c *fiber.Ctx) error {
 	if len(in.IDs) > 10000 {
 		return fiber.NewError(fiber.StatusBadRequest, "at most 10000 ids at once")
 	}
-	n, err := s.b.RetryDeadLetters(c.UserContext(), connID, in.IDs)
+	n, err := s.sync.RetryDeadLetters(c.UserContext(), connID, in.IDs)
 	if err != nil {
 		return err
 	}

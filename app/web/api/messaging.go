@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/messaging"
 	"linehub/app/web/request"
 	"linehub/app/web/response"
 )
@@ -53,7 +53,7 @@ func (s *Server) getWorkflow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
+	k, err := s.msg.WorkflowKeyInfo(c.UserContext(), conn)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *Server) rotateWorkflowKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.b.RotateWorkflowKey(c.UserContext(), id)
+	k, err := s.msg.RotateWorkflowKey(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) putWorkflowSecret(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
+	if err := s.msg.SetWorkflowSigningSecret(c.UserContext(), id, in.Secret); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"signature_required": strings.TrimSpace(in.Secret) != ""})
@@ -93,11 +93,11 @@ func (s *Server) putWorkflowSecret(c *fiber.Ctx) error {
 
 type templateIn struct {
 	Name string `json:"name"`
-	bridge.MessageInput
+	messaging.MessageInput
 }
 
 func (s *Server) listTemplates(c *fiber.Ctx) error {
-	ts, err := s.b.Templates(c.UserContext())
+	ts, err := s.msg.Templates(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) createTemplate(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	t, err := s.b.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
+	t, err := s.msg.SaveTemplate(c.UserContext(), 0, in.Name, in.MessageInput)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (s *Server) getTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.b.GetTemplate(c.UserContext(), id)
+	t, err := s.msg.GetTemplate(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (s *Server) updateTemplate(c *fiber.Ctx) error {
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	t, err := s.b.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
+	t, err := s.msg.SaveTemplate(c.UserContext(), id, in.Name, in.MessageInput)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *Server) deleteTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.DeleteTemplate(c.UserContext(), id); err != nil {
+	if err := s.msg.DeleteTemplate(c.UserContext(), id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -166,7 +166,7 @@ func (s *Server) previewTemplate(c *fiber.Ctx) error {
 		}
 	}
 	var in struct {
-		bridge.MessageInput
+		messaging.MessageInput
 		ContactID  string            `json:"contact_id"`
 		Properties map[string]string `json:"properties"`
 	}
@@ -175,7 +175,7 @@ func (s *Server) previewTemplate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	p, err := s.b.PreviewTemplate(c.UserContext(), id, in.MessageInput, strings.TrimSpace(in.ContactID), in.Properties)
+	p, err := s.msg.PreviewTemplate(c.UserContext(), id, in.MessageInput, strings.TrimSpace(in.ContactID), in.Properties)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *Server) previewTemplate(c *fiber.Ctx) error {
 // ---- lists and broadcasts ----
 
 func (s *Server) searchLists(c *fiber.Ctx) error {
-	lists, err := s.b.SearchLists(c.UserContext(), c.Query("q"))
+	lists, err := s.msg.SearchLists(c.UserContext(), c.Query("q"))
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (s *Server) quota(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := s.b.Quota(c.UserContext(), id)
+	q, err := s.msg.Quota(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (s *Server) previewBroadcast(c *fiber.Ctx) error {
 	if strings.TrimSpace(in.ListID) == "" {
 		return fiber.NewError(fiber.StatusBadRequest, "list_id is required")
 	}
-	p, err := s.b.PreviewBroadcast(c.UserContext(), id, in.ListID)
+	p, err := s.msg.PreviewBroadcast(c.UserContext(), id, in.ListID)
 	if err != nil {
 		return response.SendError(c, err)
 	}
@@ -235,12 +235,12 @@ func (s *Server) createBroadcast(c *fiber.Ctx) error {
 		ListName    string `json:"list_name"`
 		Template    string `json:"template"`
 		ScheduledAt string `json:"scheduled_at"` // RFC 3339; empty: now
-		bridge.MessageInput
+		messaging.MessageInput
 	}
 	if err := request.ParseJSON(c, &in); err != nil {
 		return err
 	}
-	bi := bridge.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
+	bi := messaging.BroadcastInput{ConnectionID: id, ListID: in.ListID, ListName: in.ListName, Template: in.Template, Message: in.MessageInput}
 	if in.ScheduledAt != "" {
 		at, err := time.Parse(time.RFC3339, in.ScheduledAt)
 		if err != nil {
@@ -250,7 +250,7 @@ func (s *Server) createBroadcast(c *fiber.Ctx) error {
 			bi.ScheduledAt = &at
 		}
 	}
-	v, err := s.b.CreateBroadcast(c.UserContext(), bi)
+	v, err := s.msg.CreateBroadcast(c.UserContext(), bi)
 	if err != nil {
 		return response.SendError(c, err)
 	}
@@ -265,7 +265,7 @@ func (s *Server) listBroadcasts(c *fiber.Ctx) error {
 	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
 		return err
 	}
-	bs, err := s.b.Broadcasts(c.UserContext(), id)
+	bs, err := s.msg.Broadcasts(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (s *Server) getBroadcast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	v, err := s.msg.GetBroadcast(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -289,10 +289,10 @@ func (s *Server) cancelBroadcast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.CancelBroadcast(c.UserContext(), id); err != nil {
+	if err := s.msg.CancelBroadcast(c.UserContext(), id); err != nil {
 		return err
 	}
-	v, err := s.b.GetBroadcast(c.UserContext(), id)
+	v, err := s.msg.GetBroadcast(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (s *Server) conversations(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cs, err := s.b.Conversations(c.UserContext(), id, limit)
+	cs, err := s.msg.Conversations(c.UserContext(), id, limit)
 	if err != nil {
 		return err
 	}
@@ -332,7 +332,7 @@ func (s *Server) chatMessages(c *fiber.Ctx) error {
 			return fiber.NewError(fiber.StatusBadRequest, "before must be a message id")
 		}
 	}
-	ms, err := s.b.ChatMessages(c.UserContext(), id, c.Params("user"), before, limit)
+	ms, err := s.msg.ChatMessages(c.UserContext(), id, c.Params("user"), before, limit)
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (s *Server) reply(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct {
-		bridge.MessageInput
+		messaging.MessageInput
 		IdempotencyKey string `json:"idempotency_key"`
 	}
 	if err := request.ParseJSON(c, &in); err != nil {
@@ -359,7 +359,7 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	if key == "" {
 		key = c.Get("Idempotency-Key")
 	}
-	res, err := s.b.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
+	res, err := s.msg.Reply(c.UserContext(), id, c.Params("user"), in.MessageInput, key)
 	if err != nil {
 		return response.SendError(c, err)
 	}

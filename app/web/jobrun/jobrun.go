@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
 	"linehub/app/store"
 )
@@ -63,8 +63,8 @@ func StartConnection(sch *jobs.Scheduler, conn *store.Connection, job, trigger s
 
 // ImportState is a connection's import progress and whether an import
 // run is going on now (never, without a scheduler).
-func ImportState(ctx context.Context, b *bridge.Bridge, sch *jobs.Scheduler, connID int64) (bridge.ImportProgress, bool, error) {
-	p, err := b.ImportStatus(ctx, connID)
+func ImportState(ctx context.Context, sync *contactsync.Sync, sch *jobs.Scheduler, connID int64) (contactsync.ImportProgress, bool, error) {
+	p, err := sync.ImportStatus(ctx, connID)
 	if err != nil {
 		return p, false, err
 	}

@@ -12,9 +12,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
 	"linehub/app/hubspot"
 	"linehub/app/line"
+	"linehub/app/messaging"
 	"linehub/app/store"
 )
 
@@ -33,7 +34,7 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 // StatusOf is the status and the message to show for err.
 func StatusOf(err error) (int, string) {
 	var fe *fiber.Error
-	var ie *bridge.InputError
+	var ie *connections.InputError
 	switch {
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
@@ -63,12 +64,12 @@ func isUpstream(err error) bool {
 		errors.Is(err, hubspot.ErrDailyLimit) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// SendError maps the bridge's sending errors onto statuses; the rest
+// SendError maps messaging's sending errors onto statuses; the rest
 // goes to the shared error handler.
 func SendError(c *fiber.Ctx, err error) error {
-	var rl *bridge.RateLimitError
-	var qe *bridge.QuotaError
-	var skip *bridge.SkipError
+	var rl *messaging.RateLimitError
+	var qe *messaging.QuotaError
+	var skip *messaging.SkipError
 	switch {
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(rl.RetryAfter.Seconds()), 10))

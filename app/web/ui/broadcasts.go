@@ -8,8 +8,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/hubspot"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
 	"linehub/app/web/response"
@@ -67,7 +67,7 @@ func (f broadcastForm) scheduledAt() (*time.Time, error) {
 }
 
 type broadcastRow struct {
-	bridge.BroadcastView
+	messaging.BroadcastView
 	ConnName string
 	Percent  int
 }
@@ -79,7 +79,7 @@ func percent(sent, total int) int {
 	return min(100, sent*100/total)
 }
 
-func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview *bridge.BroadcastPreview, errMsg string) error {
+func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview *messaging.BroadcastPreview, errMsg string) error {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	conns, err := s.st.Connections(ctx)
@@ -93,12 +93,12 @@ func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview 
 	if f.ConnID == 0 && len(conns) == 1 {
 		f.ConnID = conns[0].ID
 	}
-	tmpls, err := s.b.Templates(ctx)
+	tmpls, err := s.msg.Templates(ctx)
 	if err != nil {
 		return err
 	}
 	// The same list search as GET /api/v1/hubspot/lists.
-	lists, lerr := s.b.SearchLists(ctx, f.Q)
+	lists, lerr := s.msg.SearchLists(ctx, f.Q)
 	listErr := ""
 	if lerr != nil {
 		listErr = s.userError(c, lerr)
@@ -112,7 +112,7 @@ func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview 
 			lists = append([]hubspot.List{{ID: f.ListID, Name: f.ListName, Size: -1}}, lists...)
 		}
 	}
-	past, err := s.b.Broadcasts(ctx, 0)
+	past, err := s.msg.Broadcasts(ctx, 0)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 		return fail(fiber.StatusBadRequest, l.T("broadcast.pick_connection"))
 	}
 	if action == "preview" {
-		p, err := s.b.PreviewBroadcast(ctx, f.ConnID, f.ListID)
+		p, err := s.msg.PreviewBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
 			status, _ := response.StatusOf(response.SendError(c, err))
 			return fail(status, s.sendErrorText(c, err))
@@ -177,12 +177,12 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 			return fail(fiber.StatusBadRequest, l.T("broadcast.past_time"))
 		}
 	}
-	in := bridge.BroadcastInput{ConnectionID: f.ConnID, ListID: f.ListID, ListName: f.ListName, Template: f.TemplateID,
-		Message: bridge.MessageInput{Text: f.Text}, ScheduledAt: at}
+	in := messaging.BroadcastInput{ConnectionID: f.ConnID, ListID: f.ListID, ListName: f.ListName, Template: f.TemplateID,
+		Message: messaging.MessageInput{Text: f.Text}, ScheduledAt: at}
 	if at == nil {
 		// Sending now: count the recipients against LINE's quota first, so
 		// a broadcast that cannot go out is refused here, with nothing stored.
-		p, err := s.b.CheckBroadcast(ctx, f.ConnID, f.ListID)
+		p, err := s.msg.CheckBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
 			status, _ := response.StatusOf(response.SendError(c, err))
 			return fail(status, s.sendErrorText(c, err))
@@ -194,7 +194,7 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 			return s.composeView(c, fiber.StatusBadRequest, f, &p, l.T("broadcast.no_recipients"))
 		}
 	}
-	v, err := s.b.CreateBroadcast(ctx, in)
+	v, err := s.msg.CreateBroadcast(ctx, in)
 	if err != nil {
 		status, _ := response.StatusOf(response.SendError(c, err))
 		return fail(status, s.sendErrorText(c, err))
@@ -207,12 +207,12 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 	return c.Redirect(fmt.Sprintf("/broadcasts/%d?ok=%s", v.ID, flash), fiber.StatusSeeOther)
 }
 
-func (s *Server) broadcastParam(c *fiber.Ctx) (bridge.BroadcastView, error) {
+func (s *Server) broadcastParam(c *fiber.Ctx) (messaging.BroadcastView, error) {
 	id, err := request.PathID(c, "bid", "broadcast")
 	if err != nil {
-		return bridge.BroadcastView{}, err
+		return messaging.BroadcastView{}, err
 	}
-	return s.b.GetBroadcast(c.UserContext(), id)
+	return s.msg.GetBroadcast(c.UserContext(), id)
 }
 
 func broadcastActive(status string) bool {
@@ -227,7 +227,7 @@ func (s *Server) broadcastPage(c *fiber.Ctx) error {
 	return s.broadcastView(c, v, 0, "")
 }
 
-func (s *Server) broadcastView(c *fiber.Ctx, v bridge.BroadcastView, status int, errMsg string) error {
+func (s *Server) broadcastView(c *fiber.Ctx, v messaging.BroadcastView, status int, errMsg string) error {
 	connName := ""
 	if cn, err := s.st.Connection(c.UserContext(), v.ConnectionID); err == nil {
 		connName = cn.Name
@@ -269,8 +269,8 @@ func (s *Server) cancelBroadcast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.CancelBroadcast(c.UserContext(), id); err != nil {
-		v, gerr := s.b.GetBroadcast(c.UserContext(), id)
+	if err := s.msg.CancelBroadcast(c.UserContext(), id); err != nil {
+		v, gerr := s.msg.GetBroadcast(c.UserContext(), id)
 		if gerr != nil {
 			return gerr
 		}

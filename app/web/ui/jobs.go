@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
 	"linehub/app/store"
 	"linehub/app/web/jobrun"
@@ -24,7 +24,7 @@ import (
 // the import / reconcile section of a connection's page and the dead
 // letters. Every action calls the same functions as the JSON API in
 // api/jobs.go (package jobrun's Start, StartConnection and ImportState, the
-// bridge's dead letter functions); only the answers differ (pages, not JSON).
+// contact sync's dead letter functions); only the answers differ (pages, not JSON).
 
 const (
 	uiRunsShown     = 50 // runs on the Jobs page
@@ -193,7 +193,7 @@ func (s *Server) deadList(ctx context.Context, p *page, connID int64, names map[
 		dl.Action = fmt.Sprintf("/connections/%d/dead-letters/retry", connID)
 		dl.Fragment = "#jobs"
 	}
-	dls, err := s.b.DeadLetters(ctx, connID, uiDeadShown)
+	dls, err := s.sync.DeadLetters(ctx, connID, uiDeadShown)
 	if err != nil {
 		return dl, err
 	}
@@ -359,7 +359,7 @@ func (s *Server) connectionJob(job string) fiber.Handler {
 
 // importView is a connection's import progress, ready to show.
 type importView struct {
-	bridge.ImportProgress
+	contactsync.ImportProgress
 	Running     bool // an import run is going on now
 	Stalled     bool // left "running" by a restart: the import check resumes it
 	NotVerified bool // LINE does not list this account's friends
@@ -371,7 +371,7 @@ type importView struct {
 }
 
 func (s *Server) importView(ctx context.Context, l *locale, conn *store.Connection) (importView, error) {
-	p, running, err := jobrun.ImportState(ctx, s.b, s.jobs, conn.ID)
+	p, running, err := jobrun.ImportState(ctx, s.sync, s.jobs, conn.ID)
 	if err != nil {
 		return importView{}, err
 	}
@@ -379,7 +379,7 @@ func (s *Server) importView(ctx context.Context, l *locale, conn *store.Connecti
 	v.Stalled = p.State == store.ImportRunning && !running
 	v.NotVerified = p.State == store.ImportUnavailable
 	if !v.NotVerified && conn.TokenLast4 != "" && p.State == "" {
-		ok, err := s.b.FollowerIDsAvailable(ctx, conn.ID)
+		ok, err := s.sync.FollowerIDsAvailable(ctx, conn.ID)
 		v.NotVerified = err == nil && !ok
 	}
 	if p.Total > 0 {
@@ -494,7 +494,7 @@ func (s *Server) retryDeadLetters(c *fiber.Ctx) error {
 	if len(ids) > uiDeadShown {
 		return fiber.NewError(fiber.StatusBadRequest, "too many ids")
 	}
-	n, err := s.b.RetryDeadLetters(c.UserContext(), connID, ids)
+	n, err := s.sync.RetryDeadLetters(c.UserContext(), connID, ids)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
 	"linehub/app/web/response"
@@ -17,7 +17,7 @@ import (
 
 // messagingRoutes registers the messaging dashboard pages: broadcasts,
 // 1:1 chat, message templates and the workflow panel. Every handler calls
-// the bridge functions the JSON API of api/messaging.go calls.
+// the messaging functions the JSON API of api/messaging.go calls.
 func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fiber.Handler) {
 	app.Get("/broadcasts", authed(s.broadcastsPage)...)
 	app.Post("/broadcasts", authed(s.broadcastSubmit)...)
@@ -41,7 +41,7 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 	app.Post("/connections/:id/workflow/secret", authed(s.workflowSecret)...)
 }
 
-// sendErrorText is what the admin sees for a failed send: the bridge's
+// sendErrorText is what the admin sees for a failed send: messaging's
 // sending errors (rate limit, quota, skip) mapped as the API maps them.
 func (s *Server) sendErrorText(c *fiber.Ctx, err error) string {
 	return s.userError(c, response.SendError(c, err))
@@ -78,7 +78,7 @@ func (s *Server) conversationsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cs, err := s.b.Conversations(c.UserContext(), conn.ID, 200)
+	cs, err := s.msg.Conversations(c.UserContext(), conn.ID, 200)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *Server) conversationsPage(c *fiber.Ctx) error {
 }
 
 type chatLine struct {
-	bridge.ChatMessage
+	messaging.ChatMessage
 	Lines []string
 }
 
@@ -96,7 +96,7 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if v := c.Query("before"); v != "" {
 		before, _ = strconv.ParseInt(v, 10, 64)
 	}
-	ms, err := s.b.ChatMessages(ctx, conn.ID, userID, before, chatPageSize)
+	ms, err := s.msg.ChatMessages(ctx, conn.ID, userID, before, chatPageSize)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if status == 0 && fs[userID] == nil && len(ms) == 0 {
 		return fiber.NewError(fiber.StatusNotFound, "no such friend")
 	}
-	hs := s.b.HubSpotInfo(ctx)
+	hs := s.conns.HubSpotInfo(ctx)
 	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "dash", Error: errMsg, Data: fiber.Map{
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
 		"Text": text, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
@@ -148,7 +148,7 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	user, text := c.Params("user"), c.FormValue("text")
 	// The form's one-time key makes a double click (or a resubmitted form)
 	// send once.
-	res, err := s.b.Reply(c.UserContext(), conn.ID, user, bridge.MessageInput{Text: text}, c.FormValue("idem"))
+	res, err := s.msg.Reply(c.UserContext(), conn.ID, user, messaging.MessageInput{Text: text}, c.FormValue("idem"))
 	if err != nil {
 		status, _ := response.StatusOf(response.SendError(c, err))
 		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), text)
@@ -166,12 +166,12 @@ func (s *Server) reply(c *fiber.Ctx) error {
 // ---- templates ----
 
 func (s *Server) templatesPage(c *fiber.Ctx) error {
-	ts, err := s.b.Templates(c.UserContext())
+	ts, err := s.msg.Templates(c.UserContext())
 	if err != nil {
 		return err
 	}
 	type row struct {
-		bridge.Template
+		messaging.Template
 		Lines []string
 	}
 	rows := make([]row, 0, len(ts))
@@ -192,15 +192,15 @@ type templateForm struct {
 	Props    string // name=value lines
 }
 
-func (f templateForm) input() bridge.MessageInput {
-	in := bridge.MessageInput{Text: f.Text}
+func (f templateForm) input() messaging.MessageInput {
+	in := messaging.MessageInput{Text: f.Text}
 	if strings.TrimSpace(f.Messages) != "" {
 		in.Messages = json.RawMessage(f.Messages)
 	}
 	return in
 }
 
-func (s *Server) templateView(c *fiber.Ctx, status int, f templateForm, errMsg string, preview *bridge.Preview) error {
+func (s *Server) templateView(c *fiber.Ctx, status int, f templateForm, errMsg string, preview *messaging.Preview) error {
 	title := "tpl.new"
 	if f.ID > 0 {
 		title = "tpl.edit"
@@ -223,7 +223,7 @@ func (s *Server) editTemplateForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.b.GetTemplate(c.UserContext(), id)
+	t, err := s.msg.GetTemplate(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -255,20 +255,20 @@ func (s *Server) templateSubmit(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.b.GetTemplate(c.UserContext(), id); err != nil {
+		if _, err := s.msg.GetTemplate(c.UserContext(), id); err != nil {
 			return err
 		}
 		f.ID = id
 	}
 	if c.FormValue("action") == "preview" {
-		p, err := s.b.PreviewTemplate(c.UserContext(), 0, f.input(), f.Sample, parseProps(f.Props))
+		p, err := s.msg.PreviewTemplate(c.UserContext(), 0, f.input(), f.Sample, parseProps(f.Props))
 		if err != nil {
 			status, _ := response.StatusOf(err)
 			return s.templateView(c, status, f, s.userError(c, err), nil)
 		}
 		return s.templateView(c, 0, f, "", &p)
 	}
-	t, err := s.b.SaveTemplate(c.UserContext(), f.ID, f.Name, f.input())
+	t, err := s.msg.SaveTemplate(c.UserContext(), f.ID, f.Name, f.input())
 	if err != nil {
 		status, _ := response.StatusOf(err)
 		return s.templateView(c, status, f, s.userError(c, err), nil)
@@ -298,7 +298,7 @@ func (s *Server) deleteTemplate(c *fiber.Ctx) error {
 		return err
 	}
 	if c.FormValue("confirm") != "yes" {
-		t, err := s.b.GetTemplate(c.UserContext(), id)
+		t, err := s.msg.GetTemplate(c.UserContext(), id)
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func (s *Server) deleteTemplate(c *fiber.Ctx) error {
 		f.Messages = string(b)
 		return s.templateView(c, fiber.StatusBadRequest, f, s.locale(c).T("tpl.delete_confirm_needed"), nil)
 	}
-	if err := s.b.DeleteTemplate(c.UserContext(), id); err != nil {
+	if err := s.msg.DeleteTemplate(c.UserContext(), id); err != nil {
 		return err
 	}
 	return c.Redirect("/templates?ok=tpl.deleted", fiber.StatusSeeOther)
@@ -316,11 +316,11 @@ func (s *Server) deleteTemplate(c *fiber.Ctx) error {
 // ---- workflow panel ----
 
 func (s *Server) workflowView(c *fiber.Ctx, conn *store.Connection, status int, errMsg, newKey string) error {
-	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
+	k, err := s.msg.WorkflowKeyInfo(c.UserContext(), conn)
 	if err != nil {
 		return err
 	}
-	ts, err := s.b.Templates(c.UserContext())
+	ts, err := s.msg.Templates(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -348,7 +348,7 @@ func (s *Server) rotateWorkflowKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.b.WorkflowKeyInfo(c.UserContext(), conn)
+	k, err := s.msg.WorkflowKeyInfo(c.UserContext(), conn)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (s *Server) rotateWorkflowKey(c *fiber.Ctx) error {
 	if k.Last4 != "" && c.FormValue("confirm") != "yes" {
 		return s.workflowView(c, conn, fiber.StatusBadRequest, s.locale(c).T("workflow.rotate_confirm_needed"), "")
 	}
-	nk, err := s.b.RotateWorkflowKey(c.UserContext(), conn.ID)
+	nk, err := s.msg.RotateWorkflowKey(c.UserContext(), conn.ID)
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func (s *Server) workflowSecret(c *fiber.Ctx) error {
 	} else if secret == "" {
 		return s.workflowView(c, conn, fiber.StatusBadRequest, s.locale(c).T("workflow.secret_empty"), "")
 	}
-	if err := s.b.SetWorkflowSigningSecret(c.UserContext(), conn.ID, secret); err != nil {
+	if err := s.msg.SetWorkflowSigningSecret(c.UserContext(), conn.ID, secret); err != nil {
 		status, _ := response.StatusOf(err)
 		return s.workflowView(c, conn, status, s.userError(c, err), "")
 	}

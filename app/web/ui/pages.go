@@ -17,8 +17,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/line"
 	"linehub/app/store"
 	"linehub/app/web/request"
@@ -42,7 +43,7 @@ const (
 // header) is gone. The dimensions are read from the header first, so an
 // image that would decode to gigabytes is refused before any is allocated.
 func checkIcon(data []byte) (string, []byte, error) {
-	bad := &bridge.InputError{Msg: "icon"}
+	bad := &connections.InputError{Msg: "icon"}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
 		return "", nil, bad
@@ -109,9 +110,9 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		return err
 	}
 	l := s.locale(c)
-	hs := s.b.HubSpotInfo(ctx)
+	hs := s.conns.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
-		"Health":  healthNotices(l, s.b.Status(), conns, notes),
+		"Health":  healthNotices(l, s.sync.Status(), conns, notes),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -164,7 +165,7 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
 	return fiber.Map{
-		"HubSpot":      s.b.HubSpotInfo(ctx),
+		"HubSpot":      s.conns.HubSpotInfo(ctx),
 		"PublicURL":    publicURL,
 		"ConfigURL":    s.cfg.PublicURL,
 		"Domain":       s.cfg.Domain,
@@ -242,8 +243,8 @@ func validBaseURL(raw string) bool {
 }
 
 func (s *Server) saveHubSpot(c *fiber.Ctx) error {
-	tier := s.b.HubSpotInfo(c.UserContext()).Tier
-	if _, err := s.b.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
+	tier := s.conns.HubSpotInfo(c.UserContext()).Tier
+	if _, err := s.conns.ConfigureHubSpot(c.UserContext(), c.FormValue("token"), tier); err != nil {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
 	}
 	return afterSave(c, "flash.hubspot")
@@ -262,7 +263,7 @@ func (s *Server) saveTier(c *fiber.Ctx) error {
 	if tok == "" {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.locale(c).T("err.hubspot_first"))
 	}
-	if _, err := s.b.ConfigureHubSpot(ctx, tok, tier); err != nil {
+	if _, err := s.conns.ConfigureHubSpot(ctx, tok, tier); err != nil {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
 	}
 	return afterSave(c, "flash.tier")
@@ -284,17 +285,17 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	}
 	ct, icon, err := readIcon(c)
 	if err != nil && !errors.Is(err, errNoIcon) {
-		var ie *bridge.InputError
+		var ie *connections.InputError
 		if errors.As(err, &ie) {
 			return fail(fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10))
 		}
 		return err
 	}
-	conn, err := s.b.CreateConnection(ctx, bridge.NewConnection{Name: name, Description: desc})
+	conn, err := s.conns.CreateConnection(ctx, connections.NewConnection{Name: name, Description: desc})
 	if err != nil {
 		status, _ := response.StatusOf(err)
 		if errors.Is(err, store.ErrLimit) {
-			return fail(status, l.T("dash.limit", s.b.MaxConnections()))
+			return fail(status, l.T("dash.limit", s.conns.MaxConnections()))
 		}
 		return fail(status, s.userError(c, err))
 	}
@@ -311,7 +312,7 @@ type propLabel struct{ Label, Name string }
 func (s *Server) connView(c *fiber.Ctx, conn *store.Connection, status int, errMsg string, extra fiber.Map) error {
 	ctx := c.UserContext()
 	var props []propLabel
-	for _, p := range bridge.Properties(conn.Serial) {
+	for _, p := range contactsync.Properties(conn.Serial) {
 		props = append(props, propLabel{p.Label, p.Name})
 	}
 	_, ierr := s.st.ConnectionIcon(ctx, conn.ID)
@@ -320,7 +321,7 @@ func (s *Server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 		return err
 	}
 	data := fiber.Map{
-		"Conn": conn, "Props": props, "WebhookURL": s.b.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
+		"Conn": conn, "Props": props, "WebhookURL": s.conns.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
 		"HasToken": conn.TokenLast4 != "", "HasSecret": conn.SecretLast4 != "",
 	}
 	if data["Jobs"], err = s.connJobsData(c, conn); err != nil {
@@ -366,13 +367,13 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	}
 	ct, icon, err := readIcon(c)
 	if err != nil && !errors.Is(err, errNoIcon) {
-		var ie *bridge.InputError
+		var ie *connections.InputError
 		if errors.As(err, &ie) {
 			return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10), nil)
 		}
 		return err
 	}
-	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
+	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
 		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
@@ -389,7 +390,7 @@ func (s *Server) saveCredentials(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var p bridge.ConnectionPatch
+	var p connections.ConnectionPatch
 	if v := strings.TrimSpace(c.FormValue("channel_secret")); v != "" {
 		p.ChannelSecret = &v
 	}
@@ -399,7 +400,7 @@ func (s *Server) saveCredentials(c *fiber.Ctx) error {
 	if p.ChannelSecret == nil && p.ChannelAccessToken == nil {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.nothing"), nil)
 	}
-	if _, err := s.b.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
+	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, p); err != nil {
 		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
 	}
@@ -420,7 +421,7 @@ func (s *Server) verifyConnection(c *fiber.Ctx) error {
 	if token == "" {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.no_token"), nil)
 	}
-	updated, err := s.b.UpdateConnection(c.UserContext(), conn.ID, bridge.ConnectionPatch{ChannelAccessToken: &token})
+	updated, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{ChannelAccessToken: &token})
 	if err != nil {
 		status, _ := response.StatusOf(err)
 		return s.connView(c, conn, status, s.userError(c, err), nil)
@@ -445,7 +446,7 @@ func (s *Server) registerWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("LINE client: %w", err)
 	}
-	endpoint := s.b.WebhookURL(conn)
+	endpoint := s.conns.WebhookURL(conn)
 	if err := cl.SetWebhookEndpoint(c.UserContext(), endpoint); err != nil {
 		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_set_failed")+": "+s.userError(c, err), nil)
 	}
@@ -462,7 +463,7 @@ func (s *Server) retryProperties(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.b.EnsureProperties(c.UserContext(), conn.ID); err != nil {
+	if err := s.sync.EnsureProperties(c.UserContext(), conn.ID); err != nil {
 		conn, _ = s.st.Connection(c.UserContext(), conn.ID)
 		return s.connView(c, conn, fiber.StatusBadGateway, s.userError(c, err), nil)
 	}
@@ -477,7 +478,7 @@ func (s *Server) deleteConnection(c *fiber.Ctx) error {
 	if c.FormValue("confirm") != "yes" {
 		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("conn.delete_confirm_needed"), nil)
 	}
-	if err := s.b.DeleteConnection(c.UserContext(), conn.ID); err != nil {
+	if err := s.conns.DeleteConnection(c.UserContext(), conn.ID); err != nil {
 		return err
 	}
 	return c.Redirect("/?ok=flash.deleted", fiber.StatusSeeOther)
@@ -497,7 +498,7 @@ func (s *Server) friendsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hs := s.b.HubSpotInfo(c.UserContext())
+	hs := s.conns.HubSpotInfo(c.UserContext())
 	return s.render(c, 0, "friends", &page{Title: "friends.title", Nav: "dash", Data: fiber.Map{
 		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID,
 	}})
@@ -550,7 +551,7 @@ func (s *Server) ApplySavedPublicURL() {
 // healthNotices words the data path's problems for the admin: what is
 // wrong, since when, and what linehub does meanwhile. Each lasts only while
 // the problem does.
-func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes store.NoteStats) []string {
+func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []string {
 	var out []string
 	if st.StorageError != "" {
 		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))

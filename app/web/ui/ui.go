@@ -22,9 +22,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"linehub/app/bridge"
 	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/jobs"
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
 	"linehub/app/web/response"
@@ -40,29 +42,33 @@ const (
 
 // Options wires the dashboard to the rest of linehub.
 type Options struct {
-	Bridge  *bridge.Bridge
-	Store   *store.Store
-	Config  *config.Config
-	Logger  *slog.Logger
-	Version string
-	Jobs    *jobs.Scheduler // nil: the job pages say the scheduler is off
+	Connections *connections.Registry
+	Sync        *contactsync.Sync
+	Messaging   *messaging.Service
+	Store       *store.Store
+	Config      *config.Config
+	Logger      *slog.Logger
+	Version     string
+	Jobs        *jobs.Scheduler // nil: the job pages say the scheduler is off
 }
 
 // Server holds what the dashboard's handlers use.
 type Server struct {
-	b    *bridge.Bridge
-	st   *store.Store
-	cfg  *config.Config
-	log  *slog.Logger
-	ver  string
-	jobs *jobs.Scheduler
-	ui   *ui
+	conns *connections.Registry
+	sync  *contactsync.Sync
+	msg   *messaging.Service
+	st    *store.Store
+	cfg   *config.Config
+	log   *slog.Logger
+	ver   string
+	jobs  *jobs.Scheduler
+	ui    *ui
 }
 
 // New loads the dashboard's templates and catalogues; an error means the
 // embedded assets are broken.
 func New(o Options) (*Server, error) {
-	s := &Server{b: o.Bridge, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
+	s := &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
 	if err := s.initUI(); err != nil {
 		return nil, err
 	}
@@ -579,10 +585,10 @@ func (s *Server) savePassword(c *fiber.Ctx) error {
 	return c.Redirect("/settings?ok=flash.password", fiber.StatusSeeOther)
 }
 
-// userError is the text to show for an error from the bridge, or ""
+// userError is the text to show for an error from connections, contact sync or messaging, or ""
 // when the error is linehub's own (logged, shown generically).
 func (s *Server) userError(c *fiber.Ctx, err error) string {
-	var ie *bridge.InputError
+	var ie *connections.InputError
 	if errors.As(err, &ie) && ie.Code != "" {
 		if l := s.locale(c); l.Has("bridge." + ie.Code) {
 			return l.T("bridge."+ie.Code, ie.Args...)
@@ -613,7 +619,7 @@ func readIcon(c *fiber.Ctx) (string, []byte, error) {
 		return "", nil, errNoIcon
 	}
 	if fh.Size > maxIconBytes {
-		return "", nil, &bridge.InputError{Msg: "icon"}
+		return "", nil, &connections.InputError{Msg: "icon"}
 	}
 	f, err := fh.Open()
 	if err != nil {

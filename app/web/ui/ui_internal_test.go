@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"linehub/app/bridge"
+	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/store"
 )
 
@@ -105,19 +106,19 @@ func TestHealthNotices(t *testing.T) {
 	t1 := t0.Add(time.Minute)
 	for _, tc := range []struct {
 		name string
-		st   bridge.Status
+		st   contactsync.Status
 		want []string // one substring per notice, in order
 	}{
-		{"healthy", bridge.Status{LastSyncOKAt: &t1, LastErrorAt: &t0, LastSyncError: "old"}, nil},
-		{"disk full", bridge.Status{StorageError: "full", StorageErrorAt: &t0}, []string{"disk holding linehub's data directory is full (since 2026-12-03 09:30 UTC)"}},
-		{"sync failing", bridge.Status{LastSyncOKAt: &t0, LastErrorAt: &t1, LastSyncError: "HubSpot answered 503"},
+		{"healthy", contactsync.Status{LastSyncOKAt: &t1, LastErrorAt: &t0, LastSyncError: "old"}, nil},
+		{"disk full", contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, []string{"disk holding linehub's data directory is full (since 2026-12-03 09:30 UTC)"}},
+		{"sync failing", contactsync.Status{LastSyncOKAt: &t0, LastErrorAt: &t1, LastSyncError: "HubSpot answered 503"},
 			[]string{"Syncing with HubSpot is failing (last attempt 2026-12-03 09:31 UTC): HubSpot answered 503"}},
-		{"never synced", bridge.Status{LastErrorAt: &t1, LastSyncError: "connection refused"}, []string{"failing (last attempt 2026-12-03 09:31 UTC): connection refused"}},
-		{"daily limit instead of the sync error", bridge.Status{HubSpotPaused: "2026-12-04T00:00:00Z", LastErrorAt: &t1, LastSyncError: "daily limit"},
+		{"never synced", contactsync.Status{LastErrorAt: &t1, LastSyncError: "connection refused"}, []string{"failing (last attempt 2026-12-03 09:31 UTC): connection refused"}},
+		{"daily limit instead of the sync error", contactsync.Status{HubSpotPaused: "2026-12-04T00:00:00Z", LastErrorAt: &t1, LastSyncError: "daily limit"},
 			[]string{"resumes syncing at 2026-12-04 00:00 UTC"}},
-		{"all at once", bridge.Status{StorageError: "full", StorageErrorAt: &t0, LastErrorAt: &t1, LastSyncError: "x", LastApplyError: "database or disk is full"},
+		{"all at once", contactsync.Status{StorageError: "full", StorageErrorAt: &t0, LastErrorAt: &t1, LastSyncError: "x", LastApplyError: "database or disk is full"},
 			[]string{"is full (since", "Syncing with HubSpot is failing", "Processing received LINE events is failing: database or disk is full"}},
-		{"LINE failing for two connections", bridge.Status{LINEErrors: []bridge.LINEError{{ConnectionID: 1, Error: "LINE answered 500", Since: t0}, {ConnectionID: 9, Error: "timeout", Since: t1}}},
+		{"LINE failing for two connections", contactsync.Status{LINEErrors: []connections.LINEError{{ConnectionID: 1, Error: "LINE answered 500", Since: t0}, {ConnectionID: 9, Error: "timeout", Since: t1}}},
 			[]string{"LINE's API is failing for Shop (since 2026-12-03 09:30 UTC): LINE answered 500.", "failing for #9 (since 2026-12-03 09:31 UTC): timeout"}},
 	} {
 		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}}, store.NoteStats{})
@@ -131,11 +132,11 @@ func TestHealthNotices(t *testing.T) {
 			}
 		}
 	}
-	notes := healthNotices(cat.locale("en"), bridge.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
+	notes := healthNotices(cat.locale("en"), contactsync.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
 	if len(notes) != 1 || !strings.Contains(notes[0], "2 chat messages could not be logged as HubSpot notes") || !strings.Contains(notes[0], "last answer: HubSpot answered 400") {
 		t.Errorf("given-up notes: %q", notes)
 	}
-	ja := healthNotices(cat.locale("ja"), bridge.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
+	ja := healthNotices(cat.locale("ja"), contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
 	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
 		t.Errorf("Japanese notice: %q", ja)
 	}

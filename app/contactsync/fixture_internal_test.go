@@ -1,0 +1,221 @@
+package contactsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linehub/app/config"
+	"linehub/app/connections"
+	"linehub/app/hubspot"
+	"linehub/app/hubspot/hubspottest"
+	"linehub/app/line"
+	"linehub/app/line/linetest"
+	"linehub/app/store"
+)
+
+// The fixture is a Sync over a real SQLite store in a temp dir, talking
+// over loopback to the HubSpot and LINE doubles. Tests drive it with
+// ApplyPending and SyncPending, so nothing depends on timing.
+
+const (
+	fxHubSpotToken = "pat-na1-bridge-fixture-7777"
+	fxEmailDomain  = "line.example.com"
+)
+
+// hsRequest is one request the HubSpot double received.
+type hsRequest struct {
+	Method, Path string
+	Body         []byte
+}
+
+type fixture struct {
+	t   *testing.T
+	ctx context.Context
+	st  *store.Store
+	hs  *hubspottest.Server
+	ln  *linetest.Server
+	cfg *config.Config
+	b   *Sync
+
+	mu    sync.Mutex
+	log   []hsRequest
+	fault func(r *http.Request, body []byte) (int, string, bool)
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	fx := &fixture{t: t, ctx: context.Background()}
+	fx.hs = hubspottest.New(hubspottest.Options{Token: fxHubSpotToken, PortalID: 4242, RatePer10s: -1, SearchPerSec: -1})
+	t.Cleanup(fx.hs.Close)
+	// Every request is logged (body included) before an optional fault.
+	fx.hs.SetFault(func(r *http.Request) (int, string, bool) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		fx.mu.Lock()
+		fx.log = append(fx.log, hsRequest{Method: r.Method, Path: r.URL.Path, Body: body})
+		f := fx.fault
+		fx.mu.Unlock()
+		if f != nil {
+			return f(r, body)
+		}
+		return 0, "", false
+	})
+	fx.ln = linetest.New(linetest.Options{})
+	t.Cleanup(fx.ln.Close)
+
+	logger := slog.New(slog.DiscardHandler)
+	st, err := store.Open(t.TempDir(), store.Options{Synchronous: "NORMAL", Logger: logger})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fx.st = st
+
+	cfg := config.Default()
+	cfg.PublicURL = "https://hub.example.com"
+	cfg.HubSpot.BaseURL = fx.hs.URL()
+	cfg.HubSpot.Token = fxHubSpotToken
+	cfg.HubSpot.DummyEmailDomain = fxEmailDomain
+	cfg.LINE.APIBaseURL = fx.ln.URL()
+	cfg.LINE.DataAPIBaseURL = fx.ln.URL()
+	cfg.Sync.Interval = 10 * time.Millisecond
+	fx.cfg = cfg
+
+	hsc := hubspot.New(hubspot.Config{
+		BaseURL: cfg.HubSpot.BaseURL, Token: cfg.HubSpot.Token, Tier: cfg.HubSpot.Tier, Logger: logger,
+		MaxRetries: -1, Window: 200 * time.Millisecond, RequestTimeout: 10 * time.Second,
+	})
+	b, err := New(Options{Store: st, HubSpot: hsc, Config: cfg, LINEHTTPClient: &http.Client{Timeout: 10 * time.Second}, Logger: logger})
+	if err != nil {
+		t.Fatalf("contactsync: %v", err)
+	}
+	fx.b = b
+	return fx
+}
+
+// setFault makes the HubSpot double answer requests f picks; nil clears.
+func (fx *fixture) setFault(f func(r *http.Request, body []byte) (int, string, bool)) {
+	fx.mu.Lock()
+	fx.fault = f
+	fx.mu.Unlock()
+}
+
+// requests returns the logged HubSpot requests whose path contains sub, and
+// forgets the whole log.
+func (fx *fixture) takeRequests(sub string) []hsRequest {
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	var out []hsRequest
+	for _, r := range fx.log {
+		if strings.Contains(r.Path, sub) {
+			out = append(out, r)
+		}
+	}
+	fx.log = nil
+	return out
+}
+
+// fxConn is a connection with its LINE channel in the double.
+type fxConn struct {
+	conn          *store.Connection
+	secret, token string
+	bot           string
+}
+
+func (fx *fixture) connect(name string) fxConn {
+	fx.t.Helper()
+	c := fxConn{secret: "secret-" + linetest.NewUserID()[1:], token: "token-" + linetest.NewUserID()[1:]}
+	fx.ln.AddChannel(linetest.Channel{Secret: c.secret, Token: c.token, DisplayName: name})
+	c.bot = fx.ln.BotUserID(c.token)
+	conn, err := fx.b.conns.CreateConnection(fx.ctx, connections.NewConnection{Name: name, ChannelSecret: c.secret, ChannelAccessToken: c.token})
+	if err != nil {
+		fx.t.Fatalf("create connection: %v", err)
+	}
+	if !conn.PropertiesReady {
+		fx.t.Fatalf("properties not ready: %s", conn.LastError)
+	}
+	c.conn = conn
+	return c
+}
+
+// friend adds a LINE user who follows c's account and returns their id.
+func (fx *fixture) friend(c fxConn, name string) string {
+	uid := linetest.NewUserID()
+	fx.ln.AddFriend(c.token, line.Profile{UserID: uid, DisplayName: name, PictureURL: "https://profile.line-scdn.net/" + uid})
+	return uid
+}
+
+// deliver ingests one signed webhook request with events, as LINE sends it.
+func (fx *fixture) deliver(c fxConn, events ...json.RawMessage) IngestResult {
+	fx.t.Helper()
+	body := linetest.Body(c.bot, events...)
+	res, err := fx.b.Ingest(fx.ctx, c.conn.Key, line.Sign(c.secret, body), body)
+	if err != nil {
+		fx.t.Fatalf("ingest: %v", err)
+	}
+	return res
+}
+
+func (fx *fixture) apply() {
+	fx.t.Helper()
+	if _, err := fx.b.ApplyPending(fx.ctx); err != nil {
+		fx.t.Fatalf("apply: %v", err)
+	}
+}
+
+func (fx *fixture) sync() {
+	fx.t.Helper()
+	if err := fx.b.SyncPending(fx.ctx); err != nil {
+		fx.t.Fatalf("sync: %v", err)
+	}
+}
+
+func (fx *fixture) friendRow(c fxConn, uid string) *store.Friend {
+	fx.t.Helper()
+	f, err := fx.st.Friend(fx.ctx, c.conn.ID, uid)
+	if err != nil {
+		fx.t.Fatalf("friend %s: %v", uid, err)
+	}
+	return f
+}
+
+// retryNow lifts a friend's backoff, as if its next_sync_at had passed.
+func (fx *fixture) retryNow(c fxConn, uid string) {
+	fx.t.Helper()
+	_, err := fx.st.UpdateFriend(fx.ctx, c.conn.ID, uid, func(f *store.Friend) error { f.NextSyncAt = 0; return nil })
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+func emailOf(uid string) string { return strings.ToLower(uid) + "@" + fxEmailDomain }
+
+func (fx *fixture) contact(uid string) (hubspottest.Contact, bool) {
+	return fx.hs.ContactByEmail(emailOf(uid))
+}
+
+// batchInputs decodes the inputs of a logged batch request.
+func batchInputs(t *testing.T, r hsRequest) []struct {
+	ID         string            `json:"id"`
+	Properties map[string]string `json:"properties"`
+} {
+	t.Helper()
+	var in struct {
+		Inputs []struct {
+			ID         string            `json:"id"`
+			Properties map[string]string `json:"properties"`
+		} `json:"inputs"`
+	}
+	if err := json.Unmarshal(r.Body, &in); err != nil {
+		t.Fatalf("decode %s body: %v", r.Path, err)
+	}
+	return in.Inputs
+}

@@ -1,0 +1,392 @@
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"linehub/app/connections"
+	"linehub/app/hubspot"
+	"linehub/app/line"
+	"linehub/app/store"
+)
+
+// syncRound is how many dirty friends one round takes; the HubSpot client
+// splits them into requests of 100.
+const syncRound = 500
+
+// probeInterval is how often the sync worker asks a down HubSpot whether
+// it is back: soon enough that contacts are right about 2 s after HubSpot
+// is, rarely enough that an outage costs no more requests than the retries
+// of a long backoff did (docs/benchmarks.md). probeTimeout bounds one probe
+// (a HubSpot that hangs is down).
+const (
+	probeInterval = 2 * time.Second
+	probeTimeout  = 5 * time.Second
+)
+
+func (b *Sync) runSync(ctx, workCtx context.Context) {
+	backoff := time.Second
+	for {
+		n, err := b.syncOnce(workCtx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, hubspot.ErrUnavailable) {
+			// HubSpot is down. Batches wait while one small probe per
+			// interval asks whether it is back; the first answer resumes
+			// full speed at once, with no backoff left to sit out.
+			b.log.Error("sync to HubSpot: HubSpot unavailable; probing until it answers", "err", err, "every", probeInterval)
+			if !b.awaitHubSpot(ctx) {
+				return
+			}
+			backoff = time.Second
+			continue
+		}
+		if err != nil {
+			// HubSpot answers but will not take the round (token, limits):
+			// probing would not help, waiting longer each time does.
+			b.log.Error("sync to HubSpot", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 5*time.Minute)
+			continue
+		}
+		backoff = time.Second
+		if n >= syncRound {
+			continue
+		}
+		// Waiting a moment after a wake-up lets a burst fill whole batches of
+		// 100 instead of spending a request on every few friends.
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.syncWake:
+			sleep(ctx, b.cfg.Sync.Interval)
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
+// awaitHubSpot probes HubSpot every probeInterval until it answers (or
+// refuses for another reason than being down); false when ctx ended.
+func (b *Sync) awaitHubSpot(ctx context.Context) bool {
+	for probes := 1; ; probes++ {
+		if !b.probeWait(ctx) {
+			return false
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := b.hs.Probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false
+		}
+		if err == nil || !(errors.Is(err, hubspot.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+			b.log.Info("HubSpot answers again; syncing", "probes", probes)
+			return true
+		}
+		b.log.Debug("HubSpot still unavailable", "probes", probes, "err", err)
+	}
+}
+
+// waitProbeInterval is the wait before each probe; false when ctx ended.
+func waitProbeInterval(ctx context.Context) bool {
+	sleep(ctx, probeInterval)
+	return ctx.Err() == nil
+}
+
+// SyncPending syncs until nothing eligible is left (tests, shutdown).
+func (b *Sync) SyncPending(ctx context.Context) error {
+	for {
+		n, err := b.syncOnce(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// syncItem is one friend on its way to HubSpot.
+type syncItem struct {
+	f       store.Friend
+	serial  int
+	mask    Field
+	written map[string]string
+	props   map[string]string
+	ref     string
+	profile *store.ProfileUpdate // read from LINE in this round, to store
+}
+
+// retryProperties tries again, at most once a minute per connection, to
+// create properties that HubSpot refused or could not create at connect time.
+func (b *Sync) retryProperties(ctx context.Context, connID int64) bool {
+	b.mu.Lock()
+	if time.Since(b.propsTried[connID]) < time.Minute {
+		b.mu.Unlock()
+		return false
+	}
+	b.propsTried[connID] = time.Now()
+	b.mu.Unlock()
+	if err := b.EnsureProperties(ctx, connID); err != nil {
+		b.log.Warn("HubSpot properties still missing", "connection", connID, "err", err)
+		return false
+	}
+	return true
+}
+
+// profileGrace is how long a new contact waits for a LINE profile that
+// could not be read before it is created without a name.
+const profileGrace = 10 * time.Minute
+
+// retryProfile reads the profile that the applier could not, and reports
+// which fields it changed.
+func (b *Sync) retryProfile(ctx context.Context, cs *connections.Conn, f *store.Friend) (Field, error) {
+	if cs.Client == nil {
+		return 0, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, profileFetchWait)
+	defer cancel()
+	p, err := b.profiles.Get(fctx, cacheKey(f.ConnectionID), f.UserID, b.fetchProfile(ctx, cs, f.UserID))
+	if errors.Is(err, line.ErrNotFriend) {
+		f.ProfileMissing = false
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var changed Field
+	applyProfile(f, &profileResult{p: p, at: time.Now().UnixMilli()}, func(fl Field) { changed |= fl })
+	return changed, nil
+}
+
+// syncOnce writes one round of dirty friends to HubSpot and returns how
+// many friends it looked at.
+func (b *Sync) syncOnce(ctx context.Context) (int, error) {
+	if !b.hs.HasToken() {
+		return 0, nil
+	}
+	friends, err := b.st.DirtyFriendsFair(ctx, time.Now().UnixMilli(), syncRound)
+	if err != nil || len(friends) == 0 {
+		return 0, err
+	}
+	var updates, creates []*syncItem
+	var results []store.SyncResult
+	lineDown := false
+	for _, f := range friends {
+		cs, err := b.conns.ByID(ctx, f.ConnectionID)
+		if errors.Is(err, store.ErrNotFound) {
+			// The connection was deleted: its friends have nothing left to sync.
+			results = append(results, store.SyncResult{FriendID: f.ID, Version: f.Version, ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: true})
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !cs.Conn.PropertiesReady && !b.retryProperties(ctx, cs.Conn.ID) {
+			r := retryLater(f, "HubSpot properties of this connection are not created yet", time.Minute)
+			r.KeepAttempts = true
+			results = append(results, r)
+			continue
+		}
+		it := &syncItem{f: f, serial: cs.Conn.Serial, written: decodeWritten(f.Written), ref: fmt.Sprint(f.ID)}
+		var profileFields Field
+		if f.ProfileMissing && (f.ContactID != "" || f.MayCreate) && !lineDown {
+			var err error
+			profileFields, err = b.retryProfile(ctx, cs, &it.f)
+			lineDown = err != nil
+		}
+		if it.f.ProfileMissing && f.ContactID == "" && f.MayCreate && time.Since(f.CreatedAt) < profileGrace {
+			// Wait a little for LINE so the new contact gets its name (and
+			// firstname, which is only ever set on create).
+			r := retryLater(f, "waiting for the LINE profile (LINE API unavailable)", 30*time.Second)
+			r.KeepAttempts = true
+			results = append(results, r)
+			continue
+		}
+		if profileFields != 0 {
+			it.profile = &store.ProfileUpdate{DisplayName: it.f.DisplayName, PictureURL: it.f.PictureURL, ProfileAt: it.f.ProfileAt}
+		}
+		switch {
+		case f.ContactID != "":
+			it.mask = Field(f.Dirty) | profileFields
+			if it.written["line_user_id"] == f.UserID {
+				it.mask &^= FieldUserID // never changes once written
+			}
+			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
+			if len(it.props) == 0 {
+				results = append(results, syncedResult(it))
+				continue
+			}
+			updates = append(updates, it)
+		case f.MayCreate:
+			it.mask = allFields
+			it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
+			creates = append(creates, it)
+		default:
+			// No contact and no message or follow since it was deleted (or an
+			// unfollow from someone never seen): nothing may be created.
+			results = append(results, syncedResult(it))
+		}
+	}
+
+	// Requests go out sync.batch_size friends at a time. After a whole-call
+	// failure the rest of the round is left as it is (still dirty, no
+	// attempt counted): HubSpot is likely down for them too. A down HubSpot
+	// fails the call within seconds rather than after a long backoff
+	// inside it: the worker then probes until HubSpot is back.
+	ctx = hubspot.FailFast(ctx)
+	var callErr error
+	size := b.cfg.Sync.BatchSize
+	for i := 0; i < len(creates) && callErr == nil; i += size {
+		rs, conflicts, err := b.createContacts(ctx, creates[i:min(i+size, len(creates))])
+		results = append(results, rs...)
+		updates = append(updates, conflicts...)
+		callErr = err
+	}
+	for i := 0; i < len(updates) && callErr == nil; i += size {
+		rs, err := b.updateContacts(ctx, updates[i:min(i+size, len(updates))])
+		results = append(results, rs...)
+		callErr = err
+	}
+	if err := b.st.SaveSyncResults(ctx, results); err != nil {
+		return 0, err
+	}
+	t := time.Now().UTC()
+	b.setStatus(func(s *Status) {
+		s.LastSyncAt = &t
+		if callErr != nil {
+			s.LastSyncError, s.LastErrorAt = callErr.Error(), &t
+		} else {
+			s.LastSyncOKAt = &t
+		}
+	})
+	if callErr != nil {
+		return len(friends), callErr
+	}
+	return len(friends), nil
+}
+
+func (b *Sync) email(userID string) string {
+	return strings.ToLower(userID) + "@" + b.cfg.EmailDomain()
+}
+
+// createContacts creates contacts for new friends. An email that already
+// exists (a contact made before a crash, or one linehub forgot) is not an
+// error: that contact is adopted and updated instead, without firstname.
+func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, []*syncItem, error) {
+	inputs := make([]hubspot.ContactInput, len(items))
+	for i, it := range items {
+		props := make(map[string]string, len(it.props)+1)
+		for k, v := range it.props {
+			props[k] = v
+		}
+		if it.f.DisplayName != "" {
+			props["firstname"] = it.f.DisplayName // on create only: a human may edit it later
+		}
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, Email: b.email(it.f.UserID), Properties: props}
+	}
+	res, err := b.hs.BatchCreateContacts(ctx, inputs)
+	if err != nil {
+		return failAll(items, err), nil, err
+	}
+	var out []store.SyncResult
+	var adopted []*syncItem
+	failed := failures(res.Failed)
+	for _, it := range items {
+		if c, ok := res.Contacts[it.ref]; ok {
+			it.f.ContactID = c.ID
+			out = append(out, syncedResult(it))
+		} else if id, ok := res.Conflicts[it.ref]; ok {
+			it.f.ContactID = id
+			adopted = append(adopted, it)
+		} else if msg, ok := failed[it.ref]; ok {
+			out = append(out, retryLater(it.f, msg, backoffFor(it.f.SyncAttempts)))
+		} else {
+			out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
+		}
+	}
+	return out, adopted, nil
+}
+
+func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
+	inputs := make([]hubspot.ContactInput, len(items))
+	for i, it := range items {
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, ID: it.f.ContactID, Properties: it.props}
+	}
+	res, err := b.hs.BatchUpdateContacts(ctx, inputs)
+	if err != nil {
+		return failAll(items, err), err
+	}
+	notFound := map[string]bool{}
+	for _, ref := range res.NotFound {
+		notFound[ref] = true
+	}
+	failed := failures(res.Failed)
+	var out []store.SyncResult
+	for _, it := range items {
+		switch {
+		case notFound[it.ref]:
+			// Deleted in HubSpot. Only a message or a follow brings it back
+			// (docs/design.md §3); those set MayCreate.
+			if it.f.MayCreate {
+				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Recreate: true, DirtyAll: int(allFields)})
+			} else {
+				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactGone: true, Synced: true, Written: "{}"})
+			}
+		case failed[it.ref] != "":
+			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
+		default:
+			if _, ok := res.Contacts[it.ref]; !ok {
+				out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
+				continue
+			}
+			out = append(out, syncedResult(it))
+		}
+	}
+	return out, nil
+}
+
+func syncedResult(it *syncItem) store.SyncResult {
+	return store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactID: it.f.ContactID, ContactGone: it.f.ContactGone,
+		Written: encodeWritten(it.written), Synced: true, Profile: it.profile}
+}
+
+func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {
+	return store.SyncResult{FriendID: f.ID, Version: f.Version, ContactID: f.ContactID, ContactGone: f.ContactGone,
+		Error: msg, NextSyncAt: time.Now().Add(d).UnixMilli()}
+}
+
+func failAll(items []*syncItem, err error) []store.SyncResult {
+	out := make([]store.SyncResult, len(items))
+	for i, it := range items {
+		// A whole-call failure says nothing about the friend. A first one
+		// with HubSpot down costs it no wait: the worker probes until
+		// HubSpot is back, and these friends go out with the others then.
+		// A batch that fails again and again although HubSpot answers
+		// probes (or fails otherwise) backs off gently, longer each time.
+		wait := backoffFor(min(it.f.SyncAttempts, 3))
+		if errors.Is(err, hubspot.ErrUnavailable) && it.f.SyncAttempts == 0 {
+			wait = 0
+		}
+		out[i] = retryLater(it.f, err.Error(), wait)
+	}
+	return out
+}
+
+func failures(fs []hubspot.ItemFailure) map[string]string {
+	m := make(map[string]string, len(fs))
+	for _, f := range fs {
+		// The prefix is what makes SweepDeadLetters park the friend.
+		m[f.Ref] = fmt.Sprintf("%s the contact (%d %s): %s", rejectedPrefix, f.Status, f.Category, f.Message)
+	}
+	return m
+}
+
+// backoffFor grows from 30 s to 6 h with the number of failed attempts.
+func backoffFor(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 0; i < attempts && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}
