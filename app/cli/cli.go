@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"linehub/app/config"
 	"linehub/app/hubspot/hubspottest"
@@ -26,8 +28,8 @@ Usage:
   linehub [serve]                      run the appliance (default)
   linehub token create --name NAME     create an admin API token (printed once)
   linehub version                      print the version
-%s%s  linehub dev doubles [--hubspot ADDR] [--line ADDR]
-                                       run the LINE and HubSpot test doubles
+%s%s  linehub dev doubles [--empty]       run LINE and HubSpot doubles with a demo
+                                       and a control page (see README)
 
 Every command takes --config FILE (or LINEHUB_CONFIG); without one the
 defaults apply (SQLite in ./data, plain HTTP on :8080).
@@ -115,32 +117,60 @@ func tokenCmd(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// devCmd runs the LINE and HubSpot doubles for trying linehub on a laptop.
+// devCmd runs the LINE and HubSpot doubles, seeded with a demo, and the
+// control page that plays the friends' side, for trying linehub on a laptop.
 func devCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "doubles" {
-		return errors.New("usage: linehub dev doubles [--hubspot ADDR] [--line ADDR]")
+		return errors.New(devUsage)
 	}
 	fs := flag.NewFlagSet("dev doubles", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	hsAddr := fs.String("hubspot", "127.0.0.1:9101", "HubSpot double address")
 	lineAddr := fs.String("line", "127.0.0.1:9102", "LINE double address")
+	controlAddr := fs.String("control", "127.0.0.1:9103", "control page address (loopback only)")
+	empty := fs.Bool("empty", false, "no friends, contacts or lists, only the two LINE accounts")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	hs, err := hubspottest.NewOn(*hsAddr, hubspottest.Options{Token: "dev-hubspot-token", PortalID: 12345})
-	if err != nil {
-		return err
-	}
-	defer hs.Close()
-	ln, err := linetest.NewOn(*lineAddr, linetest.Options{})
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	ln.AddChannel(linetest.Channel{Secret: "dev-channel-secret", Token: "dev-channel-token", BotUserID: "U" + strings.Repeat("0", 32), DisplayName: "Dev Bot", Verified: true})
-	fmt.Fprintf(stdout, "HubSpot double: %s (token dev-hubspot-token)\nLINE double:    %s (channel secret dev-channel-secret, token dev-channel-token)\n", hs.URL(), ln.URL())
-	fmt.Fprintf(stdout, "Run linehub with LINEHUB_HUBSPOT_BASE_URL=%s LINEHUB_LINE_API_BASE_URL=%s LINEHUB_LINE_DATA_API_BASE_URL=%s\n", hs.URL(), ln.URL(), ln.URL())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
+	return runDevDoubles(ctx, *hsAddr, *lineAddr, *controlAddr, *empty, stdout)
+}
+
+const devUsage = "usage: linehub dev doubles [--hubspot ADDR] [--line ADDR] [--control ADDR] [--empty]"
+
+func runDevDoubles(ctx context.Context, hsAddr, lineAddr, controlAddr string, empty bool, stdout io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+	cl, err := listenLoopback(controlAddr)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	hs, err := hubspottest.NewOn(hsAddr, hubspottest.Options{Token: devHubSpotToken, PortalID: devPortalID})
+	if err != nil {
+		return fmt.Errorf("start the HubSpot double: %w", err)
+	}
+	defer hs.Close()
+	ln, err := linetest.NewOn(lineAddr, linetest.Options{})
+	if err != nil {
+		return fmt.Errorf("start the LINE double: %w", err)
+	}
+	defer ln.Close()
+	demo, err := seedDevDemo(hs, ln, empty, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: demo.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(cl) }()
+	printDevNextSteps(stdout, hs.URL(), ln.URL(), "http://"+cl.Addr().String()+"/", empty)
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("control page: %w", err)
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
 	return nil
 }

@@ -435,3 +435,25 @@ func validationBody(errs []propError) (string, map[string]any) {
 	js, _ := json.Marshal(list)
 	return "Property values were not valid: " + string(js), map[string]any{"errors": details}
 }
+
+// AddContact creates a contact as a HubSpot user would in the UI (no API
+// request counted) and returns its id. Values are checked like the API
+// checks them; an unknown property or a taken email is an error.
+func (s *Server) AddContact(props map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	norm, errs := s.validateLocked(props)
+	if len(errs) > 0 {
+		return "", fmt.Errorf("hubspottest: add contact: %s: %s", errs[0].Name, errs[0].Message)
+	}
+	if e := norm["email"]; e != "" {
+		norm["email"] = strings.ToLower(strings.TrimSpace(e))
+		if _, taken := s.byEmail[norm["email"]]; taken {
+			return "", fmt.Errorf("hubspottest: add contact: email %s is taken", norm["email"])
+		}
+	}
+	now := time.Now()
+	c := s.newContactLocked(nil, now)
+	s.applyFromLocked(c, norm, now, SourceCRMUI)
+	return c.id, nil
+}
