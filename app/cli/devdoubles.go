@@ -146,12 +146,22 @@ func (d *devDemo) action(f devAction) http.HandlerFunc {
 		}
 		q := url.Values{}
 		msg, err := f(r.Context(), r)
+		status := http.StatusOK
 		if err != nil {
 			d.log.Warn("dev doubles: action failed", "path", r.URL.Path, "err", err)
 			q.Set("error", err.Error())
+			msg, status = "error: "+err.Error(), http.StatusBadRequest
 		} else {
 			d.log.Info("dev doubles: " + msg)
 			q.Set("done", msg)
+		}
+		// curl and scripts get the outcome as text; a browser goes back to
+		// the page.
+		if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(status)
+			fmt.Fprintln(w, msg)
+			return
 		}
 		http.Redirect(w, r, "/?"+q.Encode(), http.StatusSeeOther)
 	}

@@ -148,6 +148,17 @@ func TestDevDoublesDemo(t *testing.T) {
 	})
 	e.settled()
 
+	// The README's curl line: the outcome comes back as text.
+	res, err = http.Post(ctl+"/channels/1/message", "application/x-www-form-urlencoded", strings.NewReader("text=こんにちは"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || !strings.Contains(string(body), "Register webhook URL with LINE") {
+		t.Fatalf("curl to the unregistered Osaka account: %d %q", res.StatusCode, body)
+	}
+
 	// The list button gives a broadcast a real audience.
 	if msg, failed := controlPost(t, ctl+"/lists", url.Values{"serial": {fmt.Sprint(c.Serial)}, "name": {"デモ配信 e2e"}}); failed || !strings.Contains(msg, "151 contacts") {
 		t.Fatalf("make list: failed=%v %q", failed, msg)
@@ -178,7 +189,10 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 // redirects to.
 func controlPost(t *testing.T, u string, form url.Values) (msg string, failed bool) {
 	t.Helper()
-	res, err := noRedirect.Post(u, "application/x-www-form-urlencoded", bytes.NewBufferString(form.Encode()))
+	req, _ := http.NewRequest("POST", u, bytes.NewBufferString(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	res, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", u, err)
 	}

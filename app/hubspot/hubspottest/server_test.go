@@ -395,3 +395,24 @@ func TestUIEdits(t *testing.T) {
 		t.Errorf("UI edits counted as API requests: %d", c.srv.Requests())
 	}
 }
+
+func TestAddContact(t *testing.T) {
+	s := New(Options{Token: "t"})
+	defer s.Close()
+	id, err := s.AddContact(map[string]string{"email": "Taro@Example.com", "firstname": "太郎"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := s.ContactByEmail("taro@example.com"); !ok || c.ID != id || c.Properties["firstname"] != "太郎" {
+		t.Fatalf("added contact: %+v %v", c, ok)
+	}
+	if _, err := s.AddContact(map[string]string{"email": "taro@example.com"}); err == nil {
+		t.Fatal("a second contact with a taken email was added")
+	}
+	if _, err := s.AddContact(map[string]string{"no_such_property": "x"}); err == nil {
+		t.Fatal("a contact with an unknown property was added")
+	}
+	if n := len(s.Contacts()); n != 1 || s.Requests() != 0 {
+		t.Fatalf("%d contacts, %d requests counted; want 1 and 0", n, s.Requests())
+	}
+}
