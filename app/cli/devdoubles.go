@@ -400,7 +400,7 @@ Next, in a second terminal in this directory, start linehub against the doubles:
 Open the setup link it prints and enter in the wizard:
   public URL:     http://localhost:8080
   HubSpot token:  %s
-  tier:           starter
+  tier:           Starter / free (two LINE accounts, as many as the demo has)
 
 Then connect each LINE account (Connections → new) with:
 `, hsURL, devHubSpotToken, lineURL, controlURL, hsURL, lineURL, lineURL, devHubSpotToken)

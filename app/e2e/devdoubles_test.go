@@ -56,7 +56,7 @@ func TestDevDoublesDemo(t *testing.T) {
 	}
 	printed := out.String()
 	second := fmt.Sprintf("LINEHUB_HUBSPOT_BASE_URL=%s LINEHUB_LINE_API_BASE_URL=%s LINEHUB_LINE_DATA_API_BASE_URL=%s go run .", hsURL, lineURL, lineURL)
-	for _, want := range []string{second, "http://localhost:8080", "dev-hubspot-token", "starter",
+	for _, want := range []string{second, "http://localhost:8080", "dev-hubspot-token", "Starter / free",
 		"dev-shibuya-channel-secret", "dev-shibuya-channel-token", ctl + "/"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("next steps do not name %q:\n%s", want, printed)
