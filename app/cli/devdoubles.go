@@ -402,12 +402,12 @@ Open the setup link it prints and enter in the wizard:
   HubSpot token:  %s
   tier:           Starter / free (two LINE accounts, as many as the demo has)
 
-Then connect each LINE account (Connections → new) with:
+Then connect each LINE account ("Connect a new LINE account" on the dashboard) with:
 `, hsURL, devHubSpotToken, lineURL, controlURL, hsURL, lineURL, lineURL, devHubSpotToken)
 	for _, ch := range devChannels {
 		fmt.Fprintf(w, "  %-18s channel secret %s   channel access token %s\n", ch.Name, ch.Secret, ch.Token)
 	}
-	friends := fmt.Sprintf("its %d friends are imported within a minute (or press Import now)", devFriendsPerChannel)
+	friends := fmt.Sprintf("its %d friends are imported within a minute (or press \"Import friends\")", devFriendsPerChannel)
 	if empty {
 		friends = "it has no friends yet (--empty)"
 	}
