@@ -96,22 +96,28 @@ document.querySelectorAll("form[data-once]").forEach(function (f) {
 
 // Forms marked data-busy wait for LINE or HubSpot: the pressed button
 // says so (data-busy's text and a spinner) and a second press sends
-// nothing. The buttons are disabled after the submit has been taken, so
-// the pressed button's name and value still travel with the form.
+// nothing. A disabled button's name and value would not travel with the
+// form, so the pressed one's go in a hidden field.
 document.querySelectorAll("form[data-busy]").forEach(function (f) {
   f.addEventListener("submit", function (e) {
     if (f.hasAttribute("data-sent")) { e.preventDefault(); return; }
     f.setAttribute("data-sent", "");
     var b = e.submitter || f.querySelector("button[type=submit],button:not([type])");
-    setTimeout(function () {
-      f.querySelectorAll("button:not([disabled])").forEach(function (x) { x.disabled = true; x.setAttribute("data-held", ""); });
-      if (b) {
-        b.setAttribute("data-label", b.textContent);
-        b.classList.add("busy");
-        b.setAttribute("aria-busy", "true");
-        b.textContent = f.getAttribute("data-busy");
-      }
-    }, 0);
+    if (b && b.name) {
+      var h = document.createElement("input");
+      h.type = "hidden";
+      h.name = b.name;
+      h.value = b.value;
+      h.setAttribute("data-held", "");
+      f.appendChild(h);
+    }
+    f.querySelectorAll("button:not([disabled])").forEach(function (x) { x.disabled = true; x.setAttribute("data-held", ""); });
+    if (b) {
+      b.setAttribute("data-label", b.textContent);
+      b.classList.add("busy");
+      b.setAttribute("aria-busy", "true");
+      b.textContent = f.getAttribute("data-busy");
+    }
   });
 });
 // After Back the page may come from the browser's cache as it was left:
@@ -120,6 +126,7 @@ window.addEventListener("pageshow", function (e) {
   if (!e.persisted) return;
   document.querySelectorAll("form[data-sent]").forEach(function (f) {
     f.removeAttribute("data-sent");
+    f.querySelectorAll("input[data-held]").forEach(function (x) { x.remove(); });
     f.querySelectorAll("button[data-held]").forEach(function (x) {
       x.disabled = false;
       x.removeAttribute("data-held");
