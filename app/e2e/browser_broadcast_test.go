@@ -148,7 +148,7 @@ func TestBrowserBroadcast(t *testing.T) {
 	if got := e.LINE.Multicasts(c.token); len(got) != 0 {
 		t.Fatalf("the preview sent %d multicasts", len(got))
 	}
-	b.run("send", chromedp.Click(chromedp.ID("send")), chromedp.WaitVisible(chromedp.ID("report")))
+	b.run("send", chromedp.Click(chromedp.ID("confirm-send")), chromedp.Click(chromedp.ID("send")), chromedp.WaitVisible(chromedp.ID("report")))
 	select {
 	case <-second:
 	case <-time.After(60 * time.Second):

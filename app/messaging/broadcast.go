@@ -99,6 +99,14 @@ func (b *Service) broadcastMessages(ctx context.Context, tmpl string, in Message
 	return msgs, nil
 }
 
+// BroadcastMessages returns the messages a broadcast of tmpl (or in)
+// would send, refused exactly as CreateBroadcast refuses them (a
+// placeholder no broadcast can fill, a bad shape), so that a preview
+// reports what a send would.
+func (b *Service) BroadcastMessages(ctx context.Context, tmpl string, in MessageInput) ([]json.RawMessage, error) {
+	return b.broadcastMessages(ctx, tmpl, in)
+}
+
 // PreviewBroadcast reads the list and counts who would get the message.
 func (b *Service) PreviewBroadcast(ctx context.Context, connID int64, listID string) (BroadcastPreview, error) {
 	return b.previewBroadcast(ctx, connID, listID, 0)

@@ -177,7 +177,15 @@ func TestUIBroadcast(t *testing.T) {
 	// A recipient blocks the account between preview and send: linehub's
 	// own follow state still counts, whatever list read is reused.
 	u.deliver(c, linetest.UnfollowEvent(want[0], time.Now()))
-	st, _, loc := b.post("/broadcasts", form("send"))
+	// The tick was for 20: the send asks again for the 19 of now.
+	st, body, _ = b.post("/broadcasts", form("send", "confirm_send", "yes", "confirm_n", "20"))
+	if st != 409 || !strings.Contains(body, `id="confirm-needed"`) || !strings.Contains(body, "changed since you confirmed (now 19)") || !strings.Contains(body, `name="confirm_n" value="19"`) {
+		t.Fatalf("send confirmed for an older count: %d\n%s", st, body)
+	}
+	if n := len(u.broadcasts(t)); n != 0 {
+		t.Fatalf("a send confirmed for another count created %d broadcasts", n)
+	}
+	st, _, loc := b.post("/broadcasts", form("send", "confirm_send", "yes", "confirm_n", "19"))
 	m := locationID.FindStringSubmatch(loc)
 	if st != 303 || m == nil {
 		t.Fatalf("send: %d %q", st, loc)

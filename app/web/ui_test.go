@@ -474,12 +474,18 @@ func TestWizardAndSecretsNeverShown(t *testing.T) {
 	if !strings.Contains(page, "••••"+ch.secret[len(ch.secret)-4:]) {
 		t.Error("secret's last 4 characters not shown")
 	}
-	if st, body, _ := b.post(path+"/verify", url.Values{}); st != 200 || !strings.Contains(body, `id="verified"`) || !strings.Contains(body, "Shop A bot") {
-		t.Fatalf("verify: %d", st)
+	if st, _, loc := b.post(path+"/verify", url.Values{}); st != 303 || loc != path+"#result" {
+		t.Fatalf("verify: %d %q", st, loc)
 	}
-	st, body, _ := b.post(path+"/webhook", url.Values{})
-	if st != 200 || !strings.Contains(body, `id="webhook-result" class`) && !strings.Contains(body, "webhook-result") {
-		t.Fatalf("register webhook: %d", st)
+	if _, body := b.get(path); !strings.Contains(body, `id="verified"`) || !strings.Contains(body, "Shop A bot") {
+		t.Fatalf("verify result not shown:\n%s", body)
+	}
+	if st, _, loc := b.post(path+"/webhook", url.Values{}); st != 303 || loc != path+"#result" {
+		t.Fatalf("register webhook: %d %q", st, loc)
+	}
+	_, body := b.get(path)
+	if !strings.Contains(body, `id="webhook-result"`) {
+		t.Fatalf("register webhook: no result shown")
 	}
 	if !strings.Contains(body, "✓") {
 		t.Errorf("webhook test did not succeed: %s", body[strings.Index(body, "webhook-result"):][:300])

@@ -83,10 +83,56 @@ document.querySelectorAll("form[data-once]").forEach(function (f) {
         if (p) p.value = d.percent;
         var cf = document.getElementById("cancel-form");
         if (cf && !d.cancelable) cf.remove(); // sending has begun
-        if (d.active) setTimeout(poll, 1000);
+        // A scheduled broadcast is only waited for (the page shows no bar):
+        // when it starts, or ends, the page is shown again as it now is.
+        if (d.active && !(rep.getAttribute("data-status") === "scheduled" && d.status !== "scheduled")) setTimeout(poll, every);
         else location.reload(); // the finished report, without the cancel button
       })
-      .catch(function () { setTimeout(poll, 5000); });
+      .catch(function () { setTimeout(poll, Math.max(every, 5000)); });
   }
-  setTimeout(poll, 1000);
+  var every = parseInt(rep.getAttribute("data-interval"), 10) || 1000;
+  setTimeout(poll, every);
 })();
+
+// Forms marked data-busy wait for LINE or HubSpot: the pressed button
+// says so (data-busy's text and a spinner) and a second press sends
+// nothing. A disabled button's name and value would not travel with the
+// form, so the pressed one's go in a hidden field.
+document.querySelectorAll("form[data-busy]").forEach(function (f) {
+  f.addEventListener("submit", function (e) {
+    if (f.hasAttribute("data-sent")) { e.preventDefault(); return; }
+    f.setAttribute("data-sent", "");
+    var b = e.submitter || f.querySelector("button[type=submit],button:not([type])");
+    if (b && b.name) {
+      var h = document.createElement("input");
+      h.type = "hidden";
+      h.name = b.name;
+      h.value = b.value;
+      h.setAttribute("data-held", "");
+      f.appendChild(h);
+    }
+    f.querySelectorAll("button:not([disabled])").forEach(function (x) { x.disabled = true; x.setAttribute("data-held", ""); });
+    if (b) {
+      b.setAttribute("data-label", b.textContent);
+      b.classList.add("busy");
+      b.setAttribute("aria-busy", "true");
+      b.textContent = f.getAttribute("data-busy");
+    }
+  });
+});
+// After Back the page may come from the browser's cache as it was left:
+// the form is usable again.
+window.addEventListener("pageshow", function (e) {
+  if (!e.persisted) return;
+  document.querySelectorAll("form[data-sent]").forEach(function (f) {
+    f.removeAttribute("data-sent");
+    f.querySelectorAll("input[data-held]").forEach(function (x) { x.remove(); });
+    f.querySelectorAll("button[data-held]").forEach(function (x) {
+      x.disabled = false;
+      x.removeAttribute("data-held");
+      x.classList.remove("busy");
+      x.removeAttribute("aria-busy");
+      if (x.hasAttribute("data-label")) x.textContent = x.getAttribute("data-label");
+    });
+  });
+});

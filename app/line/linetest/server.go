@@ -10,7 +10,7 @@
 //	GET  /v2/bot/profile/{userId}           200 for a friend, 404 {"message":"Not found"} otherwise
 //	POST /v2/bot/message/push               records pushes; X-Line-Retry-Key repeat → 409 + X-Line-Accepted-Request-Id
 //	PUT  /v2/bot/channel/webhook/endpoint   400 {"message":"Invalid webhook endpoint URL"} for a bad URL
-//	GET  /v2/bot/channel/webhook/endpoint   404 {"message":"Webhook endpoint not found"} when unset
+//	GET  /v2/bot/channel/webhook/endpoint   {"endpoint","active"}; 404 {"message":"Webhook endpoint not found"} when unset
 //	POST /v2/bot/channel/webhook/test       really POSTs a signed {"destination":..,"events":[]} and reports
 //	GET  /v2/bot/followers/ids              paging with limit/start/next; 403 unless the channel is Verified
 //
@@ -112,6 +112,7 @@ type channelState struct {
 	accepted     map[string]acceptedPush // retry key → first accepted push
 	profileCalls int
 	webhook      string
+	webhookOff   bool // "Use webhook" turned off in the console (SetWebhookActive)
 	rateSecond   int64
 	rateCount    int
 	messaging    // multicast, reply, quota (messaging.go)
@@ -283,6 +284,15 @@ func (s *Server) WebhookEndpoint(token string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mustChannel(token).webhook
+}
+
+// SetWebhookActive sets the console's "Use webhook" switch, which the API
+// cannot change: GET .../webhook/endpoint reports it as "active". It is on
+// until turned off here.
+func (s *Server) SetWebhookActive(token string, active bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustChannel(token).webhookOff = !active
 }
 
 // SetFault installs f, asked first for every request: when it returns ok,
@@ -616,7 +626,7 @@ func (s *Server) setWebhook(w http.ResponseWriter, r *http.Request, token string
 
 func (s *Server) getWebhook(w http.ResponseWriter, token string) {
 	s.mu.Lock()
-	ep := s.channels[token].webhook
+	ep, off := s.channels[token].webhook, s.channels[token].webhookOff
 	s.mu.Unlock()
 	if ep == "" {
 		writeError(w, http.StatusNotFound, msgNoWebhook)
@@ -625,7 +635,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, token string) {
 	writeJSON(w, http.StatusOK, struct {
 		Endpoint string `json:"endpoint"`
 		Active   bool   `json:"active"`
-	}{ep, true})
+	}{ep, !off})
 }
 
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, token string) {

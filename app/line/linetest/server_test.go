@@ -155,3 +155,42 @@ func TestDeliverUnknownToken(t *testing.T) {
 		t.Fatal("unknown channel accepted")
 	}
 }
+
+// GET .../webhook/endpoint answers as LINE documents it: 404 while unset,
+// then the endpoint and whether "Use webhook" is on, which only the
+// console (SetWebhookActive here) changes.
+func TestServerWebhookEndpointActive(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	s.AddChannel(Channel{Token: "tok", Secret: "sec"})
+	const path = "/v2/bot/channel/webhook/endpoint"
+	if st, body, _ := call(t, s, "GET", path, "tok", "", nil); st != 404 || !strings.Contains(body, "Webhook endpoint not found") {
+		t.Fatalf("unset: %d %s", st, body)
+	}
+	if st, body, _ := call(t, s, "PUT", path, "tok", `{"endpoint":"https://hub.example.com/webhook/k"}`, nil); st != 200 {
+		t.Fatalf("set: %d %s", st, body)
+	}
+	get := func() (out struct {
+		Endpoint *string `json:"endpoint"`
+		Active   *bool   `json:"active"`
+	}) {
+		t.Helper()
+		st, body, _ := call(t, s, "GET", path, "tok", "", nil)
+		if st != 200 || json.Unmarshal([]byte(body), &out) != nil || out.Endpoint == nil || out.Active == nil {
+			t.Fatalf("get: %d %s", st, body)
+		}
+		return out
+	}
+	if got := get(); *got.Endpoint != "https://hub.example.com/webhook/k" || !*got.Active {
+		t.Fatalf("after set: %q active=%v", *got.Endpoint, *got.Active)
+	}
+	s.SetWebhookActive("tok", false)
+	if got := get(); *got.Active {
+		t.Fatal("active after SetWebhookActive(false)")
+	}
+	// Setting the URL again does not turn it on: only the console does.
+	call(t, s, "PUT", path, "tok", `{"endpoint":"https://hub.example.com/webhook/k2"}`, nil)
+	if got := get(); *got.Active || *got.Endpoint != "https://hub.example.com/webhook/k2" {
+		t.Fatalf("after a second set: %q active=%v", *got.Endpoint, *got.Active)
+	}
+}

@@ -79,7 +79,18 @@ func percent(sent, total int) int {
 	return min(100, sent*100/total)
 }
 
+// composed is what the preview and the send-now check found: the
+// message everyone gets and whether the admin must still confirm.
+type composed struct {
+	Lines   []string // the message as the recipients will read it
+	Confirm string   // why the send waits for the admin's tick ("" when it does not)
+}
+
 func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview *messaging.BroadcastPreview, errMsg string) error {
+	return s.composeViewWith(c, status, f, preview, composed{}, errMsg)
+}
+
+func (s *Server) composeViewWith(c *fiber.Ctx, status int, f broadcastForm, preview *messaging.BroadcastPreview, cm composed, errMsg string) error {
 	ctx := c.UserContext()
 	l := s.locale(c)
 	conns, err := s.st.Connections(ctx)
@@ -130,6 +141,8 @@ func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview 
 	return s.render(c, status, "broadcasts", &page{L: l, Title: "broadcast.title", Nav: "broadcasts", Error: errMsg, Data: fiber.Map{
 		"Form": f, "Conns": conns, "Templates": tmpls, "Lists": lists, "ListErr": listErr,
 		"Preview": preview, "QuotaMsg": quotaMsg, "Broadcasts": rows,
+		"Lines": cm.Lines, "Confirm": cm.Confirm,
+		"CanConfirm": preview != nil && !preview.WouldExceed && preview.Recipients > 0,
 	}})
 }
 
@@ -156,16 +169,29 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 	if f.ConnID == 0 {
 		return fail(fiber.StatusBadRequest, l.T("broadcast.pick_connection"))
 	}
+	if strings.TrimSpace(f.Text) != "" && f.TemplateID != "" {
+		return fail(fiber.StatusBadRequest, l.T("broadcast.text_or_template"))
+	}
+	hasMessage := strings.TrimSpace(f.Text) != "" || f.TemplateID != ""
+	msgInput := messaging.MessageInput{Text: f.Text}
 	if action == "preview" {
 		p, err := s.msg.PreviewBroadcast(ctx, f.ConnID, f.ListID)
 		if err != nil {
 			status, _ := response.StatusOf(response.SendError(c, err))
 			return fail(status, s.sendErrorText(c, err))
 		}
-		return s.composeView(c, 0, f, &p, "")
-	}
-	if strings.TrimSpace(f.Text) != "" && f.TemplateID != "" {
-		return fail(fiber.StatusBadRequest, l.T("broadcast.text_or_template"))
+		// The message is checked the way a send checks it, so that a
+		// placeholder no broadcast can fill is reported now, not at Send.
+		var cm composed
+		if hasMessage {
+			msgs, err := s.msg.BroadcastMessages(ctx, f.TemplateID, msgInput)
+			if err != nil {
+				status, _ := response.StatusOf(response.SendError(c, err))
+				return s.composeView(c, status, f, &p, s.sendErrorText(c, err))
+			}
+			cm.Lines = messageSummary(msgs)
+		}
+		return s.composeViewWith(c, 0, f, &p, cm, "")
 	}
 	var at *time.Time
 	if action == "schedule" {
@@ -178,8 +204,13 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 		}
 	}
 	in := messaging.BroadcastInput{ConnectionID: f.ConnID, ListID: f.ListID, ListName: f.ListName, Template: f.TemplateID,
-		Message: messaging.MessageInput{Text: f.Text}, ScheduledAt: at}
+		Message: msgInput, ScheduledAt: at}
 	if at == nil {
+		msgs, err := s.msg.BroadcastMessages(ctx, f.TemplateID, msgInput)
+		if err != nil {
+			status, _ := response.StatusOf(response.SendError(c, err))
+			return fail(status, s.sendErrorText(c, err))
+		}
 		// Sending now: count the recipients against LINE's quota first, so
 		// a broadcast that cannot go out is refused here, with nothing stored.
 		p, err := s.msg.CheckBroadcast(ctx, f.ConnID, f.ListID)
@@ -192,6 +223,17 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 		}
 		if p.Recipients == 0 {
 			return s.composeView(c, fiber.StatusBadRequest, f, &p, l.T("broadcast.no_recipients"))
+		}
+		// Nothing goes out until the admin has ticked "this sends to N
+		// people" for the number that is true now; a list that changed
+		// since the tick asks again.
+		n, _ := strconv.Atoi(c.FormValue("confirm_n"))
+		if c.FormValue("confirm_send") != "yes" || n != p.Recipients {
+			key := "broadcast.confirm_needed"
+			if c.FormValue("confirm_send") == "yes" {
+				key = "broadcast.confirm_changed"
+			}
+			return s.composeViewWith(c, fiber.StatusConflict, f, &p, composed{Lines: messageSummary(msgs), Confirm: l.T(key, p.Recipients)}, "")
 		}
 	}
 	v, err := s.msg.CreateBroadcast(ctx, in)

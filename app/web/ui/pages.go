@@ -218,6 +218,11 @@ func afterSave(c *fiber.Ctx, flash string) error {
 
 func (s *Server) saveDomain(c *fiber.Ctx) error {
 	raw := strings.TrimRight(strings.TrimSpace(c.FormValue("public_url")), "/")
+	if raw == "" && s.cfg.PublicURL == "" && s.cfg.Domain == "" {
+		// Nothing else gives LINE an address: webhook URLs would point
+		// at localhost, where LINE cannot deliver.
+		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.locale(c).T("err.public_url_empty"))
+	}
 	if raw != "" {
 		if !strings.Contains(raw, "://") {
 			raw = "https://" + raw
@@ -320,9 +325,15 @@ func (s *Server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 	if err != nil {
 		return err
 	}
+	webhookURL := s.conns.WebhookURL(conn)
+	check, err := s.checkLINE(ctx, conn, webhookURL)
+	if err != nil {
+		return err
+	}
 	data := fiber.Map{
-		"Conn": conn, "Props": props, "WebhookURL": s.conns.WebhookURL(conn), "HasIcon": ierr == nil, "Stats": st,
+		"Conn": conn, "Props": props, "WebhookURL": webhookURL, "HasIcon": ierr == nil, "Stats": st,
 		"HasToken": conn.TokenLast4 != "", "HasSecret": conn.SecretLast4 != "",
+		"URLProblem": webhookURLProblem(webhookURL), "Check": check,
 	}
 	if data["Jobs"], err = s.connJobsData(c, conn); err != nil {
 		return err
@@ -338,7 +349,11 @@ func (s *Server) connectionPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.connView(c, conn, 0, "", nil)
+	var extra fiber.Map
+	if r, ok := s.results.take(s.resultKey(c, conn.ID), time.Now()); ok {
+		extra = fiber.Map{"Result": r}
+	}
+	return s.connView(c, conn, 0, "", extra)
 }
 
 func (s *Server) connectionIcon(c *fiber.Ctx) error {
@@ -408,7 +423,9 @@ func (s *Server) saveCredentials(c *fiber.Ctx) error {
 }
 
 // verifyConnection re-checks the saved token with LINE's bot info, which
-// also refreshes the bot name and picture shown on the page.
+// also refreshes the bot name and picture shown on the page. Like the
+// webhook registration it answers with a redirect to the page, which shows
+// the outcome at the top.
 func (s *Server) verifyConnection(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
@@ -419,14 +436,13 @@ func (s *Server) verifyConnection(c *fiber.Ctx) error {
 		return err
 	}
 	if token == "" {
-		return s.connView(c, conn, fiber.StatusBadRequest, s.locale(c).T("err.no_token"), nil)
+		return s.finishConnAction(c, conn.ID, connResult{Error: s.locale(c).T("err.no_token")})
 	}
-	updated, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{ChannelAccessToken: &token})
-	if err != nil {
-		status, _ := response.StatusOf(err)
-		return s.connView(c, conn, status, s.userError(c, err), nil)
+	s.checks.forget(conn.ID)
+	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{ChannelAccessToken: &token}); err != nil {
+		return s.finishConnAction(c, conn.ID, connResult{Error: s.userError(c, err)})
 	}
-	return s.connView(c, updated, 0, "", fiber.Map{"Verified": true})
+	return s.finishConnAction(c, conn.ID, connResult{Verified: true})
 }
 
 func (s *Server) registerWebhook(c *fiber.Ctx) error {
@@ -440,22 +456,23 @@ func (s *Server) registerWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	if token == "" {
-		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.no_token"), nil)
+		return s.finishConnAction(c, conn.ID, connResult{Error: l.T("err.no_token")})
 	}
 	cl, err := line.NewClient(line.Options{Token: token, APIBaseURL: s.cfg.LINE.APIBaseURL, DataAPIBaseURL: s.cfg.LINE.DataAPIBaseURL})
 	if err != nil {
 		return fmt.Errorf("LINE client: %w", err)
 	}
+	s.checks.forget(conn.ID)
 	endpoint := s.conns.WebhookURL(conn)
 	if err := cl.SetWebhookEndpoint(c.UserContext(), endpoint); err != nil {
-		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_set_failed")+": "+s.userError(c, err), nil)
+		return s.finishConnAction(c, conn.ID, connResult{Error: l.T("conn.webhook_set_failed") + ": " + s.userError(c, err)})
 	}
 	res, err := cl.TestWebhookEndpoint(c.UserContext(), endpoint)
 	if err != nil {
-		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_test_failed")+": "+s.userError(c, err), nil)
+		return s.finishConnAction(c, conn.ID, connResult{Error: l.T("conn.webhook_test_failed") + ": " + s.userError(c, err)})
 	}
 	s.log.Info("webhook URL registered with LINE", "connection", conn.ID, "test_success", res.Success, "test_status", res.StatusCode)
-	return s.connView(c, conn, 0, "", fiber.Map{"WebhookTest": res})
+	return s.finishConnAction(c, conn.ID, connResult{WebhookTest: &res})
 }
 
 func (s *Server) retryProperties(c *fiber.Ctx) error {

@@ -63,6 +63,9 @@ type Server struct {
 	ver   string
 	jobs  *jobs.Scheduler
 	ui    *ui
+
+	results connResults // outcomes of Verify and webhook registration, shown once
+	checks  lineChecks  // what LINE said about each channel's setup, briefly kept
 }
 
 // New loads the dashboard's templates and catalogues; an error means the
@@ -219,6 +222,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/connections/:id/credentials", authed(s.saveCredentials)...)
 	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
 	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)
+	app.Post("/connections/:id/check", authed(s.recheckConnection)...)
 	app.Post("/connections/:id/properties", authed(s.retryProperties)...)
 	app.Post("/connections/:id/delete", authed(s.deleteConnection)...)
 	app.Get("/tokens", authed(s.tokensPage)...)
