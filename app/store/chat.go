@@ -195,3 +195,17 @@ func conversations(db *gorm.DB, connID int64, limit int) *gorm.DB {
 		Where("connection_id = ? AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.connection_id = friends.connection_id AND m.user_id = friends.user_id)", connID).
 		Order("unanswered DESC, last_message_at DESC, id").Limit(limit)
 }
+
+// UnansweredCount is how many friends of live connections wait for an
+// answer: the conversations the combined inbox lists first. It walks
+// idx_friend_chat_order per connection.
+func (s *Store) UnansweredCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.r.WithContext(ctx).Model(&Friend{}).
+		Where("connection_id IN (SELECT id FROM connections WHERE deleted_at IS NULL) AND unanswered = ? AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.connection_id = friends.connection_id AND m.user_id = friends.user_id)", true).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count unanswered conversations: %w", err)
+	}
+	return n, nil
+}

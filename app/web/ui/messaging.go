@@ -27,6 +27,8 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 
 	app.Get("/connections/:id/chat", authed(s.conversationsPage)...)
 	app.Get("/connections/:id/chat/:user", authed(s.chatPage)...)
+	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
+	app.Get("/chats", authed(s.inboxPage)...)
 	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
@@ -90,7 +92,18 @@ type chatLine struct {
 	Lines []string
 }
 
-func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg, text string) error {
+// replyForm is the reply form's state, kept across a failed send or a
+// template pick so nothing typed is lost.
+type replyForm struct {
+	Text       string
+	Messages   string // rendered LINE message JSON from a template, instead of Text
+	Image      string // HTTPS URL of an image sent after the text
+	TemplateID int64
+	Preview    []string // what Messages shows as
+	Missing    []string // template placeholders this friend has no value for
+}
+
+func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg string, form replyForm) error {
 	ctx := c.UserContext()
 	var before int64
 	if v := c.Query("before"); v != "" {
@@ -100,23 +113,17 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if err != nil {
 		return err
 	}
-	lines := make([]chatLine, 0, len(ms))
-	for _, m := range ms {
-		l := chatLine{ChatMessage: m}
-		if m.Direction == store.ChatOut && len(m.Messages) > 0 {
-			var raw []json.RawMessage
-			if json.Unmarshal(m.Messages, &raw) == nil {
-				l.Lines = messageSummary(raw)
-			}
-		}
-		if len(l.Lines) == 0 {
-			l.Lines = []string{m.Text}
-		}
-		lines = append(lines, l)
-	}
+	lines := chatLines(ms)
 	var older string
 	if len(ms) == chatPageSize {
 		older = strconv.FormatInt(ms[0].ID, 10)
+	}
+	// The newest message shown: the page polls for those after it. An
+	// older page (?before=) does not poll: new messages belong below the
+	// newest, which it does not show.
+	var last int64
+	for _, m := range ms {
+		last = max(last, m.ID)
 	}
 	fs, err := s.st.FriendsByUser(ctx, conn.ID, []string{userID})
 	if err != nil {
@@ -125,10 +132,15 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if status == 0 && fs[userID] == nil && len(ms) == 0 {
 		return fiber.NewError(fiber.StatusNotFound, "no such friend")
 	}
+	ts, err := s.b.Templates(ctx)
+	if err != nil {
+		return err
+	}
 	hs := s.b.HubSpotInfo(ctx)
-	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "dash", Error: errMsg, Data: fiber.Map{
+	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "chats", Error: errMsg, Data: fiber.Map{
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
-		"Text": text, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
+		"Form": form, "Templates": ts, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
+		"Last": last, "Poll": before == 0,
 	}})
 }
 
@@ -137,7 +149,7 @@ func (s *Server) chatPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.chatView(c, conn, c.Params("user"), 0, "", "")
+	return s.chatView(c, conn, c.Params("user"), 0, "", replyForm{})
 }
 
 func (s *Server) reply(c *fiber.Ctx) error {
@@ -145,13 +157,22 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	user, text := c.Params("user"), c.FormValue("text")
+	user := c.Params("user")
+	form := replyForm{Text: c.FormValue("text"), Messages: c.FormValue("messages"), Image: strings.TrimSpace(c.FormValue("image"))}
+	if c.FormValue("action") == "template" {
+		return s.pickTemplate(c, conn, user, form)
+	}
+	in, err := form.input(s.locale(c))
+	if err != nil {
+		status, _ := response.StatusOf(err)
+		return s.chatView(c, conn, user, status, s.userError(c, err), form)
+	}
 	// The form's one-time key makes a double click (or a resubmitted form)
 	// send once.
-	res, err := s.b.Reply(c.UserContext(), conn.ID, user, bridge.MessageInput{Text: text}, c.FormValue("idem"))
+	res, err := s.b.Reply(c.UserContext(), conn.ID, user, in, c.FormValue("idem"))
 	if err != nil {
 		status, _ := response.StatusOf(response.SendError(c, err))
-		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), text)
+		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), form)
 	}
 	flash := "chat.sent_push"
 	switch {

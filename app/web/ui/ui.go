@@ -93,6 +93,9 @@ type page struct {
 	Nav     string
 	Version string
 	Data    any
+	// Unanswered is the menu's count of conversations waiting for an
+	// answer, across all connections (signed-in pages only).
+	Unanswered int64
 }
 
 func (s *Server) initUI() error {
@@ -151,7 +154,9 @@ var uiFuncs = template.FuncMap{
 		}
 		return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":       func(a, b int) int { return a + b },
+	"shortUser": shortUserID,
+	"join":      strings.Join,
 	"initial": func(s string) string {
 		for _, r := range s {
 			return string(r)
@@ -267,6 +272,13 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 	}
 	if a, ok := c.Locals("admin").(*store.Admin); ok {
 		p.Admin = a
+		// The badge is a hint: a failure to count shows no badge rather
+		// than no page.
+		n, err := s.st.UnansweredCount(c.UserContext())
+		if err != nil {
+			s.log.Warn("count unanswered conversations", "err", err)
+		}
+		p.Unanswered = n
 	}
 	if ok := c.Query("ok"); ok != "" && p.L.Has(ok) && p.Flash == "" {
 		p.Flash = p.L.T(ok)
