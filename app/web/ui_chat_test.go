@@ -89,12 +89,12 @@ func TestUIChatTemplatePicker(t *testing.T) {
 	chat := "/connections/" + c.id + "/chat/" + uid
 	b.wantPage(chat, 200, `id="reply-template"`, ">thanks</option>", ">two</option>")
 
-	st, body, _ := b.post(chat+"/reply", url.Values{"action": {"template"}, "template": {ids["thanks"]}})
+	st, body, _ := b.post(chat+"/template", url.Values{"template": {ids["thanks"]}})
 	if st != 200 || !strings.Contains(body, ">Aikoさん、Aiko 様 ありがとうございます</textarea>") || !strings.Contains(body, `id="reply-missing"`) {
 		t.Fatalf("picked template: %d\n%s", st, body)
 	}
 	// Several messages: shown as a preview and sent as rendered.
-	st, body, _ = b.post(chat+"/reply", url.Values{"action": {"template"}, "template": {ids["two"]}})
+	st, body, _ = b.post(chat+"/template", url.Values{"template": {ids["two"]}})
 	if st != 200 || !strings.Contains(body, `id="reply-preview"`) || !strings.Contains(body, "<p>Hi Aiko</p>") {
 		t.Fatalf("picked a two-message template: %d\n%s", st, body)
 	}
@@ -108,7 +108,7 @@ func TestUIChatTemplatePicker(t *testing.T) {
 	b.wantPage(chat, 200, "<p>Hi Aiko</p>", "<p>[sticker]</p>")
 
 	// No template chosen: said so, nothing sent.
-	if st, body, _ := b.post(chat+"/reply", url.Values{"action": {"template"}, "template": {""}}); st != 400 || !strings.Contains(body, "Choose a template") {
+	if st, body, _ := b.post(chat+"/template", url.Values{"template": {""}}); st != 400 || !strings.Contains(body, "Choose a template") {
 		t.Fatalf("no template chosen: %d", st)
 	}
 	// An image URL must be HTTPS.

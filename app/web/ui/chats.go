@@ -162,6 +162,21 @@ func (f replyForm) input(l *locale) (bridge.MessageInput, error) {
 	return bridge.MessageInput{Messages: raw}, nil
 }
 
+func replyFormOf(c *fiber.Ctx) replyForm {
+	return replyForm{Text: c.FormValue("text"), Messages: c.FormValue("messages"), Image: strings.TrimSpace(c.FormValue("image"))}
+}
+
+// replyTemplate answers the reply form's template button (its own address:
+// the form's double-submit guard disables the pressed button, whose name
+// and value would then not be sent).
+func (s *Server) replyTemplate(c *fiber.Ctx) error {
+	conn, err := s.connParam(c)
+	if err != nil {
+		return err
+	}
+	return s.pickTemplate(c, conn, c.Params("user"), replyFormOf(c))
+}
+
 // pickTemplate fills the reply form with a saved template rendered for
 // this friend: their HubSpot contact's properties when linked, and their
 // LINE name. Nothing is sent; the admin reads (and may edit) it first.

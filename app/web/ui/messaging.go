@@ -30,6 +30,7 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
 	app.Get("/chats", authed(s.inboxPage)...)
 	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
+	app.Post("/connections/:id/chat/:user/template", authed(s.replyTemplate)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
 	app.Get("/templates/new", authed(s.newTemplateForm)...)
@@ -84,7 +85,7 @@ func (s *Server) conversationsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, 0, "chat_list", &page{Title: "chat.title", Nav: "dash", Data: fiber.Map{"Conn": conn, "Conversations": cs}})
+	return s.render(c, 0, "chat_list", &page{Title: "chat.title", Nav: "chats", Data: fiber.Map{"Conn": conn, "Conversations": cs}})
 }
 
 type chatLine struct {
@@ -158,10 +159,7 @@ func (s *Server) reply(c *fiber.Ctx) error {
 		return err
 	}
 	user := c.Params("user")
-	form := replyForm{Text: c.FormValue("text"), Messages: c.FormValue("messages"), Image: strings.TrimSpace(c.FormValue("image"))}
-	if c.FormValue("action") == "template" {
-		return s.pickTemplate(c, conn, user, form)
-	}
+	form := replyFormOf(c)
 	in, err := form.input(s.locale(c))
 	if err != nil {
 		status, _ := response.StatusOf(err)
