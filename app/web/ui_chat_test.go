@@ -99,6 +99,10 @@ func TestUIChatTemplatePicker(t *testing.T) {
 		t.Fatalf("picked a two-message template: %d\n%s", st, body)
 	}
 	msgs := hiddenValue(t, body, "messages")
+	// A refused send keeps the template's messages, shown as before.
+	if st, body, _ := b.post(chat+"/reply", url.Values{"messages": {msgs}, "image": {"ftp://x/a.jpg"}}); st != 400 || !strings.Contains(body, "<p>Hi Aiko</p>") || hiddenValue(t, body, "messages") != msgs {
+		t.Fatalf("refused template send: %d\n%s", st, body)
+	}
 	if st, _, loc := b.post(chat+"/reply", url.Values{"messages": {msgs}, "idem": {"tpl-1"}}); st != 303 {
 		t.Fatalf("send the template: %d %s", st, loc)
 	}

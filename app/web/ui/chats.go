@@ -163,7 +163,13 @@ func (f replyForm) input(l *locale) (bridge.MessageInput, error) {
 }
 
 func replyFormOf(c *fiber.Ctx) replyForm {
-	return replyForm{Text: c.FormValue("text"), Messages: c.FormValue("messages"), Image: strings.TrimSpace(c.FormValue("image"))}
+	f := replyForm{Text: c.FormValue("text"), Messages: c.FormValue("messages"), Image: strings.TrimSpace(c.FormValue("image"))}
+	// A template's messages come back with a failed send: show them again.
+	var raw []json.RawMessage
+	if f.Messages != "" && json.Unmarshal([]byte(f.Messages), &raw) == nil {
+		f.Preview = messageSummary(raw)
+	}
+	return f
 }
 
 // replyTemplate answers the reply form's template button (its own address:
