@@ -443,7 +443,7 @@ func TestUIChatReply(t *testing.T) {
 	}
 
 	// Bad input and LINE refusing: clear errors, the text stays in the box.
-	if st, body, _ := b.post(chat+"/reply", url.Values{"text": {"  "}}); st != 400 || !strings.Contains(body, "a message is required") {
+	if st, body, _ := b.post(chat+"/reply", url.Values{"text": {"  "}}); st != 400 || !strings.Contains(body, "Write a reply, pick a template or give an image") {
 		t.Fatalf("empty reply: %d", st)
 	}
 	// LINE refuses (monthly quota used up): no retry would help; said so.

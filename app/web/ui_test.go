@@ -395,6 +395,29 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 	}
 }
 
+// TestOwnerNotLockedOutByOthersFailures: failures for the owner's email
+// from one address limit that address, not the owner signing in from
+// another one.
+func TestOwnerNotLockedOutByOthersFailures(t *testing.T) {
+	u := newUIEnv(t, envOpts{})
+	u.claim(t)
+	attacker := u.browser(t)
+	attacker.header = http.Header{"X-Forwarded-For": {"203.0.113.7"}}
+	for i := 0; i < 5; i++ {
+		if st, _ := attacker.login(adminEmail, fmt.Sprintf("wrong-password-%d", i)); st != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i, st)
+		}
+	}
+	if st, _ := attacker.login(adminEmail, "wrong-password-x"); st != 429 {
+		t.Fatalf("the failing address after 5 failures: %d, want 429", st)
+	}
+	admin := u.browser(t)
+	admin.header = http.Header{"X-Forwarded-For": {"198.51.100.20"}}
+	if st, _ := admin.login(adminEmail, adminPass); st != 303 {
+		t.Fatalf("the owner from another address: %d, want 303 (signed in)", st)
+	}
+}
+
 func pngIcon(t *testing.T) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
 	for i := range 8 {

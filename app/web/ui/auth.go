@@ -209,6 +209,45 @@ func (l *limiter) take(k limitKey, now time.Time) bool {
 	return true
 }
 
+// add counts one attempt for k and returns how many the window held
+// before it; it never refuses (the per-email count slows sign-ins down,
+// it does not lock the owner out).
+func (l *limiter) add(k limitKey, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) >= l.window {
+		l.sweep(now)
+	}
+	w, ok := l.hits[k]
+	if !ok || now.Sub(w.start) >= l.window {
+		if !ok && len(l.hits) >= l.maxKeys {
+			l.evict(now)
+		}
+		w = window{start: now}
+	}
+	prior := w.n
+	w.n++
+	l.hits[k] = w
+	return prior
+}
+
+// emailDelay is how long a sign-in for an email waits before its password
+// is checked, given the failures for that email from every address in the
+// window: nothing for the first few, then doubling up to a cap. It slows a
+// guesser spread over many addresses without refusing the owner, whose
+// right password from an address that has not failed still gets in.
+func emailDelay(prior int) time.Duration {
+	const free, first, most = 5, 250 * time.Millisecond, 4 * time.Second
+	if prior < free {
+		return 0
+	}
+	d := first
+	for i := free; i < prior && d < most; i++ {
+		d *= 2
+	}
+	return min(d, most)
+}
+
 // undo gives back one attempt counted by take.
 func (l *limiter) undo(k limitKey) {
 	l.mu.Lock()

@@ -324,3 +324,39 @@ func TestSetupRefusedWithoutClaim(t *testing.T) {
 		t.Fatalf("an admin was created without a setup link (%v)", err)
 	}
 }
+
+// TestSpreadGuessingSlowsButNeverLocksOut: failures for the owner's email
+// from many addresses make each later attempt for it wait longer, up to a
+// cap; the right password still signs in.
+func TestSpreadGuessingSlowsButNeverLocksOut(t *testing.T) {
+	const email, pw = "owner@example.com", "Tr0ub4dor&3-horse"
+	s, app := newAuthServer(t, email, pw)
+	var waited []time.Duration
+	s.ui.sleep = func(d time.Duration) { waited = append(waited, d) }
+	now := time.Now()
+	// Failures from other addresses, which this server only sees in the
+	// email's count.
+	for range 40 {
+		s.ui.byEmail.add(keyOf(email), now)
+	}
+	if st := postForm(t, app, "/login", url.Values{"email": {email}, "password": {pw}}); st != 303 {
+		t.Fatalf("right password after 40 failures elsewhere: %d, want 303", st)
+	}
+	if len(waited) != 1 || waited[0] != 4*time.Second {
+		t.Errorf("waited %v, want one 4s wait (the cap)", waited)
+	}
+	// The success clears the email's count: the next attempt does not wait.
+	waited = nil
+	postForm(t, app, "/login", url.Values{"email": {email}, "password": {"wrong"}})
+	if len(waited) != 0 {
+		t.Errorf("waited %v after the owner signed in, want none", waited)
+	}
+}
+
+func TestEmailDelay(t *testing.T) {
+	for prior, want := range map[int]time.Duration{0: 0, 4: 0, 5: 250 * time.Millisecond, 6: 500 * time.Millisecond, 9: 4 * time.Second, 1000: 4 * time.Second} {
+		if got := emailDelay(prior); got != want {
+			t.Errorf("emailDelay(%d) = %v, want %v", prior, got, want)
+		}
+	}
+}

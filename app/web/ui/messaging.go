@@ -27,7 +27,10 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 
 	app.Get("/connections/:id/chat", authed(s.conversationsPage)...)
 	app.Get("/connections/:id/chat/:user", authed(s.chatPage)...)
+	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
+	app.Get("/chats", authed(s.inboxPage)...)
 	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
+	app.Post("/connections/:id/chat/:user/template", authed(s.replyTemplate)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
 	app.Get("/templates/new", authed(s.newTemplateForm)...)
@@ -82,7 +85,7 @@ func (s *Server) conversationsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, 0, "chat_list", &page{Title: "chat.title", Nav: "dash", Data: fiber.Map{"Conn": conn, "Conversations": cs}})
+	return s.render(c, 0, "chat_list", &page{Title: "chat.title", Nav: "chats", Data: fiber.Map{"Conn": conn, "Conversations": cs}})
 }
 
 type chatLine struct {
@@ -90,7 +93,18 @@ type chatLine struct {
 	Lines []string
 }
 
-func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg, text string) error {
+// replyForm is the reply form's state, kept across a failed send or a
+// template pick so nothing typed is lost.
+type replyForm struct {
+	Text       string
+	Messages   string // rendered LINE message JSON from a template, instead of Text
+	Image      string // HTTPS URL of an image sent after the text
+	TemplateID int64
+	Preview    []string // what Messages shows as
+	Missing    []string // template placeholders this friend has no value for
+}
+
+func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, status int, errMsg string, form replyForm) error {
 	ctx := c.UserContext()
 	var before int64
 	if v := c.Query("before"); v != "" {
@@ -100,23 +114,17 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if err != nil {
 		return err
 	}
-	lines := make([]chatLine, 0, len(ms))
-	for _, m := range ms {
-		l := chatLine{ChatMessage: m}
-		if m.Direction == store.ChatOut && len(m.Messages) > 0 {
-			var raw []json.RawMessage
-			if json.Unmarshal(m.Messages, &raw) == nil {
-				l.Lines = messageSummary(raw)
-			}
-		}
-		if len(l.Lines) == 0 {
-			l.Lines = []string{m.Text}
-		}
-		lines = append(lines, l)
-	}
+	lines := chatLines(ms)
 	var older string
 	if len(ms) == chatPageSize {
 		older = strconv.FormatInt(ms[0].ID, 10)
+	}
+	// The newest message shown: the page polls for those after it. An
+	// older page (?before=) does not poll: new messages belong below the
+	// newest, which it does not show.
+	var last int64
+	for _, m := range ms {
+		last = max(last, m.ID)
 	}
 	fs, err := s.st.FriendsByUser(ctx, conn.ID, []string{userID})
 	if err != nil {
@@ -125,10 +133,15 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if status == 0 && fs[userID] == nil && len(ms) == 0 {
 		return fiber.NewError(fiber.StatusNotFound, "no such friend")
 	}
+	ts, err := s.msg.Templates(ctx)
+	if err != nil {
+		return err
+	}
 	hs := s.conns.HubSpotInfo(ctx)
-	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "dash", Error: errMsg, Data: fiber.Map{
+	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "chats", Error: errMsg, Data: fiber.Map{
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
-		"Text": text, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
+		"Form": form, "Templates": ts, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
+		"Last": last, "Poll": before == 0,
 	}})
 }
 
@@ -137,7 +150,7 @@ func (s *Server) chatPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.chatView(c, conn, c.Params("user"), 0, "", "")
+	return s.chatView(c, conn, c.Params("user"), 0, "", replyForm{})
 }
 
 func (s *Server) reply(c *fiber.Ctx) error {
@@ -145,13 +158,19 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	user, text := c.Params("user"), c.FormValue("text")
+	user := c.Params("user")
+	form := replyFormOf(c)
+	in, err := form.input(s.locale(c))
+	if err != nil {
+		status, _ := response.StatusOf(err)
+		return s.chatView(c, conn, user, status, s.userError(c, err), form)
+	}
 	// The form's one-time key makes a double click (or a resubmitted form)
 	// send once.
-	res, err := s.msg.Reply(c.UserContext(), conn.ID, user, messaging.MessageInput{Text: text}, c.FormValue("idem"))
+	res, err := s.msg.Reply(c.UserContext(), conn.ID, user, in, c.FormValue("idem"))
 	if err != nil {
 		status, _ := response.StatusOf(response.SendError(c, err))
-		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), text)
+		return s.chatView(c, conn, user, status, s.sendErrorText(c, err), form)
 	}
 	flash := "chat.sent_push"
 	switch {

@@ -84,8 +84,10 @@ type ui struct {
 	pages    map[string]*template.Template
 	claim    *setupClaim
 	claimed  atomic.Bool // an admin exists: the gate stops asking the database
-	byIP     *limiter
-	byEmail  *limiter
+	byIP     *limiter    // failures per client address: refuses
+	byPair   *limiter    // failures per (address, email): refuses
+	byEmail  *limiter    // failures per email from anywhere: only slows down
+	sleep    func(time.Duration)
 	setupURL string
 }
 
@@ -100,6 +102,9 @@ type page struct {
 	Nav     string
 	Version string
 	Data    any
+	// Unanswered is the menu's count of conversations waiting for an
+	// answer, across all connections (signed-in pages only).
+	Unanswered int64
 }
 
 func (s *Server) initUI() error {
@@ -144,7 +149,9 @@ func (s *Server) initUI() error {
 		}
 		pages[name] = t
 	}
-	s.ui = &ui{cat: cat, pages: pages, byIP: newLimiter(10, 15*time.Minute), byEmail: newLimiter(5, 15*time.Minute)}
+	s.ui = &ui{cat: cat, pages: pages,
+		byIP: newLimiter(10, 15*time.Minute), byPair: newLimiter(5, 15*time.Minute), byEmail: newLimiter(5, 15*time.Minute),
+		sleep: time.Sleep}
 	return nil
 }
 
@@ -156,7 +163,9 @@ var uiFuncs = template.FuncMap{
 		}
 		return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":       func(a, b int) int { return a + b },
+	"shortUser": shortUserID,
+	"join":      strings.Join,
 	"initial": func(s string) string {
 		for _, r := range s {
 			return string(r)
@@ -273,6 +282,13 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 	}
 	if a, ok := c.Locals("admin").(*store.Admin); ok {
 		p.Admin = a
+		// The badge is a hint: a failure to count shows no badge rather
+		// than no page.
+		n, err := s.st.UnansweredCount(c.UserContext())
+		if err != nil {
+			s.log.Warn("count unanswered conversations", "err", err)
+		}
+		p.Unanswered = n
 	}
 	if ok := c.Query("ok"); ok != "" && p.L.Has(ok) && p.Flash == "" {
 		p.Flash = p.L.T(ok)
@@ -499,22 +515,35 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	email = strings.ToLower(email)
 	data := fiber.Map{"Next": next, "Email": email}
 	now := time.Now()
-	ipKey, emailKey := keyOf(limitAddr(ip)), keyOf(email)
+	addr := limitAddr(ip)
+	ipKey, pairKey, emailKey := keyOf(addr), keyOf(addr+"\x00"+email), keyOf(email)
 	// The attempt is counted as a failure before the hash runs and given
 	// back if it was not one, so parallel attempts cannot all pass.
+	// Only the address and the (address, email) pair refuse: a per-email
+	// refusal would let anyone lock the owner out by failing on purpose.
 	if !s.ui.byIP.take(ipKey, now) {
 		s.log.Warn("sign-in rate limited", "ip", ip, "by", "address")
 		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
 	}
-	if !s.ui.byEmail.take(emailKey, now) {
+	if !s.ui.byPair.take(pairKey, now) {
 		s.ui.byIP.undo(ipKey)
-		s.log.Warn("sign-in rate limited", "ip", ip, "by", "email")
+		s.log.Warn("sign-in rate limited", "ip", ip, "by", "address and email")
 		return s.render(c, fiber.StatusTooManyRequests, "login", &page{L: l, Title: "login.title", Error: l.T("login.too_many"), Data: data})
+	}
+	giveBack := func() {
+		s.ui.byIP.undo(ipKey)
+		s.ui.byPair.undo(pairKey)
+		s.ui.byEmail.undo(emailKey)
+	}
+	// Failures for this email from many addresses slow every attempt for
+	// it down (outside the hash gate, which the wait must not occupy).
+	if d := emailDelay(s.ui.byEmail.add(emailKey, now)); d > 0 {
+		s.log.Warn("sign-in slowed down", "ip", ip, "by", "email", "delay", d)
+		s.ui.sleep(d)
 	}
 	a, err := s.st.AdminByEmail(c.UserContext(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.ui.byIP.undo(ipKey)
-		s.ui.byEmail.undo(emailKey)
+		giveBack()
 		return err
 	}
 	phc := dummyHash
@@ -524,8 +553,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	pw := c.FormValue("password")
 	ok := false
 	if !argonGate.run(func() { ok = checkPassword(phc, pw) }) {
-		s.ui.byIP.undo(ipKey)
-		s.ui.byEmail.undo(emailKey)
+		giveBack()
 		s.log.Warn("sign-in refused: too many at once", "ip", ip)
 		return s.busy(c, fiber.StatusServiceUnavailable, "login", "login.title", data)
 	}
@@ -534,6 +562,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnauthorized, "login", &page{L: l, Title: "login.title", Error: l.T("login.bad"), Data: data})
 	}
 	s.ui.byIP.undo(ipKey)
+	s.ui.byPair.reset(pairKey)
 	s.ui.byEmail.reset(emailKey)
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
