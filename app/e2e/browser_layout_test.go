@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"linehub/app/hubspot/hubspottest"
+	"linehub/app/line"
+	"linehub/app/line/linetest"
+)
+
+// TestBrowserNarrowScreen visits every page the navigation reaches, in
+// both languages, on a 375-px-wide phone, with the long unbroken texts a
+// shop's data holds (a connection name, a friend's last message): no page
+// may be wider than the screen, since a sideways-scrolling page hides
+// its buttons and columns.
+func TestBrowserNarrowScreen(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := newEnv(t, envOptions{HubSpot: hubspottest.Options{TimeZone: "Asia/Tokyo"}})
+	b := newBrowser(t, e, chromium)
+	b.setUp("owner@example.com", "Tr0ub4dor&3-horse")
+
+	long := strings.Repeat("LongShopName", 8) // the 100-byte limit
+	friend := linetest.NewUserID()
+	c := e.connectWith(long, true, func(token string) {
+		e.LINE.AddFriend(token, line.Profile{UserID: friend, DisplayName: strings.Repeat("山田太郎Yamada", 8)})
+	})
+	now := time.Now()
+	if st := e.deliver(c, linetest.FollowEvent(friend, false, now.Add(-time.Minute)),
+		linetest.TextMessageEvent(friend, strings.Repeat("https://example.com/a-very-long-link-without-breaks/", 8)+" 予約をお願いします", now)); st != 200 {
+		t.Fatalf("deliver: %d", st)
+	}
+	e.settled()
+	var run struct {
+		RunID int64 `json:"run_id"`
+	}
+	if st := e.api("POST", fmt.Sprintf("/connections/%d/import", c.ID), nil, &run); st != 202 || run.RunID == 0 {
+		t.Fatalf("import: %d %+v", st, run)
+	}
+	var tpl struct {
+		ID int64 `json:"id"`
+	}
+	if st := e.api("POST", "/templates", map[string]string{"name": "welcome", "text": "こんにちは {{firstname}} さん、" + strings.Repeat("お知らせ", 30)}, &tpl); st != 201 {
+		t.Fatalf("template: %d", st)
+	}
+
+	pages := []string{
+		"/",
+		fmt.Sprintf("/connections/%d", c.ID),
+		fmt.Sprintf("/connections/%d/friends", c.ID),
+		fmt.Sprintf("/connections/%d/chat", c.ID),
+		fmt.Sprintf("/connections/%d/chat/%s", c.ID, friend),
+		"/broadcasts",
+		"/templates",
+		fmt.Sprintf("/templates/%d", tpl.ID),
+		"/jobs",
+		fmt.Sprintf("/jobs/runs/%d", run.RunID),
+		"/settings",
+		"/tokens",
+	}
+	b.run("phone viewport", chromedp.EmulateViewport(375, 740, func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+		p.Mobile = true
+	}))
+	for _, lang := range []string{"ja", "en"} {
+		b.run("language "+lang, chromedp.Navigate(e.url("/lang/"+lang+"?back=/")), chromedp.WaitVisible(chromedp.ID("connect")))
+		for _, p := range pages {
+			b.run(lang+" "+p, chromedp.Navigate(e.url(p)), chromedp.WaitReady("footer"))
+			width, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("h1") ? "" : document.body.innerText.slice(0, 200)`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dir := os.Getenv("NARROW_SHOTS"); dir != "" {
+				buf, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%s.jpg", lang, strings.ReplaceAll(p, "/", "_"))), buf, 0o644)
+			}
+			if status != "" {
+				t.Errorf("%s %s: not a page: %q", lang, p, status)
+			}
+			if width > 375 {
+				t.Errorf("%s %s: the page is %d px wide on a 375 px screen", lang, p, width)
+			}
+		}
+	}
+}
