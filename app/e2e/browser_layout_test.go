@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,9 +78,14 @@ func TestBrowserNarrowScreen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dir := os.Getenv("NARROW_SHOTS"); dir != "" {
-				buf, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
-				os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%s.jpg", lang, strings.ReplaceAll(p, "/", "_"))), buf, 0o644)
+			// Short labels stay on one line: "フォロー中" must not
+			// become a column of single characters.
+			broken, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](brokenLabelsJS))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(broken) > 0 {
+				t.Errorf("%s %s: labels broken over lines: %q", lang, p, broken)
 			}
 			if status != "" {
 				t.Errorf("%s %s: not a page: %q", lang, p, status)
@@ -93,3 +96,13 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		}
 	}
 }
+
+// brokenLabelsJS lists the table headings, buttons and state labels
+// whose text wraps.
+const brokenLabelsJS = `Array.from(document.querySelectorAll("th, button, .button, .state, td .ok, td .muted")).filter(function (el) {
+  var t = Array.from(el.childNodes).find(function (n) { return n.nodeType === 3 && n.textContent.trim() !== ""; });
+  if (!t || el.offsetParent === null) return false;
+  var r = document.createRange(); r.selectNodeContents(t);
+  var tops = new Set(Array.from(r.getClientRects()).map(function (c) { return Math.round(c.top); }));
+  return tops.size > 1;
+}).map(function (el) { return el.textContent.trim(); })`

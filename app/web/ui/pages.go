@@ -162,8 +162,7 @@ func chart(l *locale, title, typ, color string, days []store.DayCount, since tim
 	esc := template.HTMLEscapeString
 	label := func(i int) string { return since.AddDate(0, 0, i).Format("1/2") }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<figure class="chart" data-chart="%s"><figcaption><span>%s <b>%d</b></span><span class="small muted">%s</span></figcaption>`,
-		typ, esc(title), total, esc(l.T("chart.days")))
+	fmt.Fprintf(&b, `<figure class="chart" data-chart="%s"><figcaption>%s <b>%d</b></figcaption>`, typ, esc(title), total)
 	if total == 0 {
 		fmt.Fprintf(&b, `<p class="chart-empty">%s</p></figure>`, esc(l.T("chart.empty")))
 		return template.HTML(b.String())
@@ -198,7 +197,11 @@ func chart(l *locale, title, typ, color string, days []store.DayCount, since tim
 			x0+float64(i)*bw+1, y1-h, bw-2, h, color, label(i), n)
 	}
 	for _, i := range []int{0, 7, 14, 21, chartDays - 1} {
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="112" text-anchor="middle">%s</text>`, x0+(float64(i)+.5)*bw, label(i))
+		x, anchor := x0+(float64(i)+.5)*bw, "middle"
+		if i == chartDays-1 {
+			x, anchor = x1, "end" // inside the picture
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="114" text-anchor="%s">%s</text>`, x, anchor, label(i))
 	}
 	fmt.Fprintf(&b, `</svg><details><summary>%s</summary><table><thead><tr><th>%s</th><th>%s</th></tr></thead><tbody>`,
 		esc(l.T("chart.values")), esc(l.T("chart.day")), esc(l.T("chart.count")))
