@@ -106,3 +106,64 @@ func TestUIDashboardCharts(t *testing.T) {
 	b.get("/lang/ja")
 	b.wantPage("/", 200, "未設定", "まだデータがありません", "数値を表で見る")
 }
+
+var (
+	formTagRE = regexp.MustCompile(`<(/?)(label|input|textarea|select)\b([^>]*)>`)
+	attrRE    = regexp.MustCompile(`([\w-]+)="([^"]*)"`)
+)
+
+// unlabelled lists the form fields of a page that have no name a screen
+// reader can say: not inside a <label>, no <label for>, no aria-label.
+func unlabelled(body string) []string {
+	labelFor := map[string]bool{}
+	for _, m := range regexp.MustCompile(`<label[^>]*\bfor="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+		labelFor[m[1]] = true
+	}
+	var out []string
+	depth := 0
+	for _, m := range formTagRE.FindAllStringSubmatch(body, -1) {
+		if m[2] == "label" {
+			if m[1] == "/" {
+				depth--
+			} else {
+				depth++
+			}
+			continue
+		}
+		attrs := map[string]string{}
+		for _, a := range attrRE.FindAllStringSubmatch(m[3], -1) {
+			attrs[a[1]] = a[2]
+		}
+		if m[1] == "/" || attrs["type"] == "hidden" || depth > 0 || attrs["aria-label"] != "" || labelFor[attrs["id"]] {
+			continue
+		}
+		out = append(out, m[2]+"#"+attrs["id"]+" name="+attrs["name"]) // not the value: it may be a secret
+	}
+	return out
+}
+
+// Every page starts with a link past the menu, and every field has a name.
+func TestUISkipLinkAndLabels(t *testing.T) {
+	u, b, c := messagingUI(t)
+	uid := linetest.NewUserID()
+	u.friendWithContact(c, uid, "Hanako")
+	b.get("/tokens")
+	_, created, _ := b.post("/tokens", url.Values{"name": {"reports"}})
+	if !strings.Contains(created, `id="new-token"`) {
+		t.Fatalf("token not created:\n%s", created)
+	}
+	if bad := unlabelled(created); len(bad) > 0 {
+		t.Errorf("/tokens after creating a token: fields without a label: %q", bad)
+	}
+	for _, lang := range []string{"en", "ja"} {
+		b.get("/lang/" + lang)
+		for _, p := range []string{"/", "/connections/" + c.id, "/connections/" + c.id + "/friends", "/connections/" + c.id + "/chat",
+			"/connections/" + c.id + "/chat/" + uid, "/connections/" + c.id + "/workflow", "/broadcasts", "/templates", "/templates/new",
+			"/jobs", "/settings", "/tokens"} {
+			body := b.wantPage(p, 200, `<a class="skip" href="#main">`, `<main id="main"`)
+			if bad := unlabelled(body); len(bad) > 0 {
+				t.Errorf("%s %s: fields without a label: %q", lang, p, bad)
+			}
+		}
+	}
+}
