@@ -48,6 +48,15 @@ func TestBrowserNarrowScreen(t *testing.T) {
 	if st := e.api("POST", "/templates", map[string]string{"name": "welcome", "text": "こんにちは {{firstname}} さん、" + strings.Repeat("お知らせ", 30)}, &tpl); st != 201 {
 		t.Fatalf("template: %d", st)
 	}
+	// A broadcast scheduled for tomorrow, to a list with a long name.
+	list := e.HS.AddList(strings.Repeat("VIPCustomersList", 6), nil)
+	var bc struct {
+		ID int64 `json:"id"`
+	}
+	if st := e.api("POST", fmt.Sprintf("/connections/%d/broadcasts", c.ID), map[string]string{"list_id": list,
+		"text": strings.Repeat("セール開催中", 40), "scheduled_at": now.Add(24 * time.Hour).Format(time.RFC3339)}, &bc); st != 201 || bc.ID == 0 {
+		t.Fatalf("broadcast: %d %+v", st, bc)
+	}
 
 	pages := []string{
 		"/",
@@ -56,6 +65,10 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		fmt.Sprintf("/connections/%d/chat", c.ID),
 		fmt.Sprintf("/connections/%d/chat/%s", c.ID, friend),
 		"/broadcasts",
+		fmt.Sprintf("/broadcasts/%d", bc.ID),
+		fmt.Sprintf("/connections/%d/workflow", c.ID),
+		"/connections/new",
+		"/templates/new",
 		"/templates",
 		fmt.Sprintf("/templates/%d", tpl.ID),
 		"/jobs",
