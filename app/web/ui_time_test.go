@@ -55,7 +55,7 @@ func TestUITimesInPortalZone(t *testing.T) {
 	if len(bs) != 1 || bs[0].ScheduledAt == nil || !bs[0].ScheduledAt.Equal(want) {
 		t.Fatalf("scheduled at %v, want %v (10:00 in Tokyo)", bs[0].ScheduledAt, want.UTC())
 	}
-	b.wantPage(loc, 200, "scheduled for "+day+"\u00a010:00")
+	b.wantPage(loc, 200, "scheduled for <time datetime=\""+want.Format(time.RFC3339)+"\">"+day+"\u00a010:00</time>")
 	b.wantPage("/broadcasts", 200, day+"\u00a010:00")
 }
 

@@ -151,21 +151,22 @@ func (s *Server) initUI() error {
 // portal's zone without naming it: the layout names it once per page.
 func (s *Server) templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"when": func(t *time.Time) string {
+		"when": func(t *time.Time) template.HTML {
 			if t == nil || t.IsZero() {
 				return "—"
 			}
-			return s.localTime(*t)
+			return s.timeTag(*t)
 		},
-		"ms": func(ms int64) string {
+		"ms": func(ms int64) template.HTML {
 			if ms == 0 {
 				return "—"
 			}
-			return s.localTime(time.UnixMilli(ms))
+			return s.timeTag(time.UnixMilli(ms))
 		},
-		"at":   s.localTime,
-		"zone": func() string { return zoneName(s.zone(), time.Now()) },
-		"add":  func(a, b int) int { return a + b },
+		"at":     s.timeTag,
+		"atText": s.localTime, // for a time inside a translated sentence
+		"zone":   func() string { return zoneName(s.zone(), time.Now()) },
+		"add":    func(a, b int) int { return a + b },
 		"initial": func(s string) string {
 			for _, r := range s {
 				return string(r)
@@ -190,10 +191,20 @@ func (s *Server) zone() *time.Location {
 	return time.UTC
 }
 
-// localTime is a time as the pages show it. The no-break space keeps
-// date and time on one line in narrow table cells.
+// localTime is a time as the pages show it, as text.
 func (s *Server) localTime(t time.Time) string {
-	return t.In(s.zone()).Format("2006-01-02\u00a015:04")
+	return t.In(s.zone()).Format(timeLayout)
+}
+
+// timeLayout is how pages show a time. The no-break space keeps date and
+// time together where text wraps.
+const timeLayout = "2006-01-02\u00a015:04"
+
+// timeTag is a time as a <time> element, which the stylesheet keeps on
+// one line, with the exact instant for machines.
+func (s *Server) timeTag(t time.Time) template.HTML {
+	t = t.In(s.zone())
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format(timeLayout) + `</time>`)
 }
 
 // zoneName names a zone for people: its IANA name and, where one exists,
