@@ -22,6 +22,10 @@ func (b *Registry) CheckHubSpot(ctx context.Context) error {
 	return err
 }
 
+// TimeZone is the HubSpot account's time zone (the portal's, in which its
+// users read times), nil until linehub has read the account's details.
+func (b *Registry) TimeZone() *time.Location { return b.hs.TimeZone() }
+
 // learnAccount asks HubSpot, with the live client, for the account's time
 // zone (the daily limit resets at its midnight; the client assumes UTC
 // until told) and portal id (the dashboard links contacts with it), which

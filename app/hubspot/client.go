@@ -97,6 +97,7 @@ type Client struct {
 	budget     int // from tier or Config.Budget
 	headerMax  int // budget HubSpot announced in X-HubSpot-RateLimit-Max, scaled to window; 0 unknown
 	loc        *time.Location
+	locKnown   bool // loc came from the account, not the UTC default
 	dailyUntil time.Time
 	now        func() time.Time
 
@@ -276,8 +277,19 @@ func (c *Client) SetTimeZone(name string) {
 		return
 	}
 	c.mu.Lock()
-	c.loc = loc
+	c.loc, c.locKnown = loc, true
 	c.mu.Unlock()
+}
+
+// TimeZone is the account's time zone, nil until AccountDetails or
+// SetTimeZone has told it.
+func (c *Client) TimeZone() *time.Location {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.locKnown {
+		return nil
+	}
+	return c.loc
 }
 
 // response is a finished HTTP exchange; 4xx answers are returned to the

@@ -226,7 +226,8 @@ func (s *Store) PruneInbox(ctx context.Context, cutoff time.Time) (int64, error)
 	}
 }
 
-// DayCount is the number of events of one type on one UTC day.
+// DayCount is the number of events of one type on one day (UTC unless
+// asked for another zone).
 type DayCount struct {
 	Day   string // YYYY-MM-DD
 	Type  string
@@ -236,6 +237,11 @@ type DayCount struct {
 // EventsPerDay counts inbox events by type and UTC day since a time, for
 // the dashboard's charts (0 = all connections).
 func (s *Store) EventsPerDay(ctx context.Context, connectionID int64, since time.Time) ([]DayCount, error) {
+	return s.EventsPerDayIn(ctx, connectionID, since, time.UTC)
+}
+
+// EventsPerDayIn is EventsPerDay with days that begin at midnight in loc.
+func (s *Store) EventsPerDayIn(ctx context.Context, connectionID int64, since time.Time, loc *time.Location) ([]DayCount, error) {
 	var rows []struct {
 		Timestamp int64
 		Type      string
@@ -251,7 +257,7 @@ func (s *Store) EventsPerDay(ctx context.Context, connectionID int64, since time
 	idx := map[[2]string]int{}
 	var out []DayCount
 	for _, r := range rows {
-		k := [2]string{time.UnixMilli(r.Timestamp).UTC().Format("2006-01-02"), r.Type}
+		k := [2]string{time.UnixMilli(r.Timestamp).In(loc).Format("2006-01-02"), r.Type}
 		if i, ok := idx[k]; ok {
 			out[i].Count++
 			continue

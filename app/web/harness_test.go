@@ -44,6 +44,7 @@ type envOpts struct {
 	Tier              string
 	MaxConnections    int
 	HubSpotScopes     []string // nil: the token may do everything
+	HubSpotTimeZone   string   // the account's time zone ("" = UTC)
 	// NoPublicURL leaves public_url unset (UI tests: the wizard sets it).
 	NoPublicURL bool
 }
@@ -70,7 +71,8 @@ type env struct {
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), vars: map[string]string{}}
-	e.hs = hubspottest.New(hubspottest.Options{Token: hubspotToken, PortalID: portalID, RatePer10s: -1, SearchPerSec: -1, Scopes: o.HubSpotScopes})
+	e.hs = hubspottest.New(hubspottest.Options{Token: hubspotToken, PortalID: portalID, RatePer10s: -1, SearchPerSec: -1, Scopes: o.HubSpotScopes,
+		TimeZone: o.HubSpotTimeZone})
 	t.Cleanup(e.hs.Close)
 	e.ln = linetest.New(linetest.Options{})
 	t.Cleanup(e.ln.Close)

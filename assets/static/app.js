@@ -54,11 +54,7 @@ document.querySelectorAll("a[data-back]").forEach(function (a) {
   setTimeout(poll, 1000);
 })();
 
-// messaging: the composer's schedule field is read in the
-// browser's time zone; a running broadcast's report follows its progress.
-document.querySelectorAll("[data-tz]").forEach(function (i) {
-  i.value = -new Date().getTimezoneOffset();
-});
+// messaging: a running broadcast's report follows its progress.
 // A form marked data-once submits once: a double click must not answer a
 // friend twice.
 document.querySelectorAll("form[data-once]").forEach(function (f) {

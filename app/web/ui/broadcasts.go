@@ -24,8 +24,7 @@ type broadcastForm struct {
 	ConnID     int64
 	TemplateID string
 	Text       string
-	At         string // datetime-local value; "" sends now
-	TZ         int    // the browser's offset east of UTC in minutes (app.js); 0 without JS
+	At         string // datetime-local value in the dashboard's zone; "" sends now
 }
 
 func readBroadcastForm(c *fiber.Ctx) broadcastForm {
@@ -33,7 +32,6 @@ func readBroadcastForm(c *fiber.Ctx) broadcastForm {
 		Text: c.FormValue("text"), At: strings.TrimSpace(c.FormValue("scheduled_at"))}
 	f.ListID, f.ListName, _ = strings.Cut(c.FormValue("list"), "|")
 	f.ConnID, _ = strconv.ParseInt(c.FormValue("connection"), 10, 64)
-	f.TZ, _ = strconv.Atoi(c.FormValue("tz_offset"))
 	return f
 }
 
@@ -46,16 +44,14 @@ func (f broadcastForm) ListValue() string {
 	return f.ListID + "|" + f.ListName
 }
 
-// scheduledAt reads the schedule field in the browser's time zone.
-func (f broadcastForm) scheduledAt() (*time.Time, error) {
+// scheduledAt reads the schedule field in loc, the zone every page shows
+// times in, so a time typed as shown means what it says.
+func (f broadcastForm) scheduledAt(loc *time.Location) (*time.Time, error) {
 	if f.At == "" {
 		return nil, nil
 	}
-	if f.TZ < -14*60 || f.TZ > 14*60 {
-		f.TZ = 0
-	}
 	const layout = "2006-01-02T15:04" // what <input type="datetime-local"> sends
-	at, err := time.ParseInLocation(layout, f.At, time.FixedZone("", f.TZ*60))
+	at, err := time.ParseInLocation(layout, f.At, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +192,7 @@ func (s *Server) broadcastSubmit(c *fiber.Ctx) error {
 	var at *time.Time
 	if action == "schedule" {
 		var err error
-		if at, err = f.scheduledAt(); err != nil || at == nil {
+		if at, err = f.scheduledAt(s.zone()); err != nil || at == nil {
 			return fail(fiber.StatusBadRequest, l.T("broadcast.bad_time"))
 		}
 		if !at.After(time.Now()) {

@@ -162,11 +162,11 @@ func thousands(n int64) string {
 func jobTitle(l *locale, job string) string { return l.T("jobs.name_" + job) }
 
 // runningMsg says which run is in the way of a button press.
-func runningMsg(l *locale, job string, run *store.JobRun) string {
+func (s *Server) runningMsg(l *locale, job string, run *store.JobRun) string {
 	if run == nil || run.ID == 0 {
 		return l.T("jobs.already_running", jobTitle(l, job))
 	}
-	return l.T("jobs.already_running_run", jobTitle(l, job), run.ID, run.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	return l.T("jobs.already_running_run", jobTitle(l, job), run.ID, s.localTime(run.StartedAt))
 }
 
 // deadRow is one dead letter with the names to show.
@@ -314,7 +314,7 @@ func (s *Server) runJob(c *fiber.Ctx) error {
 	}
 	run, err := jobrun.Start(s.jobs, name, jobs.TriggerDashboard)
 	if errors.Is(err, jobs.ErrRunning) {
-		return s.jobsView(c, fiber.StatusConflict, runningMsg(l, name, run))
+		return s.jobsView(c, fiber.StatusConflict, s.runningMsg(l, name, run))
 	}
 	if err != nil {
 		status, _ := response.StatusOf(err)
@@ -347,7 +347,7 @@ func (s *Server) connectionJob(job string) fiber.Handler {
 		}
 		run, err := jobrun.StartConnection(s.jobs, conn, job, jobs.TriggerDashboard)
 		if errors.Is(err, jobs.ErrRunning) {
-			return fail(fiber.StatusConflict, runningMsg(l, job, run))
+			return fail(fiber.StatusConflict, s.runningMsg(l, job, run))
 		}
 		if err != nil {
 			status, _ := response.StatusOf(err)
@@ -395,7 +395,7 @@ func (s *Server) importView(ctx context.Context, l *locale, conn *store.Connecti
 	}
 	if p.FinishedAt != nil {
 		took := fmtDuration(l, p.FinishedAt.Sub(p.StartedAt))
-		at := p.FinishedAt.UTC().Format("2006-01-02 15:04 UTC")
+		at := s.localTime(*p.FinishedAt)
 		switch p.State {
 		case store.ImportDone:
 			v.Result = l.T("import.done", thousands(p.Total), at, took)

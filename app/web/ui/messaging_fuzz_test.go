@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParseProps reads the template editor's sample properties: any text
@@ -19,14 +20,15 @@ func FuzzParseProps(f *testing.F) {
 	})
 }
 
-// FuzzScheduledAt reads the composer's schedule field and time zone: what
-// parses must print back as typed in that zone.
+// FuzzScheduledAt reads the composer's schedule field in a zone (tz:
+// minutes east of UTC): what parses must print back as typed in that zone.
 func FuzzScheduledAt(f *testing.F) {
 	f.Add("2026-12-01T09:00", 540)
 	f.Add("2026-02-30T25:61", -99999)
 	f.Add("", 0)
 	f.Fuzz(func(t *testing.T, at string, tz int) {
-		got, err := broadcastForm{At: at, TZ: tz}.scheduledAt()
+		tz %= 14 * 60
+		got, err := broadcastForm{At: at}.scheduledAt(time.FixedZone("", tz*60))
 		if err != nil || got == nil {
 			return
 		}

@@ -74,6 +74,9 @@ type card struct {
 	Stats   store.FriendStats
 	HasIcon bool
 	Badges  cardBadges
+	// NotSetUp: a channel secret or access token is missing, so LINE's
+	// events cannot arrive or be checked yet.
+	NotSetUp bool
 }
 
 func (s *Server) dashboard(c *fiber.Ctx) error {
@@ -98,10 +101,13 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil, Badges: badges})
+		cards = append(cards, card{Conn: cn, Stats: st, HasIcon: ierr == nil, Badges: badges,
+			NotSetUp: cn.SecretLast4 == "" || cn.TokenLast4 == ""})
 	}
-	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -29)
-	days, err := s.st.EventsPerDay(ctx, 0, since)
+	loc := s.zone()
+	now := time.Now().In(loc)
+	since := time.Date(now.Year(), now.Month(), now.Day()-29, 0, 0, 0, 0, loc)
+	days, err := s.st.EventsPerDayIn(ctx, 0, since, loc)
 	if err != nil {
 		return err
 	}
@@ -117,45 +123,95 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
 		"Charts": []template.HTML{
-			chart(l.T("chart.follows"), "follow", "#06c755", days, since),
-			chart(l.T("chart.unfollows"), "unfollow", "#d1242f", days, since),
-			chart(l.T("chart.messages"), "message", "#0969da", days, since),
+			chart(l, l.T("chart.follows"), "follow", "#06833a", days, since),
+			chart(l, l.T("chart.unfollows"), "unfollow", "#d1242f", days, since),
+			chart(l, l.T("chart.messages"), "message", "#0969da", days, since),
 		},
 	}})
 }
 
-// chart draws one 30-day bar chart as inline SVG.
-func chart(title, typ, color string, days []store.DayCount, since time.Time) template.HTML {
-	counts := make([]int, 30)
+// chartDays is how many days a dashboard chart shows, today last.
+const chartDays = 30
+
+// chart draws one 30-day bar chart as inline SVG with a y scale, dates
+// under the bars, and the numbers as a table for touch screens and
+// screen readers; without events it says so instead. since is the first
+// day's midnight in the zone the days are counted in.
+func chart(l *locale, title, typ, color string, days []store.DayCount, since time.Time) template.HTML {
+	counts := make([]int, chartDays)
 	for _, d := range days {
 		if d.Type != typ {
 			continue
 		}
-		t, err := time.Parse("2006-01-02", d.Day)
+		t, err := time.ParseInLocation("2006-01-02", d.Day, since.Location())
 		if err != nil {
 			continue
 		}
-		if i := int(t.Sub(since) / (24 * time.Hour)); i >= 0 && i < 30 {
-			counts[i] += d.Count
+		// Dates, not durations: a day across a DST change is not 24 h.
+		for i := range counts {
+			if day := since.AddDate(0, 0, i); day.Year() == t.Year() && day.YearDay() == t.YearDay() {
+				counts[i] += d.Count
+				break
+			}
 		}
 	}
-	max, total := 1, 0
+	peak, total := 0, 0
 	for _, n := range counts {
 		total += n
-		if n > max {
-			max = n
+		peak = max(peak, n)
+	}
+	esc := template.HTMLEscapeString
+	label := func(i int) string { return since.AddDate(0, 0, i).Format("1/2") }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<figure class="chart" data-chart="%s"><figcaption>%s <b>%d</b></figcaption>`, typ, esc(title), total)
+	if total == 0 {
+		fmt.Fprintf(&b, `<p class="chart-empty">%s</p></figure>`, esc(l.T("chart.empty")))
+		return template.HTML(b.String())
+	}
+	// A scale of at least 5 keeps one event from looking like a flood.
+	top := max(5, peak)
+	if top > 5 {
+		step := 5
+		for top > step*5 {
+			step *= 2
+		}
+		top = (top + step - 1) / step * step
+	}
+	const x0, x1, y0, y1 = 28.0, 316.0, 6.0, 96.0 // plot area in the viewBox
+	bw := (x1 - x0) / chartDays
+	fmt.Fprintf(&b, `<svg viewBox="0 0 320 118" role="img" aria-label="%s">`, esc(fmt.Sprintf("%s: %d (%s %s–%s)", title, total, l.T("chart.days"), label(0), label(chartDays-1))))
+	for _, v := range []int{0, top / 2, top} {
+		y := y1 - float64(v)/float64(top)*(y1-y0)
+		stroke := "#eaeef2" // grid line
+		if v == 0 {
+			stroke = "#8c959f" // the axis
+		}
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="%s"/><text class="axis" x="%.0f" y="%.1f" text-anchor="end">%d</text>`,
+			x0, y+.5, x1, y+.5, stroke, x0-4, y+3, v)
+	}
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		h := float64(n) / float64(top) * (y1 - y0)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %d</title></rect>`,
+			x0+float64(i)*bw+1, y1-h, bw-2, h, color, label(i), n)
+	}
+	for _, i := range []int{0, 7, 14, 21, chartDays - 1} {
+		x, anchor := x0+(float64(i)+.5)*bw, "middle"
+		if i == chartDays-1 {
+			x, anchor = x1, "end" // inside the picture
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="114" text-anchor="%s">%s</text>`, x, anchor, label(i))
+	}
+	fmt.Fprintf(&b, `</svg><details><summary>%s</summary><table><thead><tr><th>%s</th><th>%s</th></tr></thead><tbody>`,
+		esc(l.T("chart.values")), esc(l.T("chart.day")), esc(l.T("chart.count")))
+	for i, n := range counts {
+		if n > 0 {
+			fmt.Fprintf(&b, `<tr><td>%s</td><td>%d</td></tr>`, since.AddDate(0, 0, i).Format("2006-01-02"), n)
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<figure class="chart"><figcaption>%s <b>%d</b></figcaption><svg viewBox="0 0 300 80" role="img" aria-label="%s" preserveAspectRatio="none">`,
-		template.HTMLEscapeString(title), total, template.HTMLEscapeString(title))
-	fmt.Fprintf(&b, `<line x1="0" y1="79.5" x2="300" y2="79.5" stroke="#d0d7de"/>`)
-	for i, n := range counts {
-		h := float64(n) / float64(max) * 76
-		day := since.AddDate(0, 0, i).Format("01-02")
-		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="8" height="%.1f" fill="%s"><title>%s: %d</title></rect>`, i*10+1, 79-h, h, color, day, n)
-	}
-	b.WriteString(`</svg></figure>`)
+	b.WriteString(`</tbody></table></details></figure>`)
 	return template.HTML(b.String())
 }
 

@@ -89,6 +89,9 @@ type ui struct {
 	byEmail  *limiter    // failures per email from anywhere: only slows down
 	sleep    func(time.Duration)
 	setupURL string
+	// jobsZone is where times are shown until HubSpot has told the
+	// portal's time zone: the zone the job schedules are read in.
+	jobsZone *time.Location
 }
 
 // page is what every template receives.
@@ -135,7 +138,7 @@ func (s *Server) initUI() error {
 		if err != nil {
 			return err
 		}
-		t, err := template.New("layout").Funcs(uiFuncs).Parse(string(layout))
+		t, err := template.New("layout").Funcs(s.templateFuncs()).Parse(string(layout))
 		for _, p := range partials {
 			if err == nil {
 				_, err = t.Parse(p)
@@ -151,31 +154,89 @@ func (s *Server) initUI() error {
 	}
 	s.ui = &ui{cat: cat, pages: pages,
 		byIP: newLimiter(10, 15*time.Minute), byPair: newLimiter(5, 15*time.Minute), byEmail: newLimiter(5, 15*time.Minute),
-		sleep: time.Sleep}
+		sleep: time.Sleep, jobsZone: time.UTC}
+	if s.cfg != nil {
+		if loc, err := s.cfg.Jobs.Location(); err == nil {
+			s.ui.jobsZone = loc
+		}
+	}
 	return nil
 }
 
-var uiFuncs = template.FuncMap{
-	"when": when,
-	"ms": func(ms int64) string {
-		if ms == 0 {
-			return "—"
-		}
-		return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
-	},
-	"add":       func(a, b int) int { return a + b },
-	"shortUser": shortUserID,
-	"join":      strings.Join,
-	"initial": func(s string) string {
-		for _, r := range s {
-			return string(r)
-		}
-		return "?"
-	},
-	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+// templateFuncs are the helpers of every page. Times are shown in the
+// portal's zone without naming it: the layout names it once per page.
+func (s *Server) templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t *time.Time) template.HTML {
+			if t == nil || t.IsZero() {
+				return "—"
+			}
+			return s.timeTag(*t)
+		},
+		"ms": func(ms int64) template.HTML {
+			if ms == 0 {
+				return "—"
+			}
+			return s.timeTag(time.UnixMilli(ms))
+		},
+		"at":        s.timeTag,
+		"atText":    s.localTime, // for a time inside a translated sentence
+		"zone":      func() string { return zoneName(s.zone(), time.Now()) },
+		"add":       func(a, b int) int { return a + b },
+		"shortUser": shortUserID,
+		"join":      strings.Join,
+		"initial": func(s string) string {
+			for _, r := range s {
+				return string(r)
+			}
+			return "?"
+		},
+	}
 }
 
-// when shows a time the way every page does; "—" for none.
+// zone is where the dashboard shows and reads times: the HubSpot portal's
+// time zone (its users think in it), else the job schedules' zone, else
+// UTC.
+func (s *Server) zone() *time.Location {
+	if s.conns != nil {
+		if loc := s.conns.TimeZone(); loc != nil {
+			return loc
+		}
+	}
+	if s.ui != nil && s.ui.jobsZone != nil {
+		return s.ui.jobsZone
+	}
+	return time.UTC
+}
+
+// localTime is a time as the pages show it, as text.
+func (s *Server) localTime(t time.Time) string {
+	return t.In(s.zone()).Format(timeLayout)
+}
+
+// timeLayout is how pages show a time. The no-break space keeps date and
+// time together where text wraps.
+const timeLayout = "2006-01-02\u00a015:04"
+
+// timeTag is a time as a <time> element, which the stylesheet keeps on
+// one line, with the exact instant for machines.
+func (s *Server) timeTag(t time.Time) template.HTML {
+	t = t.In(s.zone())
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format(timeLayout) + `</time>`)
+}
+
+// zoneName names a zone for people: its IANA name and, where one exists,
+// its abbreviation at t ("Asia/Tokyo (JST)").
+func zoneName(loc *time.Location, t time.Time) string {
+	abbr := t.In(loc).Format("MST")
+	if abbr == loc.String() || strings.ContainsAny(abbr, "+-") {
+		return loc.String()
+	}
+	return loc.String() + " (" + abbr + ")"
+}
+
+// when shows a time in UTC, named, for messages worded outside a page's
+// zone note; "—" for none.
 func when(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "—"
