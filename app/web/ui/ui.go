@@ -182,7 +182,7 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 }
 
 // Routes registers the admin's browser pages. Middleware is attached
-// per route (not with Use) so that the webhook, the API and the JSON 404
+// per route (not with Use) so that the webhook, the API and the 404
 // for unknown paths stay as they are.
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
