@@ -466,3 +466,34 @@ func TestDeadLetterRetryUI(t *testing.T) {
 		t.Error("dead-letter badge after Retry all")
 	}
 }
+
+// TestJobsDeletedConnectionNotLinked: runs of a deleted connection name
+// it as deleted text, never a link to its page (which is gone).
+func TestJobsDeletedConnectionNotLinked(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.connect(t, "Gone Shop", true, true, 1)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/import", url.Values{}); st != 303 {
+		t.Fatalf("import: %d", st)
+	}
+	run := u.lastRun(t, jobs.Import, connID(t, c))
+	u.waitRun(t, run.ID)
+	if st, out := u.api("DELETE", "/api/v1/connections/"+c.id, nil); st >= 300 {
+		t.Fatalf("delete connection: %d %v", st, out)
+	}
+	link := `href="` + path + `"`
+	for _, p := range []string{"/jobs", fmt.Sprintf("/jobs/runs/%d", run.ID)} {
+		st, body := b.get(p)
+		if st != 200 {
+			t.Fatalf("%s: %d", p, st)
+		}
+		if strings.Contains(body, link) {
+			t.Errorf("%s links to the deleted connection %s", p, path)
+		}
+		if !strings.Contains(body, "#"+c.id+"（削除済み）") {
+			t.Errorf("%s does not name the deleted connection as deleted", p)
+		}
+	}
+}

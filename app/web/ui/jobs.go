@@ -80,6 +80,7 @@ type runRow struct {
 	JobTitle    string
 	TriggerText string
 	ConnName    string
+	ConnGone    bool // the connection was deleted: its page is gone
 	Duration    string
 }
 
@@ -102,16 +103,18 @@ func (s *Server) runRow(l *locale, r store.JobRun, names map[int64]string) runRo
 		row.TriggerText = l.T(k)
 	}
 	if r.ConnectionID != 0 {
-		row.ConnName = connName(names, r.ConnectionID)
+		row.ConnName, row.ConnGone = connName(l, names, r.ConnectionID)
 	}
 	return row
 }
 
-func connName(names map[int64]string, id int64) string {
+// connName is the name of an active connection, or "#id (deleted)" and
+// true for one that is gone (shown as text: its page no longer exists).
+func connName(l *locale, names map[int64]string, id int64) (string, bool) {
 	if n, ok := names[id]; ok {
-		return n
+		return n, false
 	}
-	return "#" + strconv.FormatInt(id, 10) // a deleted connection
+	return l.T("jobs.conn_deleted", id), true
 }
 
 // connNames maps the active connections' ids to their names.
@@ -173,6 +176,7 @@ func runningMsg(l *locale, job string, run *store.JobRun) string {
 type deadRow struct {
 	store.DeadLetter
 	ConnName   string
+	ConnGone   bool
 	FriendName string
 }
 
@@ -211,7 +215,8 @@ func (s *Server) deadList(ctx context.Context, p *page, connID int64, names map[
 		}
 	}
 	for _, d := range dls {
-		row := deadRow{DeadLetter: d, ConnName: connName(names, d.ConnectionID)}
+		row := deadRow{DeadLetter: d}
+		row.ConnName, row.ConnGone = connName(p.L, names, d.ConnectionID)
 		if f := friends[d.ConnectionID][d.UserID]; f != nil {
 			row.FriendName = f.DisplayName
 		}
