@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"linehub/app/config"
 	"linehub/app/hubspot"
@@ -108,7 +109,24 @@ const (
 	CodeBroadcastPlaceholders = "broadcast_placeholders"
 	CodeBroadcastStarted      = "broadcast_started"
 	CodeTemplateExists        = "template_exists"
+	// CodeNameLength: a name is empty or longer than MaxNameChars; Args
+	// are the limit and the name's length in characters.
+	CodeNameLength = "name_length"
 )
+
+// MaxNameChars is the longest name of a connection or template, in
+// characters (not bytes: a Japanese character takes three).
+const MaxNameChars = 100
+
+// checkName refuses an empty or too long name with the English text
+// msg (what the API has always said) and a coded message for the
+// dashboard.
+func checkName(name, msg string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNameChars {
+		return &InputError{Msg: msg, Code: CodeNameLength, Args: []any{MaxNameChars, n}}
+	}
+	return nil
+}
 
 // codedErr is an InputError with a Code; the English text is format.
 func codedErr(code, format string, a ...any) error {
@@ -177,10 +195,10 @@ type NewConnection struct {
 func (b *Bridge) CreateConnection(ctx context.Context, in NewConnection) (*store.Connection, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
-		return nil, inputErr("name is required")
+		return nil, checkName(in.Name, "name is required")
 	}
-	if len(in.Name) > 100 {
-		return nil, inputErr("name is longer than 100 characters")
+	if err := checkName(in.Name, "name is longer than 100 characters"); err != nil {
+		return nil, err
 	}
 	if !b.hs.HasToken() {
 		return nil, inputErr("set the HubSpot token first (PUT /api/v1/hubspot): the connection's properties are created in HubSpot")
@@ -268,8 +286,8 @@ func (b *Bridge) UpdateConnection(ctx context.Context, id int64, p ConnectionPat
 	u := store.ConnectionUpdate{Description: p.Description, ChannelSecret: p.ChannelSecret, ChannelToken: p.ChannelAccessToken}
 	if p.Name != nil {
 		name := strings.TrimSpace(*p.Name)
-		if name == "" || len(name) > 100 {
-			return nil, inputErr("name must be 1 to 100 characters")
+		if err := checkName(name, "name must be 1 to 100 characters"); err != nil {
+			return nil, err
 		}
 		u.Name = &name
 	}

@@ -154,8 +154,8 @@ func templateView(t *store.MessageTemplate) (Template, error) {
 // SaveTemplate creates (id 0) or replaces a template.
 func (b *Bridge) SaveTemplate(ctx context.Context, id int64, name string, in MessageInput) (Template, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return Template{}, inputErr("name is required (at most 100 characters)")
+	if err := checkName(name, "name is required (at most 100 characters)"); err != nil {
+		return Template{}, err
 	}
 	if _, err := strconv.ParseInt(name, 10, 64); err == nil {
 		// Workflows refer to templates by name or id; a numeric name would

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -32,7 +33,10 @@ const (
 	// larger than the upload.
 	maxStoredIconBytes = 4 * maxIconBytes
 	friendsPerPage     = 50
-	settingPublicURL   = "web.public_url"
+	// maxDescriptionChars bounds a connection's description, in
+	// characters as the form says (not bytes).
+	maxDescriptionChars = 500
+	settingPublicURL    = "web.public_url"
 )
 
 // checkIcon accepts a PNG, JPEG or GIF of sane size and returns it
@@ -279,7 +283,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, "connection_new", &page{L: l, Title: "conn.new_title", Nav: "dash", Error: msg, Data: fiber.Map{"Name": name, "Description": desc}})
 	}
-	if len(desc) > 500 {
+	if utf8.RuneCountInString(desc) > maxDescriptionChars {
 		return fail(fiber.StatusBadRequest, l.T("err.description"))
 	}
 	ct, icon, err := readIcon(c)
@@ -361,7 +365,7 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	}
 	l := s.locale(c)
 	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
-	if len(desc) > 500 {
+	if utf8.RuneCountInString(desc) > maxDescriptionChars {
 		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.description"), nil)
 	}
 	ct, icon, err := readIcon(c)
@@ -515,7 +519,7 @@ func (s *Server) tokensView(c *fiber.Ctx, status int, created, errMsg string) er
 
 func (s *Server) createToken(c *fiber.Ctx) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	if name == "" || len(name) > 100 {
+	if n := utf8.RuneCountInString(name); n == 0 || n > bridge.MaxNameChars {
 		return s.tokensView(c, fiber.StatusBadRequest, "", s.locale(c).T("err.token_name"))
 	}
 	plain, tok, err := s.st.CreateAPIToken(c.UserContext(), name)
