@@ -96,6 +96,9 @@ type Status struct {
 	// LINEErrors are the connections whose LINE profile reads fail:
 	// their events are applied without names and pictures meanwhile.
 	LINEErrors []LINEError `json:"line_errors"`
+	// SyncErrorCode names LastSyncError's catalogue message (ErrorCode)
+	// when a person can act on it, e.g. a rejected HubSpot token.
+	SyncErrorCode string `json:"sync_error_code,omitempty"`
 }
 
 type diskFull struct {

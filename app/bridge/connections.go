@@ -176,6 +176,14 @@ func (b *Bridge) ConfigureHubSpot(ctx context.Context, token, tier string) (HubS
 		return HubSpotInfo{}, err
 	}
 	b.hs.SetTimeZone(acct.TimeZone)
+	// HubSpot just answered with this token: a sync failure from the old
+	// token (or from HubSpot out of reach) is over, not something to show
+	// until the next round, which may be minutes away in its backoff.
+	b.setStatus(func(s *Status) {
+		if s.SyncFailing() && (s.SyncErrorCode == CodeHubSpotTokenRejected || s.SyncErrorCode == CodeHubSpotNoScope || s.SyncErrorCode == CodeHubSpotUnreachable) {
+			s.LastSyncError, s.LastErrorAt, s.SyncErrorCode = "", nil, ""
+		}
+	})
 	b.log.Info("HubSpot configured", "portal_id", acct.PortalID, "tier", tier, "time_zone", acct.TimeZone)
 	wake(b.syncWake)
 	return b.HubSpotInfo(ctx), nil

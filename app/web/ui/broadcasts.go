@@ -99,9 +99,10 @@ func (s *Server) composeView(c *fiber.Ctx, status int, f broadcastForm, preview 
 	}
 	// The same list search as GET /api/v1/hubspot/lists.
 	lists, lerr := s.b.SearchLists(ctx, f.Q)
-	listErr := ""
+	var listErr *notice
 	if lerr != nil {
-		listErr = s.userError(c, lerr)
+		n := s.explain(c, lerr)
+		listErr = &n
 	}
 	if f.ListID != "" {
 		found := false

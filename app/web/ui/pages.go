@@ -458,7 +458,30 @@ func (s *Server) registerWebhook(c *fiber.Ctx) error {
 		return s.connView(c, conn, fiber.StatusBadGateway, l.T("conn.webhook_test_failed")+": "+s.userError(c, err), nil)
 	}
 	s.log.Info("webhook URL registered with LINE", "connection", conn.ID, "test_success", res.Success, "test_status", res.StatusCode)
-	return s.connView(c, conn, 0, "", fiber.Map{"WebhookTest": res})
+	return s.connView(c, conn, 0, "", fiber.Map{"WebhookTest": res, "WebhookAdvice": webhookAdvice(l, conn.ID, res)})
+}
+
+// webhookAdvice says what a failed webhook test means and where to fix
+// it; LINE's own words ("401 ERROR_STATUS_CODE 401") stay as the detail.
+func webhookAdvice(l *locale, connID int64, res line.WebhookTest) *notice {
+	if res.Success {
+		return nil
+	}
+	n := &notice{L: l, Detail: strings.TrimSpace(fmt.Sprintf("%d %s %s", res.StatusCode, res.Reason, res.Detail))}
+	credentials := fmt.Sprintf("/connections/%d#credentials", connID)
+	switch {
+	case res.StatusCode == fiber.StatusUnauthorized:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_bad_secret"), credentials, l.T("fix.credentials")
+	case res.StatusCode == fiber.StatusServiceUnavailable && strings.Contains(res.Detail, "secret"):
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_no_secret"), credentials, l.T("fix.credentials")
+	case res.StatusCode == fiber.StatusNotFound:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_not_found"), "/settings", l.T("fix.public_url")
+	case res.StatusCode <= 0:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_unreachable"), "/settings", l.T("fix.public_url")
+	default:
+		n.Text = l.T("conn.webhook_other")
+	}
+	return n
 }
 
 func (s *Server) retryProperties(c *fiber.Ctx) error {
@@ -552,20 +575,27 @@ func (s *Server) ApplySavedPublicURL() {
 }
 
 // healthNotices words the data path's problems for the admin: what is
-// wrong, since when, and what linehub does meanwhile. Each lasts only while
-// the problem does.
-func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes store.NoteStats) []string {
-	var out []string
+// wrong, since when, what linehub does meanwhile and, where the admin can
+// fix it, a link there. Each lasts only while the problem does.
+func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes store.NoteStats) []notice {
+	var out []notice
+	add := func(text string) { out = append(out, notice{L: l, Text: text}) }
 	if st.StorageError != "" {
-		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
+		add(l.T("health.storage", when(st.StorageErrorAt)))
 	}
 	if until, err := time.Parse(time.RFC3339, st.HubSpotPaused); err == nil {
-		out = append(out, l.T("health.daily", when(&until)))
+		add(l.T("health.daily", when(&until)))
+	} else if st.SyncFailing() && st.SyncErrorCode != "" && l.Has("bridge."+st.SyncErrorCode) {
+		// The raw text (HTTP status, HubSpot's category and correlation
+		// id) helps support, not the admin: it is folded away.
+		n := notice{L: l, Text: l.T("health.sync_coded", when(st.LastErrorAt), l.T("bridge."+st.SyncErrorCode)), Detail: st.LastSyncError}
+		n.Link, n.LinkText = fixLink(l, st.SyncErrorCode, "")
+		out = append(out, n)
 	} else if st.SyncFailing() {
-		out = append(out, l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
+		add(l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
 	}
 	if st.LastApplyError != "" {
-		out = append(out, l.T("health.apply", st.LastApplyError))
+		add(l.T("health.apply", st.LastApplyError))
 	}
 	for _, e := range st.LINEErrors {
 		name := fmt.Sprintf("#%d", e.ConnectionID)
@@ -574,10 +604,10 @@ func healthNotices(l *locale, st bridge.Status, conns []store.Connection, notes 
 				name = c.Name
 			}
 		}
-		out = append(out, l.T("health.line", name, when(&e.Since), e.Error))
+		add(l.T("health.line", name, when(&e.Since), e.Error))
 	}
 	if notes.GivenUp > 0 {
-		out = append(out, l.T("health.notes", notes.GivenUp, notes.LastRefusal))
+		add(l.T("health.notes", notes.GivenUp, notes.LastRefusal))
 	}
 	return out
 }

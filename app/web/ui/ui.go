@@ -27,7 +27,6 @@ import (
 	"linehub/app/jobs"
 	"linehub/app/store"
 	"linehub/app/web/request"
-	"linehub/app/web/response"
 	"linehub/assets"
 )
 
@@ -91,6 +90,8 @@ type page struct {
 	Nav     string
 	Version string
 	Data    any
+	// ErrorNote is the fix link and detail of Error (from userError).
+	ErrorNote *notice
 }
 
 func (s *Server) initUI() error {
@@ -263,6 +264,9 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 	}
 	if a, ok := c.Locals("admin").(*store.Admin); ok {
 		p.Admin = a
+	}
+	if n, ok := c.Locals("errnote").(*notice); ok && n.Text != "" && strings.HasSuffix(p.Error, n.Text) && p.ErrorNote == nil {
+		p.ErrorNote = n
 	}
 	if ok := c.Query("ok"); ok != "" && p.L.Has(ok) && p.Flash == "" {
 		p.Flash = p.L.T(ok)
@@ -579,21 +583,13 @@ func (s *Server) savePassword(c *fiber.Ctx) error {
 	return c.Redirect("/settings?ok=flash.password", fiber.StatusSeeOther)
 }
 
-// userError is the text to show for an error from the bridge, or ""
-// when the error is linehub's own (logged, shown generically).
+// userError is the text to show for an error from the bridge, in the
+// admin's language (see explain). The link to the fix and the technical
+// detail go with the page's error (render shows them).
 func (s *Server) userError(c *fiber.Ctx, err error) string {
-	var ie *bridge.InputError
-	if errors.As(err, &ie) && ie.Code != "" {
-		if l := s.locale(c); l.Has("bridge." + ie.Code) {
-			return l.T("bridge."+ie.Code, ie.Args...)
-		}
-	}
-	status, msg := response.StatusOf(err)
-	if status >= 500 && status != fiber.StatusBadGateway {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
-		return s.locale(c).T("err.internal")
-	}
-	return msg
+	n := s.explain(c, err)
+	c.Locals("errnote", &n)
+	return n.Text
 }
 
 func (s *Server) connParam(c *fiber.Ctx) (*store.Connection, error) {

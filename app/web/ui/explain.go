@@ -1,0 +1,67 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"linehub/app/bridge"
+	"linehub/app/web/response"
+)
+
+// notice is a message for a person: what happened and what to do (Text),
+// where the fix is (Link), and the technical text LINE, HubSpot or the
+// system gave (Detail), shown folded away.
+type notice struct {
+	L                            *locale
+	Text, Link, LinkText, Detail string
+}
+
+// fixLink is where the fix for a coded error is: Settings for the HubSpot
+// token, the connection's credentials for LINE's. connID 0: no
+// connection page is known.
+func fixLink(l *locale, code string, connID string) (string, string) {
+	switch {
+	case strings.HasPrefix(code, "hubspot_") && code != bridge.CodeHubSpotNoList:
+		return "/settings", l.T("fix.settings")
+	case (code == bridge.CodeLINETokenRejected || code == bridge.CodeNoChannelToken) && connID != "":
+		return "/connections/" + connID + "#credentials", l.T("fix.credentials")
+	}
+	return "", ""
+}
+
+// explain words err for a person in their language. Errors with a code
+// (bridge.ErrorCode) get their catalogue text, the link to the fix and
+// the raw text as detail; linehub's own failures are logged and shown
+// generically; anything else (an input error without a code) as it is.
+func (s *Server) explain(c *fiber.Ctx, err error) notice {
+	l := s.locale(c)
+	connID := ""
+	if strings.HasPrefix(c.Path(), "/connections/") {
+		connID = c.Params("id")
+	}
+	var ie *bridge.InputError
+	if code := bridge.ErrorCode(err); code != "" && l.Has("bridge."+code) {
+		n := notice{L: l}
+		if errors.As(err, &ie) && ie.Code == code {
+			n.Text = l.T("bridge."+code, ie.Args...)
+		} else {
+			n.Text = l.T("bridge." + code)
+			n.Detail = err.Error()
+			s.log.Warn("LINE or HubSpot refused", "method", c.Method(), "path", c.Path(), "code", code, "err", err)
+		}
+		n.Link, n.LinkText = fixLink(l, code, connID)
+		return n
+	}
+	status, msg := response.StatusOf(err)
+	if status >= 500 && status != fiber.StatusBadGateway {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		return notice{L: l, Text: l.T("err.internal")}
+	}
+	if status == fiber.StatusBadGateway {
+		s.log.Warn("LINE or HubSpot failed", "method", c.Method(), "path", c.Path(), "err", err)
+		return notice{L: l, Text: l.T("err.upstream"), Detail: msg}
+	}
+	return notice{L: l, Text: msg}
+}
