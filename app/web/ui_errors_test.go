@@ -57,3 +57,22 @@ func TestErrorPagesInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestIconTooLargeKeepsForm: an icon over the icon limit (but within the
+// request limit) is refused with the form re-rendered with what was typed
+// and a Japanese message, and the input carries the limit for the
+// browser's own check (a request over the server's 8 MB limit is cut off
+// by the server before any handler runs: only that check keeps the form).
+func TestIconTooLargeKeepsForm(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	b.get("/connections/new")
+	st, body, _ := b.postMultipart("/connections", map[string]string{"name": "東京店", "description": "駅前の店舗"}, make([]byte, 600<<10))
+	if st != 400 || !strings.Contains(body, "512 KB 以下") || !strings.Contains(body, `value="東京店"`) || !strings.Contains(body, "駅前の店舗</textarea>") {
+		t.Errorf("600 KB icon: %d, want 400 with the form kept and a Japanese message:\n%s", st, body)
+	}
+	if !strings.Contains(body, `data-max-bytes="524288"`) {
+		t.Error("the icon input does not tell the browser the limit")
+	}
+}

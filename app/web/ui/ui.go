@@ -156,6 +156,9 @@ var uiFuncs = template.FuncMap{
 		return "?"
 	},
 	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	// The icon limit, for the browser's check before an upload is sent.
+	"iconMaxBytes": func() int { return maxIconBytes },
+	"iconMaxKB":    func() int { return maxIconBytes >> 10 },
 }
 
 // when shows a time the way every page does; "—" for none.
