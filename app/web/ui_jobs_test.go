@@ -497,3 +497,30 @@ func TestJobsDeletedConnectionNotLinked(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSummaryWorded: a reconcile run's summary ("path=followers_ids
+// confirmed=3 …") is shown in the admin's language, the raw line only in
+// the folded details.
+func TestRunSummaryWorded(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.connect(t, "Shop", true, true, 3)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/reconcile", url.Values{}); st != 303 {
+		t.Fatalf("reconcile: %d", st)
+	}
+	run := u.waitRun(t, u.lastRun(t, jobs.Reconcile, connID(t, c)).ID)
+	if !strings.Contains(run.Message, "path=followers_ids") {
+		t.Fatalf("run message %q", run.Message)
+	}
+	_, body := b.get(fmt.Sprintf("/jobs/runs/%d", run.ID))
+	for _, want := range []string{`id="run-facts"`, "確認できた友だち", "LINE の友だち一覧"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("run page lacks %q", want)
+		}
+	}
+	if strings.Contains(outsideDetails(body), "path=followers_ids") {
+		t.Error("the raw summary is shown outside the details")
+	}
+}

@@ -82,6 +82,40 @@ type runRow struct {
 	ConnName    string
 	ConnGone    bool // the connection was deleted: its page is gone
 	Duration    string
+	// Facts is Message worded for a person when it is the job's
+	// "key=value …" summary; Message stays as the technical detail.
+	Facts []runFact
+}
+
+// runFact is one figure of a run's summary with its translated label.
+type runFact struct{ Label, Value string }
+
+// runFacts words a summary such as "path=followers_ids confirmed=242"
+// with the catalogue's labels ("jobs.fact_<key>", values of text keys
+// "jobs.fact_<key>_<value>"); nil when any part is not known, so an
+// unexpected message is shown as it is.
+func runFacts(l *locale, msg string) []runFact {
+	fields := strings.Fields(msg)
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make([]runFact, 0, len(fields))
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || !l.Has("jobs.fact_"+k) {
+			return nil
+		}
+		switch {
+		case l.Has("jobs.fact_" + k + "_" + v):
+			v = l.T("jobs.fact_" + k + "_" + v)
+		case v == "true":
+			v = l.T("jobs.fact_yes")
+		case v == "false":
+			v = l.T("jobs.fact_no")
+		}
+		out = append(out, runFact{Label: l.T("jobs.fact_" + k), Value: v})
+	}
+	return out
 }
 
 // runList is a table of runs.
@@ -96,7 +130,7 @@ func (s *Server) runRow(l *locale, r store.JobRun, names map[int64]string) runRo
 	if r.FinishedAt != nil {
 		end = *r.FinishedAt
 	}
-	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt))}
+	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt)), Facts: runFacts(l, r.Message)}
 	row.StateText = l.T("jobs.state_" + row.State)
 	row.TriggerText = r.Trigger
 	if k := "jobs.trigger_" + r.Trigger; l.Has(k) {
