@@ -110,3 +110,20 @@ func TestWrongChannelSecretExplained(t *testing.T) {
 		})
 	}
 }
+
+// TestStickerStandinJapanese: a friend's last message that was a sticker
+// reads "［スタンプ］" in the Japanese friends list and chat, not "[Sticker]".
+func TestStickerStandinJapanese(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	u.deliver(c, linetest.StickerMessageEvent(uid, "446", "1988", time.Now()))
+	for _, p := range []string{"/connections/" + c.id + "/friends", "/connections/" + c.id + "/chat", "/connections/" + c.id + "/chat/" + uid} {
+		st, body := b.get(p)
+		if st != 200 || !strings.Contains(body, "［スタンプ］") || strings.Contains(body, "[Sticker]") {
+			t.Errorf("%s: %d, want the sticker as ［スタンプ］", p, st)
+		}
+	}
+}

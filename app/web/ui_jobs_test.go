@@ -228,7 +228,7 @@ func TestJobsPageRunNowAndCSRF(t *testing.T) {
 		t.Errorf("reconcile run: %+v", r)
 	}
 	_, body = b.get(path)
-	if !strings.Contains(body, `data-job="reconcile" data-state="ok"`) || !strings.Contains(body, "confirmed=") {
+	if !strings.Contains(body, `data-job="reconcile" data-state="ok"`) || !strings.Contains(body, "Friends confirmed") {
 		t.Error("connection page lacks the finished reconcile run and its message")
 	}
 

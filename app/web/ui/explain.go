@@ -65,3 +65,35 @@ func (s *Server) explain(c *fiber.Ctx, err error) notice {
 	}
 	return notice{L: l, Text: msg}
 }
+
+// standin shows the stand-ins LINE messages are summarised with
+// ("[Sticker]", "[File] menu.pdf") in the admin's language; other text as
+// it is.
+func standin(l *locale, text string) string {
+	if !strings.HasPrefix(text, "[") {
+		return text
+	}
+	word, rest, ok := strings.Cut(text[1:], "]")
+	if !ok || !l.Has("standin."+strings.ToLower(word)) {
+		return text
+	}
+	return l.T("standin."+strings.ToLower(word)) + rest
+}
+
+// syncMessages are the reasons the bridge gives a friend waiting to be
+// synced, with their catalogue keys.
+var syncMessages = map[string]string{
+	"waiting for the LINE profile (LINE API unavailable)":       "friends.sync_wait_profile",
+	"HubSpot properties of this connection are not created yet": "friends.sync_wait_properties",
+	"HubSpot returned no result for this contact":               "friends.sync_no_result",
+}
+
+// syncNote words a friend's sync error: a known reason in the admin's
+// language, anything else (HubSpot's own text) as "will retry" with the
+// text as detail.
+func syncNote(l *locale, msg string) notice {
+	if k, ok := syncMessages[msg]; ok {
+		return notice{L: l, Text: l.T(k)}
+	}
+	return notice{L: l, Text: l.T("friends.sync_retrying"), Detail: msg}
+}

@@ -156,6 +156,8 @@ var uiFuncs = template.FuncMap{
 		return "?"
 	},
 	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"standin":  standin,
+	"syncNote": syncNote,
 	// The icon limit, for the browser's check before an upload is sent.
 	"iconMaxBytes": func() int { return maxIconBytes },
 	"iconMaxKB":    func() int { return maxIconBytes >> 10 },
