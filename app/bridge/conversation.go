@@ -141,7 +141,7 @@ func broadcastOf(sourceKey string) (int64, bool) {
 // push request send nothing twice.
 func (b *Bridge) Reply(ctx context.Context, connID int64, userID string, in MessageInput, idemKey string) (SendResult, error) {
 	if !isUserID(userID) {
-		return SendResult{}, inputErr("not a LINE user ID: U followed by 32 hex digits")
+		return SendResult{}, codedErr(CodeNotLINEUserID, "not a LINE user ID: U followed by 32 hex digits")
 	}
 	cs, err := b.connByID(ctx, connID)
 	if err != nil {

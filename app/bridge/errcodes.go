@@ -14,6 +14,8 @@ const (
 	CodeHubSpotUnreachable = "hubspot_unreachable"
 	CodeHubSpotNoScope     = "hubspot_no_scope"
 	CodeLINEForbidden      = "line_forbidden"
+	// CodeNotLINEUserID: a chat address whose user ID is not LINE's.
+	CodeNotLINEUserID = "not_line_user_id"
 )
 
 // ErrorCode names the catalogue message for err: the InputError's own

@@ -127,3 +127,17 @@ func TestStickerStandinJapanese(t *testing.T) {
 		}
 	}
 }
+
+// TestNotUserIDJapanese: replying at an address that is no LINE user ID
+// says so in Japanese, with what to do.
+func TestNotUserIDJapanese(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.createConn("Shop", true, true)
+	b.get("/connections/" + c.id + "/chat")
+	st, body, _ := b.post("/connections/"+c.id+"/chat/nobody/reply", url.Values{"text": {"x"}})
+	if st != 400 || !strings.Contains(body, "LINE のユーザー ID（U と 32 桁の 16 進数）ではない") || strings.Contains(body, "not a LINE user ID") {
+		t.Errorf("bad user id: %d, want the Japanese message", st)
+	}
+}
