@@ -156,6 +156,7 @@ var uiFuncs = template.FuncMap{
 		return "?"
 	},
 	"at": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	// LINE's stand-ins and sync reasons in the admin's language.
 	"standin":  standin,
 	"syncNote": syncNote,
 	// The icon limit, for the browser's check before an upload is sent.
