@@ -141,3 +141,21 @@ func TestNotUserIDJapanese(t *testing.T) {
 		t.Errorf("bad user id: %d, want the Japanese message", st)
 	}
 }
+
+// TestHubSpotUnreachableJapanese: saving the token while HubSpot cannot
+// be reached (here its name does not resolve) says so in Japanese with
+// what to check; the DNS error is only in the folded details.
+func TestHubSpotUnreachableJapanese(t *testing.T) {
+	u := newUIEnv(t, envOpts{})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	u.cfg.HubSpot.BaseURL = "http://hubspot.invalid"
+	b.get("/wizard/hubspot")
+	st, body, _ := b.post("/settings/hubspot", url.Values{"token": {hubspotToken}, "step": {"hubspot"}})
+	if st < 400 || !strings.Contains(body, "linehub から HubSpot に接続できません") {
+		t.Fatalf("unreachable HubSpot: %d, want the Japanese message:\n%s", st, body)
+	}
+	if strings.Contains(outsideDetails(body), "hubspot.invalid") || !strings.Contains(detailsRE.FindString(body), "hubspot.invalid") {
+		t.Errorf("the DNS error should be in the details only:\n%s", body)
+	}
+}
