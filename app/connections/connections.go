@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"linehub/app/config"
 	"linehub/app/hubspot"
@@ -109,7 +110,24 @@ const (
 	CodeBroadcastPlaceholders = "broadcast_placeholders"
 	CodeBroadcastStarted      = "broadcast_started"
 	CodeTemplateExists        = "template_exists"
+	// CodeNameLength: a name is empty or longer than MaxNameChars; Args
+	// are the limit and the name's length in characters.
+	CodeNameLength = "name_length"
 )
+
+// MaxNameChars is the longest name of a connection or template, in
+// characters (not bytes: a Japanese character takes three).
+const MaxNameChars = 100
+
+// CheckName refuses an empty or too long name with the English text
+// msg (what the API has always said) and a coded message for the
+// dashboard.
+func CheckName(name, msg string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxNameChars {
+		return &InputError{Msg: msg, Code: CodeNameLength, Args: []any{MaxNameChars, n}}
+	}
+	return nil
+}
 
 // CodedErr is an InputError with a Code; the English text is format.
 func CodedErr(code, format string, a ...any) error {
@@ -182,10 +200,10 @@ type NewConnection struct {
 func (b *Registry) CreateConnection(ctx context.Context, in NewConnection) (*store.Connection, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
-		return nil, InputErr("name is required")
+		return nil, CheckName(in.Name, "name is required")
 	}
-	if len(in.Name) > 100 {
-		return nil, InputErr("name is longer than 100 characters")
+	if err := CheckName(in.Name, "name is longer than 100 characters"); err != nil {
+		return nil, err
 	}
 	if !b.hs.HasToken() {
 		return nil, InputErr("set the HubSpot token first (PUT /api/v1/hubspot): the connection's properties are created in HubSpot")
@@ -247,8 +265,8 @@ func (b *Registry) UpdateConnection(ctx context.Context, id int64, p ConnectionP
 	u := store.ConnectionUpdate{Description: p.Description, ChannelSecret: p.ChannelSecret, ChannelToken: p.ChannelAccessToken}
 	if p.Name != nil {
 		name := strings.TrimSpace(*p.Name)
-		if name == "" || len(name) > 100 {
-			return nil, InputErr("name must be 1 to 100 characters")
+		if err := CheckName(name, "name must be 1 to 100 characters"); err != nil {
+			return nil, err
 		}
 		u.Name = &name
 	}

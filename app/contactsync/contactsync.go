@@ -74,6 +74,10 @@ type Status struct {
 	// LINEErrors are the connections whose LINE profile reads fail:
 	// their events are applied without names and pictures meanwhile.
 	LINEErrors []connections.LINEError `json:"line_errors"`
+	// SyncErrorCode names LastSyncError's catalogue message
+	// (connections.ErrorCode) when a person can act on it, e.g. a rejected
+	// HubSpot token.
+	SyncErrorCode string `json:"sync_error_code,omitempty"`
 }
 
 type diskFull struct {
@@ -107,8 +111,24 @@ func New(o Options) (*Sync, error) {
 		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), probeWait: waitProbeInterval,
 		propsTried: map[int64]time.Time{},
 	}
-	o.Connections.SetHooks(connections.Hooks{HubSpotReady: b.Wake, EnsureProperties: b.EnsureProperties})
+	o.Connections.SetHooks(connections.Hooks{HubSpotReady: b.hubSpotReady, EnsureProperties: b.EnsureProperties})
 	return b, nil
+}
+
+// hubSpotReady runs when a HubSpot token was saved, HubSpot having just
+// answered it: a sync failure from the old token (or from HubSpot out of
+// reach) is over, not something to show until the next round, which may
+// be minutes away in its backoff; and friends waiting for HubSpot go now.
+func (b *Sync) hubSpotReady() {
+	b.setStatus(func(s *Status) {
+		switch s.SyncErrorCode {
+		case connections.CodeHubSpotTokenRejected, connections.CodeHubSpotNoScope, connections.CodeHubSpotUnreachable:
+			if s.SyncFailing() {
+				s.LastSyncError, s.LastErrorAt, s.SyncErrorCode = "", nil, ""
+			}
+		}
+	})
+	b.Wake()
 }
 
 // DrainTimeout bounds how long the round in flight at a stop may take.

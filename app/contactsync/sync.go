@@ -255,7 +255,7 @@ func (b *Sync) syncOnce(ctx context.Context) (int, error) {
 	b.setStatus(func(s *Status) {
 		s.LastSyncAt = &t
 		if callErr != nil {
-			s.LastSyncError, s.LastErrorAt = callErr.Error(), &t
+			s.LastSyncError, s.LastErrorAt, s.SyncErrorCode = callErr.Error(), &t, connections.ErrorCode(callErr)
 		} else {
 			s.LastSyncOKAt = &t
 		}

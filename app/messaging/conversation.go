@@ -111,7 +111,7 @@ func broadcastOf(sourceKey string) (int64, bool) {
 // push request send nothing twice.
 func (b *Service) Reply(ctx context.Context, connID int64, userID string, in MessageInput, idemKey string) (SendResult, error) {
 	if !isUserID(userID) {
-		return SendResult{}, connections.InputErr("not a LINE user ID: U followed by 32 hex digits")
+		return SendResult{}, connections.CodedErr(connections.CodeNotLINEUserID, "not a LINE user ID: U followed by 32 hex digits")
 	}
 	cs, err := b.conns.ByID(ctx, connID)
 	if err != nil {

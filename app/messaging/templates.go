@@ -155,8 +155,8 @@ func templateView(t *store.MessageTemplate) (Template, error) {
 // SaveTemplate creates (id 0) or replaces a template.
 func (b *Service) SaveTemplate(ctx context.Context, id int64, name string, in MessageInput) (Template, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return Template{}, connections.InputErr("name is required (at most 100 characters)")
+	if err := connections.CheckName(name, "name is required (at most 100 characters)"); err != nil {
+		return Template{}, err
 	}
 	if _, err := strconv.ParseInt(name, 10, 64); err == nil {
 		// Workflows refer to templates by name or id; a numeric name would

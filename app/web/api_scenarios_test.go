@@ -148,7 +148,7 @@ func TestAPIScenarios(t *testing.T) {
 		},
 		{name: "auth is checked before routing under /api/v1", method: "GET", path: "/api/v1/nope", auth: "-", wantStatus: 401},
 		{name: "unknown API route", method: "GET", path: "/api/v1/nope", wantStatus: 404, wantContains: []string{`"error"`, "/api/v1/nope"}},
-		{name: "unknown route", method: "GET", path: "/nope", auth: "-", wantStatus: 404, wantContains: []string{"no such page: GET /nope"}},
+		{name: "unknown route outside the pages", method: "GET", path: "/api/nope", auth: "-", wantStatus: 404, wantContains: []string{"no such page: GET /api/nope"}},
 		{name: "wrong method on a route", method: "PUT", path: "/api/v1/connections", body: `{}`, wantStatus: 404},
 		{name: "healthz needs no token", method: "GET", path: "/healthz", auth: "-", wantStatus: 200, wantContains: []string{`"ok"`}},
 

@@ -25,6 +25,7 @@ import (
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web"
+	"linehub/app/web/ui"
 )
 
 // The harness builds the fiber app in-process (app.Test, no listener) over
@@ -138,7 +139,8 @@ func (e *env) expand(s string) string {
 }
 
 // do sends one request through app.Test and checks what every answer must
-// satisfy: no secret in the body, and errors as JSON {"error": "..."}.
+// satisfy: no secret in the body, and errors as JSON {"error": "..."}
+// (as a page on the browser's paths).
 func (e *env) do(method, path string, hdr map[string]string, body []byte) (int, http.Header, []byte) {
 	e.t.Helper()
 	var rd io.Reader
@@ -163,7 +165,12 @@ func (e *env) do(method, path string, hdr map[string]string, body []byte) (int, 
 		e.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	e.checkNoSecrets(method, path, out)
-	if resp.StatusCode >= 400 {
+	if resp.StatusCode >= 400 && ui.BrowserPath(req.URL.Path) && !strings.Contains(req.Header.Get("Accept"), "application/json") {
+		// A person's browser gets a page, with the status.
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			e.t.Errorf("%s %s: %d error page Content-Type %q", method, path, resp.StatusCode, ct)
+		}
+	} else if resp.StatusCode >= 400 {
 		var eb struct {
 			Error *string `json:"error"`
 		}

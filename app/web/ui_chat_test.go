@@ -109,7 +109,7 @@ func TestUIChatTemplatePicker(t *testing.T) {
 	if p := u.ln.Pushes(c.ch.token); len(p) != 1 || len(p[0].Messages) != 2 || p[0].Texts[0] != "Hi Aiko" || p[0].To != uid {
 		t.Fatalf("pushes: %+v", p)
 	}
-	b.wantPage(chat, 200, "<p>Hi Aiko</p>", "<p>[sticker]</p>")
+	b.wantPage(chat, 200, "<p>Hi Aiko</p>", "<p>[Sticker]</p>")
 
 	// No template chosen: said so, nothing sent.
 	if st, body, _ := b.post(chat+"/template", url.Values{"template": {""}}); st != 400 || !strings.Contains(body, "Choose a template") {
@@ -122,7 +122,7 @@ func TestUIChatTemplatePicker(t *testing.T) {
 	if st, _, _ := b.post(chat+"/reply", url.Values{"text": {"look"}, "image": {"https://example.com/a.jpg"}, "idem": {"img-1"}}); st != 303 {
 		t.Fatalf("reply with an image: %d", st)
 	}
-	b.wantPage(chat, 200, "<p>look</p>", "<p>[image]</p>")
+	b.wantPage(chat, 200, "<p>look</p>", "<p>[Image]</p>")
 	if p := u.ln.Pushes(c.ch.token); len(p) != 2 || len(p[1].Messages) != 2 || !strings.Contains(string(p[1].Messages[1]), `"originalContentUrl":"https://example.com/a.jpg"`) {
 		t.Fatalf("pushes: %+v", p)
 	}

@@ -228,7 +228,7 @@ func TestJobsPageRunNowAndCSRF(t *testing.T) {
 		t.Errorf("reconcile run: %+v", r)
 	}
 	_, body = b.get(path)
-	if !strings.Contains(body, `data-job="reconcile" data-state="ok"`) || !strings.Contains(body, "confirmed=") {
+	if !strings.Contains(body, `data-job="reconcile" data-state="ok"`) || !strings.Contains(body, "Friends confirmed") {
 		t.Error("connection page lacks the finished reconcile run and its message")
 	}
 
@@ -464,5 +464,63 @@ func TestDeadLetterRetryUI(t *testing.T) {
 	}
 	if _, body := b.get("/"); strings.Contains(body, `data-badge="dead"`) {
 		t.Error("dead-letter badge after Retry all")
+	}
+}
+
+// TestJobsDeletedConnectionNotLinked: runs of a deleted connection name
+// it as deleted text, never a link to its page (which is gone).
+func TestJobsDeletedConnectionNotLinked(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.connect(t, "Gone Shop", true, true, 1)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/import", url.Values{}); st != 303 {
+		t.Fatalf("import: %d", st)
+	}
+	run := u.lastRun(t, jobs.Import, connID(t, c))
+	u.waitRun(t, run.ID)
+	if st, out := u.api("DELETE", "/api/v1/connections/"+c.id, nil); st >= 300 {
+		t.Fatalf("delete connection: %d %v", st, out)
+	}
+	link := `href="` + path + `"`
+	for _, p := range []string{"/jobs", fmt.Sprintf("/jobs/runs/%d", run.ID)} {
+		st, body := b.get(p)
+		if st != 200 {
+			t.Fatalf("%s: %d", p, st)
+		}
+		if strings.Contains(body, link) {
+			t.Errorf("%s links to the deleted connection %s", p, path)
+		}
+		if !strings.Contains(body, "#"+c.id+"（削除済み）") {
+			t.Errorf("%s does not name the deleted connection as deleted", p)
+		}
+	}
+}
+
+// TestRunSummaryWorded: a reconcile run's summary ("path=followers_ids
+// confirmed=3 …") is shown in the admin's language, the raw line only in
+// the folded details.
+func TestRunSummaryWorded(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.connect(t, "Shop", true, true, 3)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/reconcile", url.Values{}); st != 303 {
+		t.Fatalf("reconcile: %d", st)
+	}
+	run := u.waitRun(t, u.lastRun(t, jobs.Reconcile, connID(t, c)).ID)
+	if !strings.Contains(run.Message, "path=followers_ids") {
+		t.Fatalf("run message %q", run.Message)
+	}
+	_, body := b.get(fmt.Sprintf("/jobs/runs/%d", run.ID))
+	for _, want := range []string{`id="run-facts"`, "確認できた友だち", "LINE の友だち一覧"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("run page lacks %q", want)
+		}
+	}
+	if strings.Contains(outsideDetails(body), "path=followers_ids") {
+		t.Error("the raw summary is shown outside the details")
 	}
 }

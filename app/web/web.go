@@ -58,7 +58,7 @@ type server struct {
 
 // bodyLimit caps any request body; the webhook applies its own smaller
 // limit so that it can answer with a clear 413.
-const bodyLimit = 8 << 20
+const bodyLimit = ui.MaxRequestBytes
 
 // New builds the fiber app with every route.
 func New(o Options) *fiber.App {
@@ -79,11 +79,13 @@ func New(o Options) *fiber.App {
 			o.SetupURL(link)
 		}
 	}
+	// Browser pages get an error page; the API and machine paths JSON.
+	jsonErrors := response.ErrorHandler(s.log)
 	app := fiber.New(fiber.Config{
 		AppName:               "linehub",
 		BodyLimit:             bodyLimit,
 		DisableStartupMessage: true,
-		ErrorHandler:          response.ErrorHandler(s.log),
+		ErrorHandler:          dash.ErrorHandler(jsonErrors),
 		ReadBufferSize:        16 << 10,
 		// Without it every string fiber hands out (params, form values,
 		// headers, query, cookies) points into fasthttp's request buffers,

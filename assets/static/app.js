@@ -132,3 +132,21 @@ window.addEventListener("pageshow", function (e) {
     });
   });
 });
+
+// An upload over the server's limit is refused before it is sent, so
+// the form keeps what was typed (a refused upload of megabytes would
+// otherwise be sent in full first, or cut off by the server).
+document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+  var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+  var note = input.parentNode.parentNode.querySelector("[data-file-error]");
+  input.addEventListener("change", function () {
+    var f = input.files && input.files[0];
+    var msg = f && f.size > max ? input.getAttribute("data-too-large") : "";
+    input.setCustomValidity(msg);
+    if (note) {
+      note.textContent = msg;
+      note.hidden = !msg;
+    }
+    if (msg) input.reportValidity();
+  });
+});

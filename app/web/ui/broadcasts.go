@@ -106,9 +106,10 @@ func (s *Server) composeViewWith(c *fiber.Ctx, status int, f broadcastForm, prev
 	}
 	// The same list search as GET /api/v1/hubspot/lists.
 	lists, lerr := s.msg.SearchLists(ctx, f.Q)
-	listErr := ""
+	var listErr *notice
 	if lerr != nil {
-		listErr = s.userError(c, lerr)
+		n := s.explain(c, lerr)
+		listErr = &n
 	}
 	if f.ListID != "" {
 		found := false

@@ -80,7 +80,42 @@ type runRow struct {
 	JobTitle    string
 	TriggerText string
 	ConnName    string
+	ConnGone    bool // the connection was deleted: its page is gone
 	Duration    string
+	// Facts is Message worded for a person when it is the job's
+	// "key=value …" summary; Message stays as the technical detail.
+	Facts []runFact
+}
+
+// runFact is one figure of a run's summary with its translated label.
+type runFact struct{ Label, Value string }
+
+// runFacts words a summary such as "path=followers_ids confirmed=242"
+// with the catalogue's labels ("jobs.fact_<key>", values of text keys
+// "jobs.fact_<key>_<value>"); nil when any part is not known, so an
+// unexpected message is shown as it is.
+func runFacts(l *locale, msg string) []runFact {
+	fields := strings.Fields(msg)
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make([]runFact, 0, len(fields))
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || !l.Has("jobs.fact_"+k) {
+			return nil
+		}
+		switch {
+		case l.Has("jobs.fact_" + k + "_" + v):
+			v = l.T("jobs.fact_" + k + "_" + v)
+		case v == "true":
+			v = l.T("jobs.fact_yes")
+		case v == "false":
+			v = l.T("jobs.fact_no")
+		}
+		out = append(out, runFact{Label: l.T("jobs.fact_" + k), Value: v})
+	}
+	return out
 }
 
 // runList is a table of runs.
@@ -95,23 +130,25 @@ func (s *Server) runRow(l *locale, r store.JobRun, names map[int64]string) runRo
 	if r.FinishedAt != nil {
 		end = *r.FinishedAt
 	}
-	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt))}
+	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt)), Facts: runFacts(l, r.Message)}
 	row.StateText = l.T("jobs.state_" + row.State)
 	row.TriggerText = r.Trigger
 	if k := "jobs.trigger_" + r.Trigger; l.Has(k) {
 		row.TriggerText = l.T(k)
 	}
 	if r.ConnectionID != 0 {
-		row.ConnName = connName(names, r.ConnectionID)
+		row.ConnName, row.ConnGone = connName(l, names, r.ConnectionID)
 	}
 	return row
 }
 
-func connName(names map[int64]string, id int64) string {
+// connName is the name of an active connection, or "#id (deleted)" and
+// true for one that is gone (shown as text: its page no longer exists).
+func connName(l *locale, names map[int64]string, id int64) (string, bool) {
 	if n, ok := names[id]; ok {
-		return n
+		return n, false
 	}
-	return "#" + strconv.FormatInt(id, 10) // a deleted connection
+	return l.T("jobs.conn_deleted", id), true
 }
 
 // connNames maps the active connections' ids to their names.
@@ -173,6 +210,7 @@ func (s *Server) runningMsg(l *locale, job string, run *store.JobRun) string {
 type deadRow struct {
 	store.DeadLetter
 	ConnName   string
+	ConnGone   bool
 	FriendName string
 }
 
@@ -211,7 +249,8 @@ func (s *Server) deadList(ctx context.Context, p *page, connID int64, names map[
 		}
 	}
 	for _, d := range dls {
-		row := deadRow{DeadLetter: d, ConnName: connName(names, d.ConnectionID)}
+		row := deadRow{DeadLetter: d}
+		row.ConnName, row.ConnGone = connName(p.L, names, d.ConnectionID)
 		if f := friends[d.ConnectionID][d.UserID]; f != nil {
 			row.FriendName = f.DisplayName
 		}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,7 +34,10 @@ const (
 	// larger than the upload.
 	maxStoredIconBytes = 4 * maxIconBytes
 	friendsPerPage     = 50
-	settingPublicURL   = "web.public_url"
+	// maxDescriptionChars bounds a connection's description, in
+	// characters as the form says (not bytes).
+	maxDescriptionChars = 500
+	settingPublicURL    = "web.public_url"
 )
 
 // checkIcon accepts a PNG, JPEG or GIF of sane size and returns it
@@ -341,7 +345,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, "connection_new", &page{L: l, Title: "conn.new_title", Nav: "dash", Error: msg, Data: fiber.Map{"Name": name, "Description": desc}})
 	}
-	if len(desc) > 500 {
+	if utf8.RuneCountInString(desc) > maxDescriptionChars {
 		return fail(fiber.StatusBadRequest, l.T("err.description"))
 	}
 	ct, icon, err := readIcon(c)
@@ -408,6 +412,9 @@ func (s *Server) connectionPage(c *fiber.Ctx) error {
 	var extra fiber.Map
 	if r, ok := s.results.take(s.resultKey(c, conn.ID), time.Now()); ok {
 		extra = fiber.Map{"Result": r}
+		if r.WebhookTest != nil {
+			extra["WebhookAdvice"] = webhookAdvice(s.locale(c), conn.ID, *r.WebhookTest)
+		}
 	}
 	return s.connView(c, conn, 0, "", extra)
 }
@@ -433,7 +440,7 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	}
 	l := s.locale(c)
 	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
-	if len(desc) > 500 {
+	if utf8.RuneCountInString(desc) > maxDescriptionChars {
 		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.description"), nil)
 	}
 	ct, icon, err := readIcon(c)
@@ -531,6 +538,29 @@ func (s *Server) registerWebhook(c *fiber.Ctx) error {
 	return s.finishConnAction(c, conn.ID, connResult{WebhookTest: &res})
 }
 
+// webhookAdvice says what a failed webhook test means and where to fix
+// it; LINE's own words ("401 ERROR_STATUS_CODE 401") stay as the detail.
+func webhookAdvice(l *locale, connID int64, res line.WebhookTest) *notice {
+	if res.Success {
+		return nil
+	}
+	n := &notice{L: l, Detail: strings.TrimSpace(fmt.Sprintf("%d %s %s", res.StatusCode, res.Reason, res.Detail))}
+	credentials := fmt.Sprintf("/connections/%d#credentials", connID)
+	switch {
+	case res.StatusCode == fiber.StatusUnauthorized:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_bad_secret"), credentials, l.T("fix.credentials")
+	case res.StatusCode == fiber.StatusServiceUnavailable && strings.Contains(res.Detail, "secret"):
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_no_secret"), credentials, l.T("fix.credentials")
+	case res.StatusCode == fiber.StatusNotFound:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_not_found"), "/settings", l.T("fix.public_url")
+	case res.StatusCode <= 0:
+		n.Text, n.Link, n.LinkText = l.T("conn.webhook_unreachable"), "/settings", l.T("fix.public_url")
+	default:
+		n.Text = l.T("conn.webhook_other")
+	}
+	return n
+}
+
 func (s *Server) retryProperties(c *fiber.Ctx) error {
 	conn, err := s.connParam(c)
 	if err != nil {
@@ -589,7 +619,7 @@ func (s *Server) tokensView(c *fiber.Ctx, status int, created, errMsg string) er
 
 func (s *Server) createToken(c *fiber.Ctx) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	if name == "" || len(name) > 100 {
+	if n := utf8.RuneCountInString(name); n == 0 || n > connections.MaxNameChars {
 		return s.tokensView(c, fiber.StatusBadRequest, "", s.locale(c).T("err.token_name"))
 	}
 	plain, tok, err := s.st.CreateAPIToken(c.UserContext(), name)
@@ -622,20 +652,27 @@ func (s *Server) ApplySavedPublicURL() {
 }
 
 // healthNotices words the data path's problems for the admin: what is
-// wrong, since when, and what linehub does meanwhile. Each lasts only while
-// the problem does.
-func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []string {
-	var out []string
+// wrong, since when, what linehub does meanwhile and, where the admin can
+// fix it, a link there. Each lasts only while the problem does.
+func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []notice {
+	var out []notice
+	add := func(text string) { out = append(out, notice{L: l, Text: text}) }
 	if st.StorageError != "" {
-		out = append(out, l.T("health.storage", when(st.StorageErrorAt)))
+		add(l.T("health.storage", when(st.StorageErrorAt)))
 	}
 	if until, err := time.Parse(time.RFC3339, st.HubSpotPaused); err == nil {
-		out = append(out, l.T("health.daily", when(&until)))
+		add(l.T("health.daily", when(&until)))
+	} else if st.SyncFailing() && st.SyncErrorCode != "" && l.Has("bridge."+st.SyncErrorCode) {
+		// The raw text (HTTP status, HubSpot's category and correlation
+		// id) helps support, not the admin: it is folded away.
+		n := notice{L: l, Text: l.T("health.sync_coded", when(st.LastErrorAt), l.T("bridge."+st.SyncErrorCode)), Detail: st.LastSyncError}
+		n.Link, n.LinkText = fixLink(l, st.SyncErrorCode, "")
+		out = append(out, n)
 	} else if st.SyncFailing() {
-		out = append(out, l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
+		add(l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
 	}
 	if st.LastApplyError != "" {
-		out = append(out, l.T("health.apply", st.LastApplyError))
+		add(l.T("health.apply", st.LastApplyError))
 	}
 	for _, e := range st.LINEErrors {
 		name := fmt.Sprintf("#%d", e.ConnectionID)
@@ -644,10 +681,10 @@ func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, n
 				name = c.Name
 			}
 		}
-		out = append(out, l.T("health.line", name, when(&e.Since), e.Error))
+		add(l.T("health.line", name, when(&e.Since), e.Error))
 	}
 	if notes.GivenUp > 0 {
-		out = append(out, l.T("health.notes", notes.GivenUp, notes.LastRefusal))
+		add(l.T("health.notes", notes.GivenUp, notes.LastRefusal))
 	}
 	return out
 }

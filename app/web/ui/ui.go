@@ -29,7 +29,6 @@ import (
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
-	"linehub/app/web/response"
 	"linehub/assets"
 )
 
@@ -108,6 +107,8 @@ type page struct {
 	// Unanswered is the menu's count of conversations waiting for an
 	// answer, across all connections (signed-in pages only).
 	Unanswered int64
+	// ErrorNote is the fix link and detail of Error (from userError).
+	ErrorNote *notice
 }
 
 func (s *Server) initUI() error {
@@ -185,6 +186,12 @@ func (s *Server) templateFuncs() template.FuncMap {
 		"add":       func(a, b int) int { return a + b },
 		"shortUser": shortUserID,
 		"join":      strings.Join,
+		// LINE's stand-ins and sync reasons in the admin's language.
+		"standin":  standin,
+		"syncNote": syncNote,
+		// The icon limit, for the browser's check before an upload is sent.
+		"iconMaxBytes": func() int { return maxIconBytes },
+		"iconMaxKB":    func() int { return maxIconBytes >> 10 },
 		"initial": func(s string) string {
 			for _, r := range s {
 				return string(r)
@@ -261,7 +268,7 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 }
 
 // Routes registers the admin's browser pages. Middleware is attached
-// per route (not with Use) so that the webhook, the API and the JSON 404
+// per route (not with Use) so that the webhook, the API and the 404
 // for unknown paths stay as they are.
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
@@ -350,6 +357,9 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 			s.log.Warn("count unanswered conversations", "err", err)
 		}
 		p.Unanswered = n
+	}
+	if n, ok := c.Locals("errnote").(*notice); ok && n.Text != "" && strings.HasSuffix(p.Error, n.Text) && p.ErrorNote == nil {
+		p.ErrorNote = n
 	}
 	if ok := c.Query("ok"); ok != "" && p.L.Has(ok) && p.Flash == "" {
 		p.Flash = p.L.T(ok)
@@ -679,21 +689,14 @@ func (s *Server) savePassword(c *fiber.Ctx) error {
 	return c.Redirect("/settings?ok=flash.password", fiber.StatusSeeOther)
 }
 
-// userError is the text to show for an error from connections, contact sync or messaging, or ""
-// when the error is linehub's own (logged, shown generically).
+// userError is the text to show for an error from connections, contact
+// sync or messaging, in the
+// admin's language (see explain). The link to the fix and the technical
+// detail go with the page's error (render shows them).
 func (s *Server) userError(c *fiber.Ctx, err error) string {
-	var ie *connections.InputError
-	if errors.As(err, &ie) && ie.Code != "" {
-		if l := s.locale(c); l.Has("bridge." + ie.Code) {
-			return l.T("bridge."+ie.Code, ie.Args...)
-		}
-	}
-	status, msg := response.StatusOf(err)
-	if status >= 500 && status != fiber.StatusBadGateway {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
-		return s.locale(c).T("err.internal")
-	}
-	return msg
+	n := s.explain(c, err)
+	c.Locals("errnote", &n)
+	return n.Text
 }
 
 func (s *Server) connParam(c *fiber.Ctx) (*store.Connection, error) {

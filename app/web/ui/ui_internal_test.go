@@ -123,22 +123,22 @@ func TestHealthNotices(t *testing.T) {
 	} {
 		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}}, store.NoteStats{})
 		if len(got) != len(tc.want) {
-			t.Errorf("%s: %d notices %q, want %d", tc.name, len(got), got, len(tc.want))
+			t.Errorf("%s: %d notices %+v, want %d", tc.name, len(got), got, len(tc.want))
 			continue
 		}
 		for i, w := range tc.want {
-			if !strings.Contains(got[i], w) {
-				t.Errorf("%s: notice %d = %q, want it to contain %q", tc.name, i, got[i], w)
+			if !strings.Contains(got[i].Text, w) {
+				t.Errorf("%s: notice %d = %q, want it to contain %q", tc.name, i, got[i].Text, w)
 			}
 		}
 	}
 	notes := healthNotices(cat.locale("en"), contactsync.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
-	if len(notes) != 1 || !strings.Contains(notes[0], "2 chat messages could not be logged as HubSpot notes") || !strings.Contains(notes[0], "last answer: HubSpot answered 400") {
-		t.Errorf("given-up notes: %q", notes)
+	if len(notes) != 1 || !strings.Contains(notes[0].Text, "2 chat messages could not be logged as HubSpot notes") || !strings.Contains(notes[0].Text, "last answer: HubSpot answered 400") {
+		t.Errorf("given-up notes: %+v", notes)
 	}
 	ja := healthNotices(cat.locale("ja"), contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
-	if len(ja) != 1 || !strings.Contains(ja[0], "ディスクがいっぱい") {
-		t.Errorf("Japanese notice: %q", ja)
+	if len(ja) != 1 || !strings.Contains(ja[0].Text, "ディスクがいっぱい") {
+		t.Errorf("Japanese notice: %+v", ja)
 	}
 }
 
