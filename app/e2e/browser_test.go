@@ -40,7 +40,7 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// shooter saves a desktop and a 360-px-wide mobile screenshot of the
+// shooter saves a desktop and a 375-px-wide mobile screenshot of the
 // current page: into docs/screenshots with LINEHUB_SCREENSHOTS=1, else into
 // a temp dir (taking them still checks that every page renders on both).
 type shooter struct {
@@ -68,7 +68,7 @@ func (s *shooter) shot(name string) chromedp.Action[chromedp.Void] {
 			suffix        string
 			width, height int64
 			mobile        bool
-		}{{"desktop", 1280, 860, false}, {"mobile", 360, 740, true}} {
+		}{{"desktop", 1280, 860, false}, {"mobile", 375, 740, true}} {
 			_, err := chromedp.EmulateViewport(vp.width, vp.height, func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
 				p.Mobile = vp.mobile
 			})(ctx, t)
