@@ -186,11 +186,9 @@ func newLimiter(max int, w time.Duration) *limiter {
 	return &limiter{max: max, window: w, maxKeys: limiterKeys, hits: map[limitKey]window{}}
 }
 
-// take counts one attempt for k, or tells (false) that k used up its
-// attempts in the current window, counting nothing.
-func (l *limiter) take(k limitKey, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// current is k's window at now, a fresh one when k has none or its
+// window ended (room made first when the table is full). l.mu is held.
+func (l *limiter) current(k limitKey, now time.Time) window {
 	if now.Sub(l.swept) >= l.window {
 		l.sweep(now)
 	}
@@ -201,6 +199,15 @@ func (l *limiter) take(k limitKey, now time.Time) bool {
 		}
 		w = window{start: now}
 	}
+	return w
+}
+
+// take counts one attempt for k, or tells (false) that k used up its
+// attempts in the current window, counting nothing.
+func (l *limiter) take(k limitKey, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(k, now)
 	if w.n >= l.max {
 		return false
 	}
@@ -215,16 +222,7 @@ func (l *limiter) take(k limitKey, now time.Time) bool {
 func (l *limiter) add(k limitKey, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) >= l.window {
-		l.sweep(now)
-	}
-	w, ok := l.hits[k]
-	if !ok || now.Sub(w.start) >= l.window {
-		if !ok && len(l.hits) >= l.maxKeys {
-			l.evict(now)
-		}
-		w = window{start: now}
-	}
+	w := l.current(k, now)
 	prior := w.n
 	w.n++
 	l.hits[k] = w
