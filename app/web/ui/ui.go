@@ -81,13 +81,12 @@ func New(o Options) (*Server, error) {
 type ui struct {
 	cat      catalog
 	pages    map[string]*template.Template
-	claim    *setupClaim
+	pending  bool        // no admin when the server started: the gate asks the database
 	claimed  atomic.Bool // an admin exists: the gate stops asking the database
 	byIP     *limiter    // failures per client address: refuses
 	byPair   *limiter    // failures per (address, email): refuses
 	byEmail  *limiter    // failures per email from anywhere: only slows down
 	sleep    func(time.Duration)
-	setupURL string
 	// jobsZone is where times are shown until HubSpot has told the
 	// portal's time zone: the zone the job schedules are read in.
 	jobsZone *time.Location
@@ -261,10 +260,12 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 	if has {
 		return "", nil
 	}
-	claim, tok := newSetupClaim(time.Now())
-	s.ui.claim = claim
-	s.ui.setupURL = s.cfg.WebhookBaseURL() + "/setup?token=" + tok
-	return s.ui.setupURL, nil
+	link, err := MintSetupLink(ctx, s.st, s.cfg)
+	if err != nil {
+		return "", err
+	}
+	s.ui.pending = true
+	return link, nil
 }
 
 // Routes registers the admin's browser pages. Middleware is attached
@@ -383,7 +384,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 // setupGate answers every page with "setup pending" until the admin
 // account exists, except the one-time setup link itself.
 func (s *Server) setupGate(c *fiber.Ctx) error {
-	if s.ui.claim == nil || s.ui.claimed.Load() {
+	if !s.ui.pending || s.ui.claimed.Load() {
 		return c.Next()
 	}
 	has, err := s.st.HasAdmin(c.UserContext())
@@ -398,8 +399,13 @@ func (s *Server) setupGate(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodPost {
 		tok = c.FormValue("token")
 	}
-	if c.Path() == "/setup" && s.ui.claim.valid(tok, time.Now()) {
+	if c.Path() == "/setup" && s.setupTokenValid(c.UserContext(), tok) {
 		return c.Next()
+	}
+	if c.Path() == "/setup" && tok != "" {
+		// Someone followed a setup link that no longer works: say so and
+		// how to get a new one, rather than the general waiting page.
+		return s.render(c, fiber.StatusForbidden, "setup_expired", &page{Title: "setup.expired_title"})
 	}
 	return s.render(c, fiber.StatusForbidden, "pending", &page{Title: "pending.title"})
 }
@@ -480,7 +486,7 @@ func (s *Server) startSession(c *fiber.Ctx, adminID int64) error {
 }
 
 func (s *Server) setupForm(c *fiber.Ctx) error {
-	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.ui.claim.valid(c.Query("token"), time.Now()) {
+	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.setupTokenValid(c.UserContext(), c.Query("token")) {
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
 	return s.render(c, 0, "setup", &page{Title: "setup.title", Data: fiber.Map{"Token": c.Query("token"), "Email": ""}})
@@ -492,7 +498,7 @@ func (s *Server) setupForm(c *fiber.Ctx) error {
 func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
 	tok := c.FormValue("token")
-	if !s.ui.claim.valid(tok, time.Now()) {
+	if !s.setupTokenValid(c.UserContext(), tok) {
 		s.log.Warn("setup refused: no live setup link", "ip", request.ClientIP(c))
 		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "setup.title", Error: l.T("setup.closed")})
 	}
@@ -525,7 +531,10 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.claim.consume()
+	if err := s.st.SetSetting(c.UserContext(), settingSetupKey, ""); err != nil {
+		// The admin exists, so the link admits nobody any more anyway.
+		s.log.Error("retire the setup link", "err", err)
+	}
 	s.log.Info("admin account created; setup link retired", "admin_id", a.ID)
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
