@@ -79,14 +79,14 @@ func New(o Options) (*Server, error) {
 
 // ui is the state of the browser dashboard.
 type ui struct {
-	cat      catalog
-	pages    map[string]*template.Template
-	pending  bool        // no admin when the server started: the gate asks the database
-	claimed  atomic.Bool // an admin exists: the gate stops asking the database
-	byIP     *limiter    // failures per client address: refuses
-	byPair   *limiter    // failures per (address, email): refuses
-	byEmail  *limiter    // failures per email from anywhere: only slows down
-	sleep    func(time.Duration)
+	cat     catalog
+	pages   map[string]*template.Template
+	pending bool        // no admin when the server started: the gate asks the database
+	claimed atomic.Bool // an admin exists: the gate stops asking the database
+	byIP    *limiter    // failures per client address: refuses
+	byPair  *limiter    // failures per (address, email): refuses
+	byEmail *limiter    // failures per email from anywhere: only slows down
+	sleep   func(time.Duration)
 	// jobsZone is where times are shown until HubSpot has told the
 	// portal's time zone: the zone the job schedules are read in.
 	jobsZone *time.Location
