@@ -524,3 +524,37 @@ func TestRunSummaryWorded(t *testing.T) {
 		t.Error("the raw summary is shown outside the details")
 	}
 }
+
+// TestImportUnavailableNotSuccess: an import that could import nothing
+// because LINE does not list an unverified account's friends is shown as
+// unavailable with the reason, not as a success, on the Jobs page, the
+// run's page and the connection's page, in both languages.
+func TestImportUnavailableNotSuccess(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	c := u.connect(t, "Plain Shop", false, true, 3)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/import", url.Values{}); st != 303 {
+		t.Fatalf("Import friends: %d", st)
+	}
+	r := u.waitRun(t, u.lastRun(t, jobs.Import, connID(t, c)).ID)
+	run := "/jobs/runs/" + strconv.FormatInt(r.ID, 10)
+	for _, lang := range []struct{ code, state, reason string }{
+		{"ja", ">利用不可<", "認証済みアカウントとプレミアムアカウントだけ"},
+		{"en", ">Unavailable<", "only of verified and premium accounts"},
+	} {
+		b.get("/lang/" + lang.code)
+		for _, p := range []string{"/jobs", run, path} {
+			_, body := b.get(p)
+			if !strings.Contains(body, `data-state="unavailable"`) && !strings.Contains(body, `class="state unavailable"`) {
+				t.Errorf("%s %s: the import is not marked unavailable", lang.code, p)
+			}
+			if !strings.Contains(body, lang.state) || !strings.Contains(body, lang.reason) {
+				t.Errorf("%s %s: no %q with the reason %q", lang.code, p, lang.state, lang.reason)
+			}
+			if regexp.MustCompile(`data-job="import" data-state="ok"`).MatchString(body) {
+				t.Errorf("%s %s: the unavailable import is labelled a success", lang.code, p)
+			}
+		}
+	}
+}
