@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,5 +57,43 @@ func TestSetupLinkExpiredPage(t *testing.T) {
 	other.get("/login")
 	if st, _, _ := other.post("/setup", form); st != 403 {
 		t.Errorf("POST /setup with the used link: %d, want 403", st)
+	}
+}
+
+// alertRE finds the error a page shows after a refused form.
+var alertRE = regexp.MustCompile(`role="alert" id="[a-z-]*error"[^>]*>(<p>)?[^<]*`)
+
+// TestIconNotImage: a text file picked as the icon is refused as "not an
+// image", not with the size limits it does not break, on both forms.
+func TestIconNotImage(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	text := []byte("店舗の営業時間: 10時〜19時\n")
+	for _, lang := range []struct{ code, want string }{
+		{"ja", "このファイルは画像ではありません"},
+		{"en", "This file is not an image"},
+	} {
+		b.header = http.Header{"Accept-Language": {lang.code}}
+		b.get("/connections/new")
+		st, body, _ := b.postMultipart("/connections", map[string]string{"name": "東京店"}, text)
+		if msg := alertRE.FindString(body); st != 400 || !strings.Contains(msg, lang.want) || strings.Contains(msg, "512 KB") {
+			t.Errorf("%s: text file as icon on create: %d, want 400 %q without the size limit", lang.code, st, lang.want)
+		}
+	}
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	b.get("/connections/new")
+	st, _, loc := b.postMultipart("/connections", map[string]string{"name": "東京店"}, nil)
+	if st != 303 {
+		t.Fatalf("create: %d", st)
+	}
+	path := strings.SplitN(loc, "?", 2)[0]
+	b.get(path)
+	if st, body, _ := b.postMultipart(path+"/edit", map[string]string{"name": "東京店"}, text); st != 400 || !strings.Contains(alertRE.FindString(body), "このファイルは画像ではありません") {
+		t.Errorf("text file as icon on edit: %d", st)
+	}
+	// A real image that is too large still gets the size message.
+	b.get("/connections/new")
+	if st, body, _ := b.postMultipart("/connections", map[string]string{"name": "大阪店"}, make([]byte, 600<<10)); st != 400 || !strings.Contains(alertRE.FindString(body), "512 KB") {
+		t.Errorf("600 KB upload: %d, want the size message", st)
 	}
 }

@@ -50,7 +50,7 @@ func checkIcon(data []byte) (string, []byte, error) {
 	bad := &connections.InputError{Msg: "icon"}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
-		return "", nil, bad
+		return "", nil, &connections.InputError{Msg: "icon: not a PNG, JPEG or GIF image", Code: iconNotImage}
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels {
 		return "", nil, bad
@@ -71,6 +71,19 @@ func checkIcon(data []byte) (string, []byte, error) {
 		return "", nil, bad
 	}
 	return ct, out.Bytes(), nil
+}
+
+// iconNotImage marks an upload that is no image at all (a text file, a
+// PDF): the admin picked the wrong file, and the size limits would only
+// mislead.
+const iconNotImage = "icon_not_image"
+
+// iconError words a refused icon upload.
+func iconError(l *locale, ie *connections.InputError) string {
+	if ie.Code == iconNotImage {
+		return l.T("err.icon_not_image")
+	}
+	return l.T("err.icon", maxIconBytes>>10)
 }
 
 type card struct {
@@ -352,7 +365,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, errNoIcon) {
 		var ie *connections.InputError
 		if errors.As(err, &ie) {
-			return fail(fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10))
+			return fail(fiber.StatusBadRequest, iconError(l, ie))
 		}
 		return err
 	}
@@ -447,7 +460,7 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, errNoIcon) {
 		var ie *connections.InputError
 		if errors.As(err, &ie) {
-			return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10), nil)
+			return s.connView(c, conn, fiber.StatusBadRequest, iconError(l, ie), nil)
 		}
 		return err
 	}
