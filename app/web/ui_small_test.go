@@ -97,3 +97,36 @@ func TestIconNotImage(t *testing.T) {
 		t.Errorf("600 KB upload: %d, want the size message", st)
 	}
 }
+
+// TestFavicon: every page names an icon that exists, and /favicon.ico,
+// which browsers ask for by themselves, answers with it instead of 404,
+// before and after setup.
+func TestFavicon(t *testing.T) {
+	u := newUIEnv(t, envOpts{})
+	check := func(when string, b *browser) {
+		t.Helper()
+		for _, p := range []string{"/favicon.ico", "/static/icon.svg"} {
+			req, _ := http.NewRequest("GET", b.abs(p), nil)
+			resp, err := b.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/svg+xml") {
+				t.Errorf("%s: GET %s: %d %s, want 200 image/svg+xml", when, p, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+	}
+	anon := u.browser(t)
+	check("setup pending", anon)
+	if _, body := anon.get("/"); !strings.Contains(body, `<link rel="icon" href="/static/icon.svg" type="image/svg+xml">`) {
+		t.Error("the setup-pending page names no icon")
+	}
+	b := u.claim(t)
+	check("signed in", b)
+	for _, p := range []string{"/", "/jobs", "/settings", "/login"} {
+		if _, body := b.get(p); !strings.Contains(body, `rel="icon"`) {
+			t.Errorf("%s names no icon", p)
+		}
+	}
+}

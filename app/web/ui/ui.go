@@ -273,6 +273,7 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 // for unknown paths stay as they are.
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
+	app.Get("/favicon.ico", s.favicon)
 	app.Get("/lang/:code", s.setLang)
 	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
 	authed := func(h fiber.Handler) []fiber.Handler {
@@ -318,6 +319,19 @@ func (s *Server) static(c *fiber.Ctx) error {
 	}
 	c.Type(strings.TrimPrefix(name[strings.LastIndex(name, "."):], "."), "utf-8")
 	c.Set("Cache-Control", "public, max-age=3600")
+	return c.Send(b)
+}
+
+// favicon answers the address browsers and other clients ask for an icon
+// by themselves, so that it is not a 404 in every log; the pages name the
+// SVG icon, which is the same picture.
+func (s *Server) favicon(c *fiber.Ctx) error {
+	b, err := fs.ReadFile(assets.UI, "static/icon.svg")
+	if err != nil {
+		return fmt.Errorf("favicon: %w", err)
+	}
+	c.Set(fiber.HeaderContentType, "image/svg+xml")
+	c.Set("Cache-Control", "public, max-age=86400")
 	return c.Send(b)
 }
 
