@@ -130,3 +130,29 @@ func TestFavicon(t *testing.T) {
 		}
 	}
 }
+
+// TestNewConnectionAtLimit: with every connection of the tier in use,
+// "/connections/new" sends the admin to the dashboard's note on the
+// limit instead of a form that can only be refused.
+func TestNewConnectionAtLimit(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	max := u.conns.MaxConnections()
+	for i := 0; i < max; i++ {
+		if st, _ := b.get("/connections/new"); st != 200 {
+			t.Fatalf("form with %d of %d connections: %d, want 200", i, max, st)
+		}
+		if st, body, _ := b.postMultipart("/connections", map[string]string{"name": "Shop " + string(rune('A'+i))}, nil); st != 303 {
+			t.Fatalf("create connection %d: %d %s", i, st, body)
+		}
+	}
+	req, _ := http.NewRequest("GET", b.abs("/connections/new"), nil)
+	st, _, loc := b.do(req)
+	if st != 303 || loc != "/#limit" {
+		t.Fatalf("/connections/new at the limit: %d %q, want 303 to /#limit", st, loc)
+	}
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	if _, body := b.get("/"); !strings.Contains(body, `id="limit"`) || !strings.Contains(body, "すべて使用中です") {
+		t.Error("the dashboard does not show the limit note")
+	}
+}

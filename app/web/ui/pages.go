@@ -347,7 +347,17 @@ func (s *Server) saveTier(c *fiber.Ctx) error {
 	return afterSave(c, "flash.tier")
 }
 
+// newConnectionForm shows the form, unless the tier's connections are all
+// in use: then the form could only end in a refusal after the admin
+// filled it in, so the dashboard's note on the limit is shown instead.
 func (s *Server) newConnectionForm(c *fiber.Ctx) error {
+	conns, err := s.st.Connections(c.UserContext())
+	if err != nil {
+		return fmt.Errorf("count connections: %w", err)
+	}
+	if len(conns) >= s.conns.MaxConnections() {
+		return c.Redirect("/#limit", fiber.StatusSeeOther)
+	}
 	return s.render(c, 0, "connection_new", &page{Title: "conn.new_title", Nav: "dash", Data: fiber.Map{"Name": "", "Description": ""}})
 }
 
