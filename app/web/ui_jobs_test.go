@@ -152,7 +152,7 @@ func TestJobsPageRunNowAndCSRF(t *testing.T) {
 		t.Fatalf("GET /jobs: %d", st)
 	}
 	for _, want := range []string{`href="/jobs" aria-current="page"`, `data-job="reconcile"`, `data-job="import"`, `data-job="drift_repair"`,
-		`data-job="dead_letters"`, `data-job="prune_inbox"`, `<code>0 */6 * * *</code>`, `id="run-dead_letters"`, "UTC", "No runs yet."} {
+		`data-job="dead_letters"`, `data-job="prune_inbox"`, `title="0 */6 * * *">every 6 hours<`, `id="run-dead_letters"`, "UTC", "No runs yet."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("jobs page lacks %q", want)
 		}
@@ -556,5 +556,34 @@ func TestImportUnavailableNotSuccess(t *testing.T) {
 				t.Errorf("%s %s: the unavailable import is labelled a success", lang.code, p)
 			}
 		}
+	}
+}
+
+// TestJobsScheduleInWords: the Jobs page describes the default schedules
+// in words (the cron text only in a tooltip) and names the changes
+// HubSpot refuses in plain Japanese, not "dead letters" transliterated.
+func TestJobsScheduleInWords(t *testing.T) {
+	_, b := newJobsUIEnv(t)
+	b.get("/lang/ja")
+	_, body := b.get("/jobs")
+	for _, want := range []string{
+		`<span title="0 */6 * * *">6 時間ごと</span>`,
+		`<span title="30 3 * * *">毎日 03:30</span>`,
+		`<span title="@hourly">1 時間ごと</span>`,
+		`<span title="@every 1m">1 分ごと</span>`,
+		"同期できない連絡先",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("jobs page (ja) lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<code>0 */6 * * *</code>", "<code>@hourly</code>", "デッドレター"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("jobs page (ja) shows %q", bad)
+		}
+	}
+	b.get("/lang/en")
+	if _, body := b.get("/jobs"); !strings.Contains(body, ">every 6 hours<") || !strings.Contains(body, ">daily at 03:30<") {
+		t.Error("jobs page (en) does not word the schedules")
 	}
 }

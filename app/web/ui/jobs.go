@@ -279,6 +279,9 @@ type jobRow struct {
 	Running []runRow
 	Last    *runRow
 	CanRun  bool // import runs per connection, from the connection's page
+	// ScheduleText is Schedule in words; "" when it has no common shape
+	// (then the cron text is shown).
+	ScheduleText string
 }
 
 func (s *Server) jobsPage(c *fiber.Ctx) error { return s.jobsView(c, 0, "") }
@@ -308,7 +311,9 @@ func (s *Server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
 				row.Last = &lr
 			}
 			if ji.Name == jobs.Import {
-				row.Schedule = l.T("jobs.import_schedule")
+				row.ScheduleText = l.T("jobs.import_schedule")
+			} else if t, ok := scheduleText(l, ji.Schedule); ok {
+				row.ScheduleText = t
 			}
 			rows = append(rows, row)
 		}
