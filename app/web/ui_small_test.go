@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web"
 )
@@ -154,5 +156,25 @@ func TestNewConnectionAtLimit(t *testing.T) {
 	b.header = http.Header{"Accept-Language": {"ja"}}
 	if _, body := b.get("/"); !strings.Contains(body, `id="limit"`) || !strings.Contains(body, "すべて使用中です") {
 		t.Error("the dashboard does not show the limit note")
+	}
+}
+
+// TestTemplateHelpExample: the Japanese help shows a default that reads
+// naturally once filled in ("お客様" for a contact without a name), not
+// "{{firstname|様}}", which leaves a bare "様".
+func TestTemplateHelpExample(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	for _, p := range []string{"/templates", "/templates/new"} {
+		_, body := b.get(p)
+		if strings.Contains(body, "{{firstname|様}}") || !strings.Contains(body, "{{firstname|お客}}様") {
+			t.Errorf("%s: the placeholder example is not {{firstname|お客}}様", p)
+		}
+	}
+	// The example works as the help says.
+	out, err := messaging.Render([]json.RawMessage{json.RawMessage(`{"type":"text","text":"{{firstname|お客}}様、こんにちは"}`)}, map[string]string{})
+	if err != nil || len(out) != 1 || !strings.Contains(string(out[0]), `"お客様、こんにちは"`) {
+		t.Errorf("render of the example: %s %v", out, err)
 	}
 }
