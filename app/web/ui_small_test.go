@@ -178,3 +178,48 @@ func TestTemplateHelpExample(t *testing.T) {
 		t.Errorf("render of the example: %s %v", out, err)
 	}
 }
+
+// TestWizardReducedHeaderAndBack: during the first-run wizard the header
+// offers only signing out and the language, not the whole menu, and each
+// step after the first has a link back to the one before.
+func TestWizardReducedHeaderAndBack(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	backRE := regexp.MustCompile(`<a href="([^"]*)" id="wizard-back"[^>]*>← 前のステップに戻る</a>`)
+	for _, tc := range []struct{ step, back string }{
+		{"domain", ""}, // step 1 was the account, which is done
+		{"hubspot", "/wizard/domain"},
+		{"tier", "/wizard/hubspot"},
+	} {
+		st, body := b.get("/wizard/" + tc.step)
+		if st != 200 {
+			t.Fatalf("/wizard/%s: %d", tc.step, st)
+		}
+		if !strings.Contains(body, `id="wizard-nav"`) || !strings.Contains(body, `id="logout"`) {
+			t.Errorf("/wizard/%s: no reduced header with sign-out", tc.step)
+		}
+		for _, menu := range []string{`id="nav-jobs"`, `id="nav-broadcasts"`, `href="/tokens"`} {
+			if strings.Contains(body, menu) {
+				t.Errorf("/wizard/%s shows the full menu (%s)", tc.step, menu)
+			}
+		}
+		m := backRE.FindStringSubmatch(body)
+		switch {
+		case tc.back == "" && m != nil:
+			t.Errorf("/wizard/%s has a Back link to %s", tc.step, m[1])
+		case tc.back != "" && (m == nil || m[1] != tc.back):
+			t.Errorf("/wizard/%s: Back link %v, want %s", tc.step, m, tc.back)
+		}
+	}
+	// A refused step stays in the wizard's frame.
+	b.get("/wizard/domain")
+	if st, body, _ := b.post("/settings/domain", url.Values{"public_url": {"not a url"}, "step": {"domain"}}); st != 400 || !strings.Contains(body, `id="wizard-nav"`) {
+		t.Errorf("refused wizard step: %d, want 400 in the wizard's frame", st)
+	}
+	// Settings, outside the wizard, has the whole menu and no Back.
+	_, body := b.get("/settings")
+	if strings.Contains(body, `id="wizard-nav"`) || !strings.Contains(body, `id="nav-jobs"`) || strings.Contains(body, `id="wizard-back"`) {
+		t.Error("settings page: want the full menu and no wizard Back")
+	}
+}

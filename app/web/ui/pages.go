@@ -254,13 +254,16 @@ func (s *Server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) err
 	for i, st := range wizardSteps {
 		if st == step {
 			data["StepNo"] = i + 2 // step 1 was the account
+			if i > 0 {
+				data["Prev"] = "/wizard/" + wizardSteps[i-1]
+			}
 		}
 	}
 	title := "settings.title"
 	if step != "" {
 		title = "wizard.title"
 	}
-	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data})
+	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data, Wizard: step != ""})
 }
 
 func (s *Server) settingsPage(c *fiber.Ctx) error { return s.settingsWith(c, 0, "", "") }

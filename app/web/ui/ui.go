@@ -108,6 +108,9 @@ type page struct {
 	Unanswered int64
 	// ErrorNote is the fix link and detail of Error (from userError).
 	ErrorNote *notice
+	// Wizard: a first-run step, shown with a reduced header (only sign
+	// out and the language) so the menu does not lead away half-way.
+	Wizard bool
 }
 
 func (s *Server) initUI() error {
