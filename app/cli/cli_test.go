@@ -146,3 +146,39 @@ func TestAdminResetPassword(t *testing.T) {
 		t.Errorf("a session survived the reset: %v", err)
 	}
 }
+
+// TestSetupLink: `linehub setup-link` prints a one-time link while no
+// admin exists, stored so that a running server accepts it, and refuses
+// once one does.
+func TestSetupLink(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("data_dir: "+dataDir+"\npublic_url: https://crm.example.jp\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := Run([]string{"setup-link", "--config", cfg}, &out, &errOut, "test"); err != nil {
+		t.Fatalf("setup-link: %v", err)
+	}
+	if !strings.Contains(out.String(), "https://crm.example.jp/setup?token=") {
+		t.Fatalf("setup-link printed %q, want a link to /setup with a token", out.String())
+	}
+	st, err := store.Open(dataDir, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st.Setting(context.Background(), "setup_claim"); v == "" {
+		t.Error("the link was not stored for the running server")
+	}
+	h, _ := web.HashNewPassword("Tr0ub4dor&3-horse", "owner@example.com")
+	if _, err := st.CreateFirstAdmin(context.Background(), "owner@example.com", h); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	err = Run([]string{"setup-link", "--config", cfg}, &out, &errOut, "test")
+	if err == nil || !strings.Contains(err.Error(), "admin account exists") || strings.Contains(out.String(), "token=") {
+		t.Errorf("setup-link with an admin: %v, printed %q; want a refusal and no link", err, out.String())
+	}
+}

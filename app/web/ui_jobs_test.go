@@ -152,7 +152,7 @@ func TestJobsPageRunNowAndCSRF(t *testing.T) {
 		t.Fatalf("GET /jobs: %d", st)
 	}
 	for _, want := range []string{`href="/jobs" aria-current="page"`, `data-job="reconcile"`, `data-job="import"`, `data-job="drift_repair"`,
-		`data-job="dead_letters"`, `data-job="prune_inbox"`, `<code>0 */6 * * *</code>`, `id="run-dead_letters"`, "UTC", "No runs yet."} {
+		`data-job="dead_letters"`, `data-job="prune_inbox"`, `title="0 */6 * * *">every 6 hours<`, `id="run-dead_letters"`, "UTC", "No runs yet."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("jobs page lacks %q", want)
 		}
@@ -522,5 +522,68 @@ func TestRunSummaryWorded(t *testing.T) {
 	}
 	if strings.Contains(outsideDetails(body), "path=followers_ids") {
 		t.Error("the raw summary is shown outside the details")
+	}
+}
+
+// TestImportUnavailableNotSuccess: an import that could import nothing
+// because LINE does not list an unverified account's friends is shown as
+// unavailable with the reason, not as a success, on the Jobs page, the
+// run's page and the connection's page, in both languages.
+func TestImportUnavailableNotSuccess(t *testing.T) {
+	u, b := newJobsUIEnv(t)
+	c := u.connect(t, "Plain Shop", false, true, 3)
+	path := "/connections/" + c.id
+	b.get(path)
+	if st, _, _ := b.post(path+"/import", url.Values{}); st != 303 {
+		t.Fatalf("Import friends: %d", st)
+	}
+	r := u.waitRun(t, u.lastRun(t, jobs.Import, connID(t, c)).ID)
+	run := "/jobs/runs/" + strconv.FormatInt(r.ID, 10)
+	for _, lang := range []struct{ code, state, reason string }{
+		{"ja", ">利用不可<", "認証済みアカウントとプレミアムアカウントだけ"},
+		{"en", ">Unavailable<", "only of verified and premium accounts"},
+	} {
+		b.get("/lang/" + lang.code)
+		for _, p := range []string{"/jobs", run, path} {
+			_, body := b.get(p)
+			if !strings.Contains(body, `data-state="unavailable"`) && !strings.Contains(body, `class="state unavailable"`) {
+				t.Errorf("%s %s: the import is not marked unavailable", lang.code, p)
+			}
+			if !strings.Contains(body, lang.state) || !strings.Contains(body, lang.reason) {
+				t.Errorf("%s %s: no %q with the reason %q", lang.code, p, lang.state, lang.reason)
+			}
+			if regexp.MustCompile(`data-job="import" data-state="ok"`).MatchString(body) {
+				t.Errorf("%s %s: the unavailable import is labelled a success", lang.code, p)
+			}
+		}
+	}
+}
+
+// TestJobsScheduleInWords: the Jobs page describes the default schedules
+// in words (the cron text only in a tooltip) and names the changes
+// HubSpot refuses in plain Japanese, not "dead letters" transliterated.
+func TestJobsScheduleInWords(t *testing.T) {
+	_, b := newJobsUIEnv(t)
+	b.get("/lang/ja")
+	_, body := b.get("/jobs")
+	for _, want := range []string{
+		`<span title="0 */6 * * *">6 時間ごと</span>`,
+		`<span title="30 3 * * *">毎日 03:30</span>`,
+		`<span title="@hourly">1 時間ごと</span>`,
+		`<span title="@every 1m">1 分ごと</span>`,
+		"同期できない連絡先",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("jobs page (ja) lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<code>0 */6 * * *</code>", "<code>@hourly</code>", "デッドレター"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("jobs page (ja) shows %q", bad)
+		}
+	}
+	b.get("/lang/en")
+	if _, body := b.get("/jobs"); !strings.Contains(body, ">every 6 hours<") || !strings.Contains(body, ">daily at 03:30<") {
+		t.Error("jobs page (en) does not word the schedules")
 	}
 }

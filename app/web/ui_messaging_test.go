@@ -201,6 +201,11 @@ func TestUIBroadcast(t *testing.T) {
 	if body := b.wantPage("/broadcasts/"+bid, 200); strings.Contains(body, "data-active") || strings.Contains(body, `id="cancel"`) {
 		t.Fatal("a finished broadcast still polls or offers cancel")
 	}
+	// The page reloads itself at the same address when sending ends: the
+	// note after Send must then say it finished, not that it started.
+	if body := b.wantPage(loc, 200, "The broadcast has finished"); strings.Contains(body, "Broadcast started") {
+		t.Error("a finished broadcast's report still says Broadcast started")
+	}
 	_, body = b.get("/broadcasts/" + bid + "/progress")
 	var prog map[string]any
 	if err := json.Unmarshal([]byte(body), &prog); err != nil || prog["sent"] != float64(19) || prog["status"] != "done" || prog["active"] != false || prog["cancelable"] != false || prog["skipped_blocked"] != float64(6) {

@@ -174,6 +174,12 @@ func (s *server) requireToken(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// MintSetupLink stores a new one-time first-run link (replacing any
+// earlier one) and returns it; store.ErrAdminExists once an admin exists.
+func MintSetupLink(ctx context.Context, st *store.Store, cfg *config.Config) (string, error) {
+	return ui.MintSetupLink(ctx, st, cfg)
+}
+
 // HashNewPassword checks a new admin password against the dashboard's
 // rules and returns its hash; the error says in English what is wrong
 // (the command line resets passwords with it).

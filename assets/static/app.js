@@ -5,8 +5,23 @@ document.addEventListener("click", function (e) {
   if (!b) return;
   var input = document.getElementById(b.getAttribute("data-copy"));
   input.select();
-  if (navigator.clipboard) navigator.clipboard.writeText(input.value);
-  else document.execCommand("copy");
+  // The button says "Copied" for a moment once the text is on the
+  // clipboard, so the admin knows the press did something.
+  function done() {
+    var label = b.getAttribute("data-copied");
+    if (!label) return;
+    if (!b.hasAttribute("data-label")) b.setAttribute("data-label", b.textContent);
+    b.textContent = label;
+    b.classList.add("copied");
+    clearTimeout(b.copiedTimer);
+    b.copiedTimer = setTimeout(function () {
+      b.textContent = b.getAttribute("data-label");
+      b.classList.remove("copied");
+    }, 2000);
+  }
+  function fallback() { if (document.execCommand("copy")) done(); }
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done, fallback);
+  else fallback();
 });
 document.querySelectorAll("a[data-back]").forEach(function (a) {
   a.href += "?back=" + encodeURIComponent(location.pathname + location.search);

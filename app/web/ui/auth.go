@@ -1,13 +1,16 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +18,9 @@ import (
 	"unicode"
 
 	"golang.org/x/crypto/argon2"
+
+	"linehub/app/config"
+	"linehub/app/store"
 )
 
 // argon2id parameters: OWASP's second recommended set (19 MiB, 2 passes)
@@ -120,16 +126,21 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// setupClaim is the one-time first-run link. Only its hash is kept, so a
-// heap dump does not reveal a usable link.
+// setupClaim is the one-time first-run link. It lives in the database
+// (one setting) rather than in the server's memory, so that
+// `linehub setup-link` can hand out a fresh link that an already running
+// server accepts without a restart. Only its hash is kept, so a copy of
+// the database or a heap dump does not reveal a usable link; minting a
+// new link replaces the old one, and creating the admin deletes it.
 type setupClaim struct {
-	mu      sync.Mutex
 	hash    [32]byte
 	expires time.Time
-	used    bool
 }
 
-const setupTTL = 30 * time.Minute
+const (
+	setupTTL        = 30 * time.Minute
+	settingSetupKey = "setup_claim"
+)
 
 func newSetupClaim(now time.Time) (*setupClaim, string) {
 	tok := randomToken()
@@ -140,16 +151,67 @@ func (c *setupClaim) valid(tok string, now time.Time) bool {
 	if c == nil || tok == "" {
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	h := sha256.Sum256([]byte(tok))
-	return !c.used && now.Before(c.expires) && subtle.ConstantTimeCompare(h[:], c.hash[:]) == 1
+	return now.Before(c.expires) && subtle.ConstantTimeCompare(h[:], c.hash[:]) == 1
 }
 
-func (c *setupClaim) consume() {
-	c.mu.Lock()
-	c.used = true
-	c.mu.Unlock()
+// encode gives the setting's value: the hash in hex and the expiry in
+// Unix seconds.
+func (c *setupClaim) encode() string {
+	return hex.EncodeToString(c.hash[:]) + " " + strconv.FormatInt(c.expires.Unix(), 10)
+}
+
+// parseSetupClaim reads a stored claim; nil when there is none or the
+// value is not one (a claim that cannot be read admits nobody).
+func parseSetupClaim(v string) *setupClaim {
+	h, exp, ok := strings.Cut(v, " ")
+	b, err := hex.DecodeString(h)
+	if !ok || err != nil || len(b) != sha256.Size {
+		return nil
+	}
+	sec, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return nil
+	}
+	c := &setupClaim{expires: time.Unix(sec, 0)}
+	copy(c.hash[:], b)
+	return c
+}
+
+// MintSetupLink stores a new one-time setup link, replacing any earlier
+// one, and returns it. It refuses once an admin exists: from then on the
+// way in is signing in (or `linehub admin reset-password`).
+func MintSetupLink(ctx context.Context, st *store.Store, cfg *config.Config) (string, error) {
+	has, err := st.HasAdmin(ctx)
+	if err != nil {
+		return "", fmt.Errorf("check for an admin account: %w", err)
+	}
+	if has {
+		return "", store.ErrAdminExists
+	}
+	// The link must carry the address the wizard saved, as the server's does.
+	if v, err := st.Setting(ctx, settingPublicURL); err == nil {
+		cfg.SetWizardPublicURL(v)
+	}
+	claim, tok := newSetupClaim(time.Now())
+	if err := st.SetSetting(ctx, settingSetupKey, claim.encode()); err != nil {
+		return "", fmt.Errorf("store the setup link: %w", err)
+	}
+	return cfg.WebhookBaseURL() + "/setup?token=" + tok, nil
+}
+
+// setupTokenValid says whether tok is the live setup link. A database
+// error refuses: the gate then shows the pending page, which is safe.
+func (s *Server) setupTokenValid(ctx context.Context, tok string) bool {
+	if tok == "" {
+		return false
+	}
+	v, err := s.st.Setting(ctx, settingSetupKey)
+	if err != nil {
+		s.log.Error("read the setup link", "err", err)
+		return false
+	}
+	return parseSetupClaim(v).valid(tok, time.Now())
 }
 
 // limiter counts failed sign-ins per key in a fixed window. An attempt

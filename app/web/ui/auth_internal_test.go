@@ -310,7 +310,7 @@ func TestLimitAddr(t *testing.T) {
 // pre-sign-in CSRF token is refused, creates nothing and does not crash.
 func TestSetupRefusedWithoutClaim(t *testing.T) {
 	s, app := newAuthServer(t, "", "")
-	if s.ui.claim != nil {
+	if s.ui.pending {
 		t.Fatal("the test wants a server without a setup link")
 	}
 	pw := "Tr0ub4dor&3-horse"

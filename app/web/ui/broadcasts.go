@@ -254,6 +254,25 @@ func (s *Server) broadcastParam(c *fiber.Ctx) (messaging.BroadcastView, error) {
 	return s.msg.GetBroadcast(c.UserContext(), id)
 }
 
+// broadcastFlash words the note after Send or Schedule by the broadcast's
+// status now: the page reloads itself (same address) when the broadcast
+// ends, and "Broadcast started" would then stand above a finished report.
+func broadcastFlash(l *locale, ok, status string) string {
+	if ok != "broadcast.started" && ok != "broadcast.scheduled" {
+		return "" // render shows any other note as it is
+	}
+	switch status {
+	case store.BroadcastScheduled:
+		return l.T("broadcast.scheduled")
+	case store.BroadcastPreparing, store.BroadcastSending:
+		return l.T("broadcast.started")
+	}
+	if k := "broadcast.flash_" + status; l.Has(k) {
+		return l.T(k)
+	}
+	return ""
+}
+
 func broadcastActive(status string) bool {
 	return status == store.BroadcastScheduled || status == store.BroadcastPreparing || status == store.BroadcastSending
 }
@@ -271,7 +290,7 @@ func (s *Server) broadcastView(c *fiber.Ctx, v messaging.BroadcastView, status i
 	if cn, err := s.st.Connection(c.UserContext(), v.ConnectionID); err == nil {
 		connName = cn.Name
 	}
-	return s.render(c, status, "broadcast", &page{Title: "broadcast.report", Nav: "broadcasts", Error: errMsg, Data: fiber.Map{
+	return s.render(c, status, "broadcast", &page{Title: "broadcast.report", Nav: "broadcasts", Error: errMsg, Flash: broadcastFlash(s.locale(c), c.Query("ok"), v.Status), Data: fiber.Map{
 		"B": v, "ConnName": connName, "Lines": messageSummary(v.Messages), "Percent": percent(v.Progress.Sent, v.Recipients),
 		"Active":     broadcastActive(v.Status),
 		"Cancelable": v.Status == store.BroadcastScheduled || v.Status == store.BroadcastPreparing,

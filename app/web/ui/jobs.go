@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,9 +66,17 @@ func readPartials() ([]string, error) {
 // shutdown is "interrupted" (it resumes), not failed.
 const runInterrupted = "interrupted"
 
+// runUnavailable is an import that finished without error but could not
+// import anything because LINE does not list the account's friends: it
+// is no success, and the admin needs the reason.
+const runUnavailable = "unavailable"
+
 func runState(r store.JobRun) string {
 	if r.Status == store.RunFailed && (r.Message == store.InterruptedMessage || r.Message == jobs.StoppedMessage) {
 		return runInterrupted
+	}
+	if r.Status == store.RunOK && r.Job == jobs.Import && slices.Contains(strings.Fields(r.Message), "state="+store.ImportUnavailable) {
+		return runUnavailable
 	}
 	return r.Status
 }
@@ -82,6 +91,7 @@ type runRow struct {
 	ConnName    string
 	ConnGone    bool // the connection was deleted: its page is gone
 	Duration    string
+	Reason      string // why the run could do nothing (state "unavailable")
 	// Facts is Message worded for a person when it is the job's
 	// "key=value …" summary; Message stays as the technical detail.
 	Facts []runFact
@@ -132,6 +142,9 @@ func (s *Server) runRow(l *locale, r store.JobRun, names map[int64]string) runRo
 	}
 	row := runRow{JobRun: r, State: runState(r), JobTitle: jobTitle(l, r.Job), Duration: fmtDuration(l, end.Sub(r.StartedAt)), Facts: runFacts(l, r.Message)}
 	row.StateText = l.T("jobs.state_" + row.State)
+	if row.State == runUnavailable {
+		row.Reason = l.T("import.not_verified")
+	}
 	row.TriggerText = r.Trigger
 	if k := "jobs.trigger_" + r.Trigger; l.Has(k) {
 		row.TriggerText = l.T(k)
@@ -266,6 +279,9 @@ type jobRow struct {
 	Running []runRow
 	Last    *runRow
 	CanRun  bool // import runs per connection, from the connection's page
+	// ScheduleText is Schedule in words; "" when it has no common shape
+	// (then the cron text is shown).
+	ScheduleText string
 }
 
 func (s *Server) jobsPage(c *fiber.Ctx) error { return s.jobsView(c, 0, "") }
@@ -295,7 +311,9 @@ func (s *Server) jobsView(c *fiber.Ctx, status int, errMsg string) error {
 				row.Last = &lr
 			}
 			if ji.Name == jobs.Import {
-				row.Schedule = l.T("jobs.import_schedule")
+				row.ScheduleText = l.T("jobs.import_schedule")
+			} else if t, ok := scheduleText(l, ji.Schedule); ok {
+				row.ScheduleText = t
 			}
 			rows = append(rows, row)
 		}

@@ -51,6 +51,8 @@ func TestRunState(t *testing.T) {
 		{store.JobRun{Status: store.RunFailed, Message: "list LINE followers: 500"}, "failed"},
 		{store.JobRun{Status: store.RunFailed, Message: store.InterruptedMessage}, runInterrupted},
 		{store.JobRun{Status: store.RunFailed, Message: jobs.StoppedMessage}, runInterrupted},
+		{store.JobRun{Job: jobs.Import, Status: store.RunOK, Message: "state=unavailable total=0 done=0"}, runUnavailable},
+		{store.JobRun{Job: jobs.Import, Status: store.RunOK, Message: "state=done total=3 done=3"}, "ok"},
 	} {
 		if got := runState(tc.r); got != tc.want {
 			t.Errorf("runState(%+v) = %q, want %q", tc.r, got, tc.want)

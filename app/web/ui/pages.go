@@ -50,7 +50,7 @@ func checkIcon(data []byte) (string, []byte, error) {
 	bad := &connections.InputError{Msg: "icon"}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
-		return "", nil, bad
+		return "", nil, &connections.InputError{Msg: "icon: not a PNG, JPEG or GIF image", Code: iconNotImage}
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxIconPixels || cfg.Height > maxIconPixels {
 		return "", nil, bad
@@ -71,6 +71,19 @@ func checkIcon(data []byte) (string, []byte, error) {
 		return "", nil, bad
 	}
 	return ct, out.Bytes(), nil
+}
+
+// iconNotImage marks an upload that is no image at all (a text file, a
+// PDF): the admin picked the wrong file, and the size limits would only
+// mislead.
+const iconNotImage = "icon_not_image"
+
+// iconError words a refused icon upload.
+func iconError(l *locale, ie *connections.InputError) string {
+	if ie.Code == iconNotImage {
+		return l.T("err.icon_not_image")
+	}
+	return l.T("err.icon", maxIconBytes>>10)
 }
 
 type card struct {
@@ -241,13 +254,16 @@ func (s *Server) settingsWith(c *fiber.Ctx, status int, step, errMsg string) err
 	for i, st := range wizardSteps {
 		if st == step {
 			data["StepNo"] = i + 2 // step 1 was the account
+			if i > 0 {
+				data["Prev"] = "/wizard/" + wizardSteps[i-1]
+			}
 		}
 	}
 	title := "settings.title"
 	if step != "" {
 		title = "wizard.title"
 	}
-	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data})
+	return s.render(c, status, "settings", &page{Title: title, Nav: "settings", Error: errMsg, Data: data, Wizard: step != ""})
 }
 
 func (s *Server) settingsPage(c *fiber.Ctx) error { return s.settingsWith(c, 0, "", "") }
@@ -334,7 +350,17 @@ func (s *Server) saveTier(c *fiber.Ctx) error {
 	return afterSave(c, "flash.tier")
 }
 
+// newConnectionForm shows the form, unless the tier's connections are all
+// in use: then the form could only end in a refusal after the admin
+// filled it in, so the dashboard's note on the limit is shown instead.
 func (s *Server) newConnectionForm(c *fiber.Ctx) error {
+	conns, err := s.st.Connections(c.UserContext())
+	if err != nil {
+		return fmt.Errorf("count connections: %w", err)
+	}
+	if len(conns) >= s.conns.MaxConnections() {
+		return c.Redirect("/#limit", fiber.StatusSeeOther)
+	}
 	return s.render(c, 0, "connection_new", &page{Title: "conn.new_title", Nav: "dash", Data: fiber.Map{"Name": "", "Description": ""}})
 }
 
@@ -352,7 +378,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, errNoIcon) {
 		var ie *connections.InputError
 		if errors.As(err, &ie) {
-			return fail(fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10))
+			return fail(fiber.StatusBadRequest, iconError(l, ie))
 		}
 		return err
 	}
@@ -447,7 +473,7 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, errNoIcon) {
 		var ie *connections.InputError
 		if errors.As(err, &ie) {
-			return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.icon", maxIconBytes>>10), nil)
+			return s.connView(c, conn, fiber.StatusBadRequest, iconError(l, ie), nil)
 		}
 		return err
 	}

@@ -79,15 +79,14 @@ func New(o Options) (*Server, error) {
 
 // ui is the state of the browser dashboard.
 type ui struct {
-	cat      catalog
-	pages    map[string]*template.Template
-	claim    *setupClaim
-	claimed  atomic.Bool // an admin exists: the gate stops asking the database
-	byIP     *limiter    // failures per client address: refuses
-	byPair   *limiter    // failures per (address, email): refuses
-	byEmail  *limiter    // failures per email from anywhere: only slows down
-	sleep    func(time.Duration)
-	setupURL string
+	cat     catalog
+	pages   map[string]*template.Template
+	pending bool        // no admin when the server started: the gate asks the database
+	claimed atomic.Bool // an admin exists: the gate stops asking the database
+	byIP    *limiter    // failures per client address: refuses
+	byPair  *limiter    // failures per (address, email): refuses
+	byEmail *limiter    // failures per email from anywhere: only slows down
+	sleep   func(time.Duration)
 	// jobsZone is where times are shown until HubSpot has told the
 	// portal's time zone: the zone the job schedules are read in.
 	jobsZone *time.Location
@@ -109,6 +108,9 @@ type page struct {
 	Unanswered int64
 	// ErrorNote is the fix link and detail of Error (from userError).
 	ErrorNote *notice
+	// Wizard: a first-run step, shown with a reduced header (only sign
+	// out and the language) so the menu does not lead away half-way.
+	Wizard bool
 }
 
 func (s *Server) initUI() error {
@@ -261,10 +263,12 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 	if has {
 		return "", nil
 	}
-	claim, tok := newSetupClaim(time.Now())
-	s.ui.claim = claim
-	s.ui.setupURL = s.cfg.WebhookBaseURL() + "/setup?token=" + tok
-	return s.ui.setupURL, nil
+	link, err := MintSetupLink(ctx, s.st, s.cfg)
+	if err != nil {
+		return "", err
+	}
+	s.ui.pending = true
+	return link, nil
 }
 
 // Routes registers the admin's browser pages. Middleware is attached
@@ -272,6 +276,7 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 // for unknown paths stay as they are.
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
+	app.Get("/favicon.ico", s.favicon)
 	app.Get("/lang/:code", s.setLang)
 	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
 	authed := func(h fiber.Handler) []fiber.Handler {
@@ -317,6 +322,19 @@ func (s *Server) static(c *fiber.Ctx) error {
 	}
 	c.Type(strings.TrimPrefix(name[strings.LastIndex(name, "."):], "."), "utf-8")
 	c.Set("Cache-Control", "public, max-age=3600")
+	return c.Send(b)
+}
+
+// favicon answers the address browsers and other clients ask for an icon
+// by themselves, so that it is not a 404 in every log; the pages name the
+// SVG icon, which is the same picture.
+func (s *Server) favicon(c *fiber.Ctx) error {
+	b, err := fs.ReadFile(assets.UI, "static/icon.svg")
+	if err != nil {
+		return fmt.Errorf("favicon: %w", err)
+	}
+	c.Set(fiber.HeaderContentType, "image/svg+xml")
+	c.Set("Cache-Control", "public, max-age=86400")
 	return c.Send(b)
 }
 
@@ -383,7 +401,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 // setupGate answers every page with "setup pending" until the admin
 // account exists, except the one-time setup link itself.
 func (s *Server) setupGate(c *fiber.Ctx) error {
-	if s.ui.claim == nil || s.ui.claimed.Load() {
+	if !s.ui.pending || s.ui.claimed.Load() {
 		return c.Next()
 	}
 	has, err := s.st.HasAdmin(c.UserContext())
@@ -398,8 +416,13 @@ func (s *Server) setupGate(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodPost {
 		tok = c.FormValue("token")
 	}
-	if c.Path() == "/setup" && s.ui.claim.valid(tok, time.Now()) {
+	if c.Path() == "/setup" && s.setupTokenValid(c.UserContext(), tok) {
 		return c.Next()
+	}
+	if c.Path() == "/setup" && tok != "" {
+		// Someone followed a setup link that no longer works: say so and
+		// how to get a new one, rather than the general waiting page.
+		return s.render(c, fiber.StatusForbidden, "setup_expired", &page{Title: "setup.expired_title"})
 	}
 	return s.render(c, fiber.StatusForbidden, "pending", &page{Title: "pending.title"})
 }
@@ -480,7 +503,7 @@ func (s *Server) startSession(c *fiber.Ctx, adminID int64) error {
 }
 
 func (s *Server) setupForm(c *fiber.Ctx) error {
-	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.ui.claim.valid(c.Query("token"), time.Now()) {
+	if has, err := s.st.HasAdmin(c.UserContext()); err != nil || has || !s.setupTokenValid(c.UserContext(), c.Query("token")) {
 		return c.Redirect("/login", fiber.StatusSeeOther)
 	}
 	return s.render(c, 0, "setup", &page{Title: "setup.title", Data: fiber.Map{"Token": c.Query("token"), "Email": ""}})
@@ -492,7 +515,7 @@ func (s *Server) setupForm(c *fiber.Ctx) error {
 func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	l := s.locale(c)
 	tok := c.FormValue("token")
-	if !s.ui.claim.valid(tok, time.Now()) {
+	if !s.setupTokenValid(c.UserContext(), tok) {
 		s.log.Warn("setup refused: no live setup link", "ip", request.ClientIP(c))
 		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "setup.title", Error: l.T("setup.closed")})
 	}
@@ -525,7 +548,10 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.claim.consume()
+	if err := s.st.SetSetting(c.UserContext(), settingSetupKey, ""); err != nil {
+		// The admin exists, so the link admits nobody any more anyway.
+		s.log.Error("retire the setup link", "err", err)
+	}
 	s.log.Info("admin account created; setup link retired", "admin_id", a.ID)
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
