@@ -75,6 +75,9 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		fmt.Sprintf("/jobs/runs/%d", run.RunID),
 		"/settings",
 		"/tokens",
+		"/chats",
+		"/connections/999", // the error page
+		"/no-such-page",
 	}
 	b.run("phone viewport", chromedp.EmulateViewport(375, 740, func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
 		p.Mobile = true
