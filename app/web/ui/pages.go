@@ -135,7 +135,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	l := s.locale(c)
 	hs := s.conns.HubSpotInfo(ctx)
 	return s.render(c, 0, "dashboard", &page{L: l, Title: "dash.title", Nav: "dash", Data: fiber.Map{
-		"Health":  healthNotices(l, s.sync.Status(), conns, notes),
+		"Health":  healthNotices(l, s.whenText, s.sync.Status(), conns, notes),
 		"Cards":   cards,
 		"AtLimit": len(conns) >= hs.MaxConnections,
 		"HubSpot": hs,
@@ -678,27 +678,28 @@ func (s *Server) ApplySavedPublicURL() {
 }
 
 // healthNotices words the data path's problems for the admin: what is
-// wrong, since when, what linehub does meanwhile and, where the admin can
-// fix it, a link there. Each lasts only while the problem does.
-func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []notice {
+// wrong, since when (at formats a time as the page shows times), what
+// linehub does meanwhile and, where the admin can fix it, a link there.
+// The raw words of LINE, HubSpot or the database help support, not the
+// admin: they are folded away as the notice's detail. Each notice lasts
+// only while the problem does.
+func healthNotices(l *locale, at func(*time.Time) string, st contactsync.Status, conns []store.Connection, notes store.NoteStats) []notice {
 	var out []notice
-	add := func(text string) { out = append(out, notice{L: l, Text: text}) }
+	add := func(text, detail string) { out = append(out, notice{L: l, Text: text, Detail: detail}) }
 	if st.StorageError != "" {
-		add(l.T("health.storage", when(st.StorageErrorAt)))
+		add(l.T("health.storage", at(st.StorageErrorAt)), "")
 	}
 	if until, err := time.Parse(time.RFC3339, st.HubSpotPaused); err == nil {
-		add(l.T("health.daily", when(&until)))
+		add(l.T("health.daily", at(&until)), "")
 	} else if st.SyncFailing() && st.SyncErrorCode != "" && l.Has("bridge."+st.SyncErrorCode) {
-		// The raw text (HTTP status, HubSpot's category and correlation
-		// id) helps support, not the admin: it is folded away.
-		n := notice{L: l, Text: l.T("health.sync_coded", when(st.LastErrorAt), l.T("bridge."+st.SyncErrorCode)), Detail: st.LastSyncError}
+		n := notice{L: l, Text: l.T("health.sync_coded", at(st.LastErrorAt), l.T("bridge."+st.SyncErrorCode)), Detail: st.LastSyncError}
 		n.Link, n.LinkText = fixLink(l, st.SyncErrorCode, "")
 		out = append(out, n)
 	} else if st.SyncFailing() {
-		add(l.T("health.sync", when(st.LastErrorAt), st.LastSyncError))
+		add(l.T("health.sync", at(st.LastErrorAt)), st.LastSyncError)
 	}
 	if st.LastApplyError != "" {
-		add(l.T("health.apply", st.LastApplyError))
+		add(l.T("health.apply"), st.LastApplyError)
 	}
 	for _, e := range st.LINEErrors {
 		name := fmt.Sprintf("#%d", e.ConnectionID)
@@ -707,10 +708,12 @@ func healthNotices(l *locale, st contactsync.Status, conns []store.Connection, n
 				name = c.Name
 			}
 		}
-		add(l.T("health.line", name, when(&e.Since), e.Error))
+		since := e.Since
+		out = append(out, notice{L: l, Text: l.T("health.line", name, at(&since)), Detail: e.Error,
+			Link: fmt.Sprintf("/connections/%d#credentials", e.ConnectionID), LinkText: l.T("fix.credentials")})
 	}
 	if notes.GivenUp > 0 {
-		add(l.T("health.notes", notes.GivenUp, notes.LastRefusal))
+		add(l.T("health.notes", notes.GivenUp), notes.LastRefusal)
 	}
 	return out
 }

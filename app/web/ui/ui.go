@@ -246,11 +246,11 @@ func zoneName(loc *time.Location, t time.Time) string {
 
 // when shows a time in UTC, named, for messages worded outside a page's
 // zone note; "—" for none.
-func when(t *time.Time) string {
+func (s *Server) whenText(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return s.localTime(*t)
 }
 
 // StartSetup creates the one-time link when no admin exists yet and

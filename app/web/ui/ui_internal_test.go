@@ -118,31 +118,43 @@ func TestHealthNotices(t *testing.T) {
 		{"healthy", contactsync.Status{LastSyncOKAt: &t1, LastErrorAt: &t0, LastSyncError: "old"}, nil},
 		{"disk full", contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, []string{"disk holding linehub's data directory is full (since 2026-12-03 09:30 UTC)"}},
 		{"sync failing", contactsync.Status{LastSyncOKAt: &t0, LastErrorAt: &t1, LastSyncError: "HubSpot answered 503"},
-			[]string{"Syncing with HubSpot is failing (last attempt 2026-12-03 09:31 UTC): HubSpot answered 503"}},
-		{"never synced", contactsync.Status{LastErrorAt: &t1, LastSyncError: "connection refused"}, []string{"failing (last attempt 2026-12-03 09:31 UTC): connection refused"}},
+			[]string{"Syncing with HubSpot is failing (last attempt 2026-12-03 09:31 UTC)", "HubSpot answered 503"}},
+		{"never synced", contactsync.Status{LastErrorAt: &t1, LastSyncError: "connection refused"}, []string{"failing (last attempt 2026-12-03 09:31 UTC)", "connection refused"}},
 		{"daily limit instead of the sync error", contactsync.Status{HubSpotPaused: "2026-12-04T00:00:00Z", LastErrorAt: &t1, LastSyncError: "daily limit"},
 			[]string{"resumes syncing at 2026-12-04 00:00 UTC"}},
 		{"all at once", contactsync.Status{StorageError: "full", StorageErrorAt: &t0, LastErrorAt: &t1, LastSyncError: "x", LastApplyError: "database or disk is full"},
-			[]string{"is full (since", "Syncing with HubSpot is failing", "Processing received LINE events is failing: database or disk is full"}},
+			[]string{"is full (since", "Syncing with HubSpot is failing", "x", "Processing received LINE events is failing", "database or disk is full"}},
 		{"LINE failing for two connections", contactsync.Status{LINEErrors: []connections.LINEError{{ConnectionID: 1, Error: "LINE answered 500", Since: t0}, {ConnectionID: 9, Error: "timeout", Since: t1}}},
-			[]string{"LINE's API is failing for Shop (since 2026-12-03 09:30 UTC): LINE answered 500.", "failing for #9 (since 2026-12-03 09:31 UTC): timeout"}},
+			[]string{"LINE's API is failing for Shop (since 2026-12-03 09:30 UTC).", "LINE answered 500", "failing for #9 (since 2026-12-03 09:31 UTC).", "timeout"}},
 	} {
-		got := healthNotices(cat.locale("en"), tc.st, []store.Connection{{ID: 1, Name: "Shop"}}, store.NoteStats{})
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: %d notices %+v, want %d", tc.name, len(got), got, len(tc.want))
+		// want alternates: a notice's words, then (where the problem has
+		// them) the raw words folded into its detail, never in its text.
+		got := healthNotices(cat.locale("en"), utcText, tc.st, []store.Connection{{ID: 1, Name: "Shop"}}, store.NoteStats{})
+		var shown []string
+		for _, n := range got {
+			shown = append(shown, n.Text)
+			if n.Detail != "" {
+				shown = append(shown, n.Detail)
+				if strings.Contains(n.Text, n.Detail) {
+					t.Errorf("%s: the raw words %q stand in the notice itself: %q", tc.name, n.Detail, n.Text)
+				}
+			}
+		}
+		if len(shown) != len(tc.want) {
+			t.Errorf("%s: %q, want %d texts and details", tc.name, shown, len(tc.want))
 			continue
 		}
 		for i, w := range tc.want {
-			if !strings.Contains(got[i].Text, w) {
-				t.Errorf("%s: notice %d = %q, want it to contain %q", tc.name, i, got[i].Text, w)
+			if !strings.Contains(shown[i], w) {
+				t.Errorf("%s: %q, want it to contain %q", tc.name, shown[i], w)
 			}
 		}
 	}
-	notes := healthNotices(cat.locale("en"), contactsync.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
-	if len(notes) != 1 || !strings.Contains(notes[0].Text, "2 chat messages could not be logged as HubSpot notes") || !strings.Contains(notes[0].Text, "last answer: HubSpot answered 400") {
+	notes := healthNotices(cat.locale("en"), utcText, contactsync.Status{}, nil, store.NoteStats{Pending: 3, GivenUp: 2, LastRefusal: "HubSpot answered 400"})
+	if len(notes) != 1 || !strings.Contains(notes[0].Text, "2 chat messages could not be logged as HubSpot notes") || notes[0].Detail != "HubSpot answered 400" {
 		t.Errorf("given-up notes: %+v", notes)
 	}
-	ja := healthNotices(cat.locale("ja"), contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
+	ja := healthNotices(cat.locale("ja"), utcText, contactsync.Status{StorageError: "full", StorageErrorAt: &t0}, nil, store.NoteStats{})
 	if len(ja) != 1 || !strings.Contains(ja[0].Text, "ディスクがいっぱい") {
 		t.Errorf("Japanese notice: %+v", ja)
 	}
@@ -212,3 +224,6 @@ func TestCheckIconReencodes(t *testing.T) {
 		}
 	}
 }
+
+// utcText formats notice times as a page in UTC would.
+func utcText(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }
