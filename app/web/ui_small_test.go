@@ -90,8 +90,11 @@ func TestIconNotImage(t *testing.T) {
 	}
 	path := strings.SplitN(loc, "?", 2)[0]
 	b.get(path)
-	if st, body, _ := b.postMultipart(path+"/edit", map[string]string{"name": "東京店"}, text); st != 400 || !strings.Contains(alertRE.FindString(body), "このファイルは画像ではありません") {
+	if st, body, _ := b.postMultipart(path+"/edit", map[string]string{"name": "東京本店", "description": "駅前の新しい説明"}, text); st != 400 || !strings.Contains(alertRE.FindString(body), "このファイルは画像ではありません") {
 		t.Errorf("text file as icon on edit: %d", st)
+	} else if !strings.Contains(body, `value="東京本店"`) || !strings.Contains(body, ">駅前の新しい説明</textarea>") {
+		// The refused edit keeps what was typed, not the saved values.
+		t.Errorf("the refused edit form lost what was typed")
 	}
 	// A real image that is too large still gets the size message.
 	b.get("/connections/new")

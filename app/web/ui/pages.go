@@ -466,20 +466,22 @@ func (s *Server) editConnection(c *fiber.Ctx) error {
 	}
 	l := s.locale(c)
 	name, desc := c.FormValue("name"), strings.TrimSpace(c.FormValue("description"))
+	// A refused edit shows the form with what was typed, not the saved values.
+	typed := fiber.Map{"Edit": fiber.Map{"Name": name, "Description": desc}}
 	if utf8.RuneCountInString(desc) > maxDescriptionChars {
-		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.description"), nil)
+		return s.connView(c, conn, fiber.StatusBadRequest, l.T("err.description"), typed)
 	}
 	ct, icon, err := readIcon(c)
 	if err != nil && !errors.Is(err, errNoIcon) {
 		var ie *connections.InputError
 		if errors.As(err, &ie) {
-			return s.connView(c, conn, fiber.StatusBadRequest, iconError(l, ie), nil)
+			return s.connView(c, conn, fiber.StatusBadRequest, iconError(l, ie), typed)
 		}
 		return err
 	}
 	if _, err := s.conns.UpdateConnection(c.UserContext(), conn.ID, connections.ConnectionPatch{Name: &name, Description: &desc}); err != nil {
 		status, _ := response.StatusOf(err)
-		return s.connView(c, conn, status, s.userError(c, err), nil)
+		return s.connView(c, conn, status, s.userError(c, err), typed)
 	}
 	if icon != nil {
 		if err := s.st.SetConnectionIcon(c.UserContext(), conn.ID, ct, icon); err != nil {
