@@ -113,6 +113,9 @@ const (
 	// CodeNameLength: a name is empty or longer than MaxNameChars; Args
 	// are the limit and the name's length in characters.
 	CodeNameLength = "name_length"
+	// CodeMessageTooLong: a message's text is over LINE's limit; Args are
+	// the limit and the text's length, as LINE counts characters.
+	CodeMessageTooLong = "message_too_long"
 )
 
 // MaxNameChars is the longest name of a connection or template, in
@@ -301,4 +304,17 @@ func (b *Registry) DeleteConnection(ctx context.Context, id int64) error {
 // WebhookURL is the URL to paste into LINE Developers for a connection.
 func (b *Registry) WebhookURL(c *store.Connection) string {
 	return b.cfg.WebhookBaseURL() + "/webhook/" + c.Key
+}
+
+// MessageErr is the InputError for message i that LINE would refuse;
+// a text over LINE's limit gets a code, so the dashboard can say it in
+// the admin's language. context says where ("" or " after filling
+// placeholders").
+func MessageErr(i int, context string, err error) error {
+	msg := fmt.Sprintf("messages[%d]%s: %v", i, context, err)
+	var tl *line.TooLongError
+	if errors.As(err, &tl) {
+		return &InputError{Msg: msg, Code: CodeMessageTooLong, Args: []any{tl.Max, tl.N}}
+	}
+	return &InputError{Msg: msg}
 }

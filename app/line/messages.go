@@ -80,7 +80,7 @@ func ValidateMessage(m json.RawMessage) error {
 			return errors.New("text message needs a non-empty text")
 		}
 		if n := len(utf16.Encode([]rune(*head.Text))); n > maxTextChars {
-			return fmt.Errorf("text is %d characters, LINE allows %d", n, maxTextChars)
+			return &TooLongError{Field: "text", N: n, Max: maxTextChars}
 		}
 	case "image":
 		for name, u := range map[string]string{"originalContentUrl": head.OriginalContentURL, "previewImageUrl": head.PreviewImageURL} {
@@ -97,7 +97,7 @@ func ValidateMessage(m json.RawMessage) error {
 			return errors.New("flex message needs an altText")
 		}
 		if n := len(utf16.Encode([]rune(*head.AltText))); n > maxAltTextChars {
-			return fmt.Errorf("altText is %d characters, LINE allows %d", n, maxAltTextChars)
+			return &TooLongError{Field: "altText", N: n, Max: maxAltTextChars}
 		}
 		var c struct {
 			Type string `json:"type"`
@@ -163,4 +163,16 @@ func MessageSummary(msgs []json.RawMessage) string {
 		}
 	}
 	return strings.Join(parts, "\n")
+}
+
+// TooLongError is a message text (or a flex message's altText) over
+// LINE's limit, counted as LINE counts it (UTF-16 units): the admin can
+// be told both numbers in their language.
+type TooLongError struct {
+	Field  string // "text" or "altText"
+	N, Max int
+}
+
+func (e *TooLongError) Error() string {
+	return fmt.Sprintf("%s is %d characters, LINE allows %d", e.Field, e.N, e.Max)
 }

@@ -38,7 +38,7 @@ func (b *Service) SendMessages(ctx context.Context, connID int64, to string, in 
 		// LINE's limit is in characters (UTF-16 units), not bytes: 2,000
 		// Japanese characters are 6,000 bytes of UTF-8 and still fine.
 		if err := line.ValidateMessage(m); err != nil {
-			return SendResult{}, connections.InputErr("messages[%d]: %v", i, err)
+			return SendResult{}, connections.MessageErr(i, "", err)
 		}
 	}
 	cs, err := b.conns.ByID(ctx, connID)

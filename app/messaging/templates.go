@@ -68,7 +68,7 @@ func Render(msgs []json.RawMessage, props map[string]string) ([]json.RawMessage,
 			return nil, fmt.Errorf("render message: %w", err)
 		}
 		if err := line.ValidateMessage(b); err != nil {
-			return nil, connections.InputErr("messages[%d] after filling placeholders: %v", i, err)
+			return nil, connections.MessageErr(i, " after filling placeholders", err)
 		}
 		out = append(out, b)
 	}

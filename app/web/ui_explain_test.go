@@ -162,3 +162,22 @@ func TestHubSpotUnreachableJapanese(t *testing.T) {
 		t.Errorf("the DNS error should be in the details only:\n%s", body)
 	}
 }
+
+// TestMessageTooLongJapanese: a reply over LINE's limit is refused in the
+// admin's language with both numbers, and nothing is sent.
+func TestMessageTooLongJapanese(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	c := u.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	chat := "/connections/" + c.id + "/chat/" + uid
+	b.get("/connections/" + c.id + "/chat")
+	st, body, _ := b.post(chat+"/reply", url.Values{"text": {strings.Repeat("あ", 5001)}})
+	if st != 400 || !strings.Contains(body, "LINE のメッセージは 5000 文字までです（このメッセージは 5001 文字です）") || strings.Contains(outsideDetails(body), "LINE allows") {
+		t.Errorf("too long a reply: %d, want the Japanese message with both numbers", st)
+	}
+	if p := u.ln.Pushes(c.ch.token); len(p) != 0 {
+		t.Errorf("LINE got %d pushes", len(p))
+	}
+}
