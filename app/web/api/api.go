@@ -173,11 +173,7 @@ func (s *Server) createConnection(c *fiber.Ctx) error {
 }
 
 func (s *Server) getConnection(c *fiber.Ctx) error {
-	id, err := request.ConnectionID(c)
-	if err != nil {
-		return err
-	}
-	conn, err := s.st.Connection(c.UserContext(), id)
+	conn, err := request.Connection(c, s.st)
 	if err != nil {
 		return err
 	}
@@ -254,13 +250,11 @@ type friendJSON struct {
 }
 
 func (s *Server) listFriends(c *fiber.Ctx) error {
-	id, err := request.ConnectionID(c)
+	conn, err := request.Connection(c, s.st)
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
-		return err
-	}
+	id := conn.ID
 	limit := 100
 	if q := c.Query("limit"); q != "" {
 		// QueryInt would silently turn "ten" into the default.

@@ -45,11 +45,7 @@ func (s *Server) messagingRoutes(api fiber.Router) {
 // ---- workflow ----
 
 func (s *Server) getWorkflow(c *fiber.Ctx) error {
-	id, err := request.ConnectionID(c)
-	if err != nil {
-		return err
-	}
-	conn, err := s.st.Connection(c.UserContext(), id)
+	conn, err := request.Connection(c, s.st)
 	if err != nil {
 		return err
 	}
@@ -258,13 +254,11 @@ func (s *Server) createBroadcast(c *fiber.Ctx) error {
 }
 
 func (s *Server) listBroadcasts(c *fiber.Ctx) error {
-	id, err := request.ConnectionID(c)
+	conn, err := request.Connection(c, s.st)
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.Connection(c.UserContext(), id); err != nil {
-		return err
-	}
+	id := conn.ID
 	bs, err := s.msg.Broadcasts(c.UserContext(), id)
 	if err != nil {
 		return err
