@@ -49,7 +49,9 @@ func TestBrowserConnectionActions(t *testing.T) {
 	if err != nil || len(state) != 3 || state[0] != true || state[1] != "true" || state[2] != "Checking…" {
 		t.Fatalf("Verify pressed: %v %v, want a disabled, busy button saying Checking…", state, err)
 	}
-	b.run("busy shot", shots.shot("verify-busy"))
+	// No screenshot here: chromium cannot take one reliably while the
+	// form's navigation is pending (on a loaded machine it failed with
+	// "0 width" or waited past LINE's answer); the state above is checked.
 	b.run("result",
 		b.waitJS(`location.hash==="#result"&&!!document.getElementById("verified")`),
 		b.contains("#verified", "Shop Tokyo"),
