@@ -30,7 +30,9 @@ func TestUITimesInPortalZone(t *testing.T) {
 	local := ts.In(tokyo).Format("2006-01-02\u00a015:04")
 	for _, p := range []string{"/connections/" + c.id + "/chat/" + uid, "/connections/" + c.id + "/chat", "/connections/" + c.id + "/friends"} {
 		body := b.wantPage(p, 200, local, `id="time-zone"`, "Times are shown in Asia/Tokyo (JST).")
-		if utc := ts.UTC().Format("15:04"); strings.Contains(body, utc) {
+		// The shown form, not a bare "15:04": at 09:00 UTC that would match
+		// the "+09:00" of every datetime attribute (CI failed on exactly that).
+		if utc := ts.UTC().Format("2006-01-02\u00a015:04"); strings.Contains(body, utc) {
 			t.Errorf("%s shows the UTC time %s:\n%s", p, utc, body)
 		}
 		if n := strings.Count(body, "Asia/Tokyo"); n != 1 {
