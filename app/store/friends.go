@@ -303,6 +303,22 @@ func (s *Store) FriendsByContact(ctx context.Context, connID int64, contactIDs [
 	return out, nil
 }
 
+// FriendsOfContact lists the friends, on every connection, linked to one
+// HubSpot contact that was not deleted there, by connection then user, at
+// most limit of them.
+func (s *Store) FriendsOfContact(ctx context.Context, contactID string, limit int) ([]Friend, error) {
+	var fs []Friend
+	if contactID == "" {
+		return fs, nil
+	}
+	err := s.r.WithContext(ctx).Where("contact_id = ? AND NOT contact_gone", contactID).
+		Order("connection_id, user_id").Limit(limit).Find(&fs).Error
+	if err != nil {
+		return nil, fmt.Errorf("load friends of contact %s: %w", contactID, err)
+	}
+	return fs, nil
+}
+
 // FollowingPage lists a connection's friends marked following, by id after
 // the cursor (the profile pass of reconcile).
 func (s *Store) FollowingPage(ctx context.Context, connectionID, after int64, limit int) ([]Friend, error) {
