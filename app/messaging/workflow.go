@@ -3,9 +3,7 @@ package messaging
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +15,7 @@ import (
 
 	"linehub/app/connections"
 	"linehub/app/contactsync"
+	"linehub/app/hubspot"
 	"linehub/app/store"
 )
 
@@ -36,9 +35,6 @@ type SkipError struct{ Msg string }
 
 func (e *SkipError) Error() string { return e.Msg }
 
-// signatureWindow is HubSpot's documented maximum age of a signed request.
-const signatureWindow = 5 * time.Minute
-
 // retryWindow is how long HubSpot keeps retrying a failed webhook: a call
 // without any id that repeats a message to a contact within it is a retry.
 const retryWindow = 72 * time.Hour
@@ -57,41 +53,6 @@ type WorkflowCall struct {
 	Query     url.Values
 	Now       time.Time
 }
-
-// VerifySignatureV3 checks X-HubSpot-Signature-v3: base64(HMAC-SHA256(secret,
-// method + uri + body + timestamp)), with the timestamp at most five minutes
-// old (and not from the future beyond that skew).
-func VerifySignatureV3(secret, method, uri string, body []byte, timestamp, signature string, now time.Time) error {
-	if timestamp == "" || signature == "" {
-		return &AuthError{"X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required for this connection"}
-	}
-	ms, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return &AuthError{"X-HubSpot-Request-Timestamp is not a number"}
-	}
-	if d := now.Sub(time.UnixMilli(ms)); d > signatureWindow || d < -signatureWindow {
-		return &AuthError{"request timestamp is outside HubSpot's five-minute window (replayed or clock skew)"}
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(method))
-	mac.Write([]byte(decodeSignedURI(uri)))
-	mac.Write(body)
-	mac.Write([]byte(timestamp))
-	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if !hmac.Equal([]byte(want), []byte(signature)) {
-		return &AuthError{"X-HubSpot-Signature-v3 does not match"}
-	}
-	return nil
-}
-
-// decodeSignedURI undoes the percent-encodings HubSpot's docs list as
-// decoded before signing.
-var signedURIDecoder = strings.NewReplacer(
-	"%3A", ":", "%2F", "/", "%3F", "?", "%40", "@", "%21", "!", "%24", "$",
-	"%27", "'", "%28", "(", "%29", ")", "%2A", "*", "%2C", ",", "%3B", ";",
-)
-
-func decodeSignedURI(u string) string { return signedURIDecoder.Replace(u) }
 
 // WorkflowRequest is what linehub reads from a workflow call.
 type WorkflowRequest struct {
@@ -324,9 +285,11 @@ func (b *Service) authenticateWorkflow(ctx context.Context, connID int64, call W
 	}
 	sigErr := error(&AuthError{"no request URI to verify the signature against"})
 	for _, u := range call.URIs {
-		if sigErr = VerifySignatureV3(secret, call.Method, u, call.Body, call.Timestamp, call.Signature, call.Now); sigErr == nil {
+		err := hubspot.VerifySignatureV3(secret, call.Method, u, call.Body, call.Timestamp, call.Signature, call.Now)
+		if err == nil {
 			return nil
 		}
+		sigErr = &AuthError{err.Error()}
 	}
 	return sigErr
 }
