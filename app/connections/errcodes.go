@@ -16,6 +16,10 @@ const (
 	CodeLINEForbidden      = "line_forbidden"
 	// CodeNotLINEUserID: a chat address whose user ID is not LINE's.
 	CodeNotLINEUserID = "not_line_user_id"
+	// CodeHubSpotAppID, CodeHubSpotAppSecret: what was pasted as the
+	// HubSpot app's id or client secret is not one.
+	CodeHubSpotAppID     = "hubspot_app_id"
+	CodeHubSpotAppSecret = "hubspot_app_secret"
 )
 
 // ErrorCode names the catalogue message for err: the InputError's own

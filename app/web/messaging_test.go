@@ -1,9 +1,6 @@
 package web_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,20 +18,6 @@ import (
 	"linehub/app/line/linetest"
 	"linehub/app/store"
 )
-
-// hubspotSign signs a workflow call as HubSpot does (X-HubSpot-Signature-v3):
-// the URI with the percent-encodings HubSpot's docs list decoded.
-func hubspotSign(secret, method, uri string, body []byte, ts string) string {
-	for _, enc := range []string{"%3A", "%2F", "%3F", "%40", "%21", "%24", "%27", "%28", "%29", "%2A", "%2C", "%3B"} {
-		dec, _ := url.PathUnescape(enc)
-		uri = strings.ReplaceAll(uri, enc, dec)
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(method + uri))
-	mac.Write(body)
-	mac.Write([]byte(ts))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
 
 type hookCall struct {
 	key, apiKey, secret, query string
@@ -65,9 +48,9 @@ func (e *env) hook(h hookCall) (int, http.Header, map[string]any) {
 		if h.signFor != "" {
 			signed = h.signFor
 		}
-		sig := hubspotSign(h.secret, "POST", signed+path, body, ts)
+		sig := hubspot.SignV3(h.secret, "POST", signed+path, body, ts)
 		if h.badSig {
-			sig = hubspotSign(h.secret+"x", "POST", signed+path, body, ts)
+			sig = hubspot.SignV3(h.secret+"x", "POST", signed+path, body, ts)
 		}
 		hdr["X-HubSpot-Request-Timestamp"], hdr["X-HubSpot-Signature-v3"] = ts, sig
 	}

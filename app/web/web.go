@@ -25,6 +25,7 @@ import (
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/api"
+	"linehub/app/web/hubspotapp"
 	"linehub/app/web/response"
 	"linehub/app/web/ui"
 )
@@ -97,6 +98,8 @@ func New(o Options) *fiber.App {
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
+	hubspotapp.New(hubspotapp.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store,
+		Config: o.Config, Logger: o.Logger}).Routes(app)
 	v1 := app.Group("/api/v1", s.requireToken)
 	v1.Get("/status", s.status)
 	api.New(api.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Jobs: o.Jobs}).Routes(v1)

@@ -46,6 +46,9 @@ func New(o Options) *Server {
 // Routes registers the admin JSON API on the token-guarded /api/v1 group.
 func (s *Server) Routes(api fiber.Router) {
 	api.Put("/hubspot", s.putHubSpot)
+	api.Get("/hubspot/app", s.getHubSpotApp)
+	api.Put("/hubspot/app", s.putHubSpotApp)
+	api.Delete("/hubspot/app", s.deleteHubSpotApp)
 	api.Get("/connections", s.listConnections)
 	api.Post("/connections", s.createConnection)
 	api.Get("/connections/:id", s.getConnection)
@@ -71,6 +74,37 @@ func (s *Server) putHubSpot(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(info)
+}
+
+// The HubSpot app's settings: its client secret is never shown back.
+func (s *Server) getHubSpotApp(c *fiber.Ctx) error {
+	app, err := s.conns.HubSpotApp(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(app)
+}
+
+func (s *Server) putHubSpotApp(c *fiber.Ctx) error {
+	var in struct {
+		AppID        string `json:"app_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := request.ParseJSON(c, &in); err != nil {
+		return err
+	}
+	app, err := s.conns.ConfigureHubSpotApp(c.UserContext(), in.AppID, in.ClientSecret)
+	if err != nil {
+		return err
+	}
+	return c.JSON(app)
+}
+
+func (s *Server) deleteHubSpotApp(c *fiber.Ctx) error {
+	if err := s.conns.RemoveHubSpotApp(c.UserContext()); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // connectionJSON is a connection as the API shows it: secrets only as

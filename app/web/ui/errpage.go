@@ -14,7 +14,7 @@ import (
 // machinePrefixes are the paths programs call (the JSON API, LINE's and
 // HubSpot's callbacks, probes): their errors stay JSON. Every other path
 // is a page a person opened in a browser.
-var machinePrefixes = []string{"/api/", "/webhook/", "/hooks/", "/healthz", "/readyz", "/metrics"}
+var machinePrefixes = []string{"/api/", "/webhook/", "/hooks/", "/hubspot/app/", "/healthz", "/readyz", "/metrics"}
 
 // BrowserPath tells whether an error on path is shown to a person as a
 // page rather than answered as JSON.

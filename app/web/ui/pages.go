@@ -237,8 +237,10 @@ var wizardSteps = []string{"domain", "hubspot", "tier"}
 func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
+	hubspotApp, _ := s.conns.HubSpotApp(ctx) // a failed read shows "not set up"; saving says what failed
 	return fiber.Map{
 		"HubSpot":      s.conns.HubSpotInfo(ctx),
+		"HubSpotApp":   hubspotApp,
 		"PublicURL":    publicURL,
 		"ConfigURL":    s.cfg.PublicURL,
 		"Domain":       s.cfg.Domain,
@@ -329,6 +331,20 @@ func (s *Server) saveHubSpot(c *fiber.Ctx) error {
 		return s.settingsWith(c, fiber.StatusBadRequest, c.FormValue("step"), s.userError(c, err))
 	}
 	return afterSave(c, "flash.hubspot")
+}
+
+func (s *Server) saveHubSpotApp(c *fiber.Ctx) error {
+	if _, err := s.conns.ConfigureHubSpotApp(c.UserContext(), c.FormValue("app_id"), c.FormValue("client_secret")); err != nil {
+		return s.settingsWith(c, fiber.StatusBadRequest, "", s.userError(c, err))
+	}
+	return c.Redirect("/settings?ok=flash.hubspot_app#hubspot-app", fiber.StatusSeeOther)
+}
+
+func (s *Server) removeHubSpotApp(c *fiber.Ctx) error {
+	if err := s.conns.RemoveHubSpotApp(c.UserContext()); err != nil {
+		return err
+	}
+	return c.Redirect("/settings?ok=flash.hubspot_app_removed#hubspot-app", fiber.StatusSeeOther)
 }
 
 func (s *Server) saveTier(c *fiber.Ctx) error {

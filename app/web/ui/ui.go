@@ -294,6 +294,8 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/settings/domain", authed(s.saveDomain)...)
 	app.Post("/settings/hubspot", authed(s.saveHubSpot)...)
 	app.Post("/settings/tier", authed(s.saveTier)...)
+	app.Post("/settings/hubspot-app", authed(s.saveHubSpotApp)...)
+	app.Post("/settings/hubspot-app/remove", authed(s.removeHubSpotApp)...)
 	app.Post("/settings/password", authed(s.savePassword)...)
 	app.Get("/connections/new", authed(s.newConnectionForm)...)
 	app.Post("/connections", authed(s.createConnection)...)

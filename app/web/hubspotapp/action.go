@@ -1,0 +1,5 @@
+package hubspotapp
+
+import "github.com/gofiber/fiber/v2"
+
+func (h *Server) actionRoutes(g fiber.Router) {}
