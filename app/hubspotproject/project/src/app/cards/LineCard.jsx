@@ -448,17 +448,11 @@ export function LineCard({ context, fetcher = hubspot.fetch, base = LINEHUB_URL,
   }
   return (
     <Flex direction="column" gap="medium">
-      {friends.map((f) => (
-        <Friend
-          key={`${f.connection_id}-${f.user_id}`}
-          friend={f}
-          api={api}
-          t={t}
-          lang={lang}
-          timeZone={timeZone}
-          makeKey={makeKey}
-          onSent={load}
-        />
+      {friends.map((f, i) => (
+        <React.Fragment key={`${f.connection_id}-${f.user_id}`}>
+          {i > 0 ? <Divider /> : null}
+          <Friend friend={f} api={api} t={t} lang={lang} timeZone={timeZone} makeKey={makeKey} onSent={load} />
+        </React.Fragment>
       ))}
     </Flex>
   );
