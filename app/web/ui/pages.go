@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/config"
+	"linehub/app/hubspotproject"
 	"linehub/app/connections"
 	"linehub/app/contactsync"
 	"linehub/app/line"
@@ -244,7 +245,7 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 		"Domain":       s.cfg.Domain,
 		"EffectiveURL": s.cfg.WebhookBaseURL(),
 		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
-		"Scopes":       []string{"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read", "crm.schemas.contacts.write", "oauth", "crm.lists.read"},
+		"Scopes":       hubspotproject.Scopes,
 	}
 }
 

@@ -295,6 +295,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/settings/hubspot", authed(s.saveHubSpot)...)
 	app.Post("/settings/tier", authed(s.saveTier)...)
 	app.Post("/settings/password", authed(s.savePassword)...)
+	app.Get("/settings/hubspot-app.zip", authed(s.hubspotAppZip)...)
 	app.Get("/connections/new", authed(s.newConnectionForm)...)
 	app.Post("/connections", authed(s.createConnection)...)
 	app.Get("/connections/:id", authed(s.connectionPage)...)
