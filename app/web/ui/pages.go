@@ -19,9 +19,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/config"
-	"linehub/app/hubspotproject"
 	"linehub/app/connections"
 	"linehub/app/contactsync"
+	"linehub/app/hubspotproject"
 	"linehub/app/line"
 	"linehub/app/store"
 	"linehub/app/web/request"
