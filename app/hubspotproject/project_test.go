@@ -204,6 +204,18 @@ func TestProjectMatchesHubSpotSchema(t *testing.T) {
 	if e := str(t, card, "entrypoint"); e != "/app/cards/LineCard.jsx" {
 		t.Errorf("card entrypoint %q, want /app/cards/LineCard.jsx", e)
 	}
+	// Once the card's code is in the tree, the entry file and the
+	// package.json HubSpot builds it with ship with the project.
+	for name := range files {
+		if path.Dir(name) == "src/app/cards" && !strings.HasSuffix(name, "-hsmeta.json") {
+			for _, need := range []string{"src/app/cards/LineCard.jsx", "src/app/cards/package.json"} {
+				if _, ok := files[need]; !ok {
+					t.Errorf("the card's code is exported without %s", need)
+				}
+			}
+			break
+		}
+	}
 
 	action := get(t, decode(t, files, types["workflow-action"][0]), "config")
 	if u := str(t, action, "actionUrl"); u != testBase+ActionPath {
