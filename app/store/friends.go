@@ -186,7 +186,8 @@ type SyncResult struct {
 	// Recreate: the contact vanished but the friend may recreate it; keep
 	// everything dirty and try again at once.
 	Recreate bool
-	// DirtyAll is the bit set Recreate marks dirty.
+	// DirtyAll is the bit set Recreate marks dirty; with Error, the bits
+	// added to the friend's dirty ones for the next try.
 	DirtyAll int
 	// Error with NextSyncAt: keep dirty, try again later.
 	Error      string
@@ -238,6 +239,9 @@ func (s *Store) saveSyncResults(ctx context.Context, results []SyncResult) error
 				m["next_sync_at"] = 0
 			default:
 				m["sync_error"], m["next_sync_at"] = r.Error, r.NextSyncAt
+				if r.DirtyAll != 0 {
+					m["dirty"] = gorm.Expr("dirty | ?", r.DirtyAll)
+				}
 				if !r.KeepAttempts {
 					m["sync_attempts"] = gorm.Expr("sync_attempts + 1")
 				}
