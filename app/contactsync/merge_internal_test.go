@@ -1,6 +1,8 @@
 package contactsync
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +177,32 @@ func TestRepairDriftComparesMergedContacts(t *testing.T) {
 	fx.sync()
 	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "Yes" {
 		t.Fatalf("drifted property not repaired: %q", p["line_follow_1"])
+	}
+}
+
+// An update answer that says nothing of the input (no trace id, an id
+// linehub does not know) is resolved by reading the id, not retried blind.
+func TestSyncFollowsAMergeTheAnswerDidNotName(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, dummy, merged := mergedFriend(fx, c, t0)
+	fx.setFault(func(r *http.Request, body []byte) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/contacts/batch/update") && strings.Contains(string(body), `"id":"`+dummy+`"`) {
+			return 200, `{"status":"COMPLETE","results":[],"startedAt":"2026-01-01T00:00:00.000Z","completedAt":"2026-01-01T00:00:00.000Z"}`, true
+		}
+		return 0, "", false
+	})
+	fx.ln.Block(c.token, uid)
+	fx.deliver(c, linetest.UnfollowEvent(uid, t0.Add(time.Minute)))
+	fx.apply()
+	if _, err := fx.b.syncOnce(fx.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "No" {
+		t.Fatalf("merged contact keeps LINE Follow %q", p["line_follow_1"])
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged || f.Dirty != 0 || f.SyncError != "" {
+		t.Fatalf("friend: contact=%q dirty=%d error=%q", f.ContactID, f.Dirty, f.SyncError)
 	}
 }

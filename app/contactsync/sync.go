@@ -321,12 +321,18 @@ func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.S
 		return failAll(items, err), err
 	}
 	failed := failures(res.Failed)
+	unanswered := map[string]bool{}
+	for _, f := range res.Failed {
+		// HubSpot took the batch but said nothing of this input: it may
+		// have written a merged contact under an id linehub does not know.
+		unanswered[f.Ref] = f.Status >= 200 && f.Status < 300
+	}
 	var out []store.SyncResult
 	var lost []*syncItem // refused as not found, or not in the answer
 	for _, it := range items {
 		c, written := res.Contacts[it.ref]
 		switch {
-		case failed[it.ref] != "":
+		case failed[it.ref] != "" && !unanswered[it.ref]:
 			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
 		case written:
 			it.f.ContactID = c.ID
