@@ -28,14 +28,14 @@ Usage:
   linehub [serve]                      run the appliance (default)
   linehub token create --name NAME     create an admin API token (printed once)
   linehub version                      print the version
-%s%s%s  linehub dev doubles [--empty]       run LINE and HubSpot doubles with a demo
+%s%s%s%s  linehub dev doubles [--empty]       run LINE and HubSpot doubles with a demo
                                        and a control page (see README)
 
 Every command takes --config FILE (or LINEHUB_CONFIG); without one the
 defaults apply (SQLite in ./data, plain HTTP on :8080).
 `
 
-var usage = fmt.Sprintf(usageFormat, opsUsage, adminUsage, setupLinkUsage)
+var usage = fmt.Sprintf(usageFormat, opsUsage, adminUsage, setupLinkUsage, hubspotAppUsage)
 
 // Run runs the command named by args[0] (serve when none is given);
 // version is the build's version string.
@@ -64,6 +64,8 @@ func Run(args []string, stdout, stderr io.Writer, version string) error {
 		return restoreCmd(rest, stdout)
 	case "check":
 		return checkCmd(rest, stdout)
+	case "hubspot-app":
+		return hubspotAppCmd(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

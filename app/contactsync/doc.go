@@ -5,7 +5,8 @@
 //	LINE webhook ──Ingest──▶ inbox ──applier──▶ friends ──sync worker──▶ HubSpot contacts
 //	(ingest.go: verify,     (apply.go: events    (sync.go: batched
 //	 store durably, ack)     → friend state,      creates and updates,
-//	                          chat rows, profiles) backoff, probes)
+//	                          chat rows, profiles) merges followed,
+//	                                               backoff, probes)
 //
 // Beside the path: the scheduled jobs that keep it true (reconcile.go:
 // followers LINE knows but no webhook told; drift.go: contact properties

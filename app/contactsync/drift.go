@@ -2,6 +2,8 @@ package contactsync
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 type DriftStats struct {
 	Checked  int64 `json:"checked"`
 	Gone     int64 `json:"gone"`     // deleted in HubSpot, marked gone
+	Merged   int64 `json:"merged"`   // merged into another contact, which the friend now follows
 	Repaired int64 `json:"repaired"` // properties re-applied
 	Kept     int64 `json:"kept"`     // properties someone changed after linehub, left alone
 	Contacts int64 `json:"contacts"` // contacts with at least one property re-applied
@@ -23,7 +26,9 @@ type DriftStats struct {
 // RepairDrift re-reads a connection's contacts from HubSpot, 100 per batch
 // read and at most jobs.drift_reads_per_minute reads a minute so the sync
 // worker keeps most of the budget. A contact deleted in HubSpot is marked
-// gone (recreated only by a message or a re-follow, docs/design.md §3). A LINE
+// gone (recreated only by a message or a re-follow, docs/design.md §3); one
+// merged into another contact reads as the merged contact, which the friend
+// adopts and which is compared like any other. A LINE
 // property whose value differs from what linehub last wrote is written
 // again, unless someone other than an app changed it after linehub's write
 // (a person in the CRM, a workflow, an import): that edit stands until a
@@ -38,7 +43,7 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 		return stats, connections.HubSpotNotConfiguredErr()
 	}
 	serial := cs.Conn.Serial
-	props := PropertyNames(serial)
+	props := append(PropertyNames(serial), hubspot.PropMergedIDs)
 	pace := &pacer{every: time.Minute / time.Duration(max(b.cfg.Jobs.DriftReadsPerMinute, 1))}
 	var after int64
 	for {
@@ -65,6 +70,7 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 		}
 		repairs := map[string]Field{} // by user id
 		goneUsers := map[string]string{}
+		moved := map[string][2]string{} // by user id: old and new contact id
 		for i := range fs {
 			f := &fs[i]
 			stats.Checked++
@@ -72,9 +78,12 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 				goneUsers[f.UserID] = f.ContactID
 				continue
 			}
-			c, ok := found[f.ContactID]
+			c, ok := hubspot.ContactFor(found, f.ContactID)
 			if !ok {
-				continue // merged into another contact: nothing to compare
+				continue // read as a contact that does not list it: next time
+			}
+			if c.ID != f.ContactID {
+				moved[f.UserID] = [2]string{f.ContactID, c.ID}
 			}
 			fields, kept := driftedFields(f, c, serial)
 			stats.Kept += int64(kept)
@@ -82,16 +91,20 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 				repairs[f.UserID] = fields
 			}
 		}
-		if len(repairs) == 0 && len(goneUsers) == 0 {
+		if len(repairs) == 0 && len(goneUsers) == 0 && len(moved) == 0 {
 			continue
 		}
-		users := make([]string, 0, len(repairs)+len(goneUsers))
+		touched := map[string]bool{}
 		for u := range repairs {
-			users = append(users, u)
+			touched[u] = true
 		}
 		for u := range goneUsers {
-			users = append(users, u)
+			touched[u] = true
 		}
+		for u := range moved {
+			touched[u] = true
+		}
+		users := slices.Collect(maps.Keys(touched))
 		err = b.st.Apply(ctx, func(tx *store.ApplyTx) error {
 			cur, err := tx.Friends(connID, users)
 			if err != nil {
@@ -105,9 +118,19 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 					save = append(save, f)
 					continue
 				}
+				adopted := false
+				if m, ok := moved[uid]; ok && f.ContactID == m[0] {
+					f.ContactID = m[1]
+					stats.Merged++
+					adopted = true
+				}
 				fields, ok := repairs[uid]
 				if !ok || f.Dirty != 0 {
-					continue // changed since it was read: the sync worker writes it anyway
+					// Changed since it was read: the sync worker writes it anyway.
+					if adopted {
+						save = append(save, f)
+					}
+					continue
 				}
 				if fields&FieldUserID != 0 {
 					// The sync worker skips a user id it believes written.

@@ -308,6 +308,9 @@ func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.S
 	return out, adopted, nil
 }
 
+// updateContacts writes changed friends to their contacts. A contact that
+// was merged in HubSpot is followed: the write lands on the merged contact,
+// whose new id the answer carries, and linehub keeps that id from then on.
 func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
 	inputs := make([]hubspot.ContactInput, len(items))
 	for i, it := range items {
@@ -317,33 +320,132 @@ func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.S
 	if err != nil {
 		return failAll(items, err), err
 	}
-	notFound := map[string]bool{}
-	for _, ref := range res.NotFound {
-		notFound[ref] = true
+	failed := failures(res.Failed)
+	unanswered := map[string]bool{}
+	for _, f := range res.Failed {
+		// HubSpot took the batch but said nothing of this input: it may
+		// have written a merged contact under an id linehub does not know.
+		unanswered[f.Ref] = f.Status >= 200 && f.Status < 300
+	}
+	var out []store.SyncResult
+	var lost []*syncItem // refused as not found, or not in the answer
+	for _, it := range items {
+		c, written := res.Contacts[it.ref]
+		switch {
+		case failed[it.ref] != "" && !unanswered[it.ref]:
+			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
+		case written:
+			it.f.ContactID = c.ID
+			out = append(out, syncedResult(it))
+		default:
+			lost = append(lost, it)
+		}
+	}
+	if len(lost) == 0 {
+		return out, nil
+	}
+	rs, err := b.followLost(ctx, lost)
+	return append(out, rs...), err
+}
+
+// followLost handles contacts a write did not reach. HubSpot may refuse a
+// merged-away id as not found, just as a deleted one, so each id is read
+// first: a merged id reads as the merged contact, which the friend adopts
+// and is written at once with all its LINE properties (the merge may have
+// kept another contact's values; its email and first name are never
+// written). A deleted contact is recreated at once when a message or a
+// follow allows it (docs/design.md §3), and otherwise left gone.
+func (b *Sync) followLost(ctx context.Context, lost []*syncItem) ([]store.SyncResult, error) {
+	ids := make([]string, len(lost))
+	for i, it := range lost {
+		ids[i] = it.f.ContactID
+	}
+	became, err := b.hs.ResolveContactIDs(ctx, ids)
+	if err != nil {
+		return failAll(lost, err), err
+	}
+	var out []store.SyncResult
+	var adopt, recreate []*syncItem
+	for _, it := range lost {
+		id := it.f.ContactID
+		switch {
+		case became.Merged[id] != "":
+			b.log.Info("HubSpot contact was merged; following it", "connection", it.f.ConnectionID, "friend", it.f.ID, "from", id, "to", became.Merged[id])
+			it.f.ContactID = became.Merged[id]
+			it.rewriteAll()
+			adopt = append(adopt, it)
+		case became.Gone[id] && it.f.MayCreate:
+			it.f.ContactID, it.f.ContactGone = "", false
+			it.rewriteAll()
+			recreate = append(recreate, it)
+		case became.Gone[id]:
+			out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactGone: true, Synced: true, Written: "{}"})
+		default:
+			// Live, yet the write said nothing of it: try again later.
+			out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
+		}
+	}
+	if len(recreate) > 0 {
+		rs, conflicts, err := b.createContacts(ctx, recreate)
+		out = append(out, rs...)
+		adopt = append(adopt, conflicts...)
+		if err != nil {
+			return append(out, rewriteLater(failAll(adopt, err))...), err
+		}
+	}
+	if len(adopt) == 0 {
+		return rewriteLater(out), nil
+	}
+	rs, err := b.writeAdopted(ctx, adopt)
+	return rewriteLater(append(out, rs...)), err
+}
+
+// rewriteLater keeps every LINE property dirty for friends whose new or
+// adopted contact was not written yet, so the next try writes all of them.
+func rewriteLater(rs []store.SyncResult) []store.SyncResult {
+	for i := range rs {
+		if !rs[i].Synced && !rs[i].ContactGone {
+			rs[i].DirtyAll = int(allFields)
+		}
+	}
+	return rs
+}
+
+// writeAdopted writes contacts just adopted (merged into, or found by the
+// email of a recreated contact). A contact that vanishes again in between
+// waits for the next round rather than being chased here.
+func (b *Sync) writeAdopted(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
+	inputs := make([]hubspot.ContactInput, len(items))
+	for i, it := range items {
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, ID: it.f.ContactID, Properties: it.props}
+	}
+	res, err := b.hs.BatchUpdateContacts(ctx, inputs)
+	if err != nil {
+		return failAll(items, err), err
 	}
 	failed := failures(res.Failed)
-	var out []store.SyncResult
+	out := make([]store.SyncResult, 0, len(items))
 	for _, it := range items {
+		c, written := res.Contacts[it.ref]
 		switch {
-		case notFound[it.ref]:
-			// Deleted in HubSpot. Only a message or a follow brings it back
-			// (docs/design.md §3); those set MayCreate.
-			if it.f.MayCreate {
-				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Recreate: true, DirtyAll: int(allFields)})
-			} else {
-				out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactGone: true, Synced: true, Written: "{}"})
-			}
 		case failed[it.ref] != "":
 			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
-		default:
-			if _, ok := res.Contacts[it.ref]; !ok {
-				out = append(out, retryLater(it.f, "HubSpot returned no result for this contact", backoffFor(it.f.SyncAttempts)))
-				continue
-			}
+		case written:
+			it.f.ContactID = c.ID
 			out = append(out, syncedResult(it))
+		default:
+			out = append(out, retryLater(it.f, "the contact changed in HubSpot while linehub followed it", backoffFor(it.f.SyncAttempts)))
 		}
 	}
 	return out, nil
+}
+
+// rewriteAll makes the item write every LINE property, as to a contact
+// that has none of linehub's values yet.
+func (it *syncItem) rewriteAll() {
+	it.written = map[string]string{}
+	it.mask = allFields
+	it.props = contactProperties(&it.f, it.serial, it.mask, it.written)
 }
 
 func syncedResult(it *syncItem) store.SyncResult {

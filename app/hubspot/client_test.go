@@ -177,8 +177,8 @@ func TestEnsurePropertiesIdempotent(t *testing.T) {
 			t.Errorf("re-run: %s = %d, want %d (all: %v)", k, byPath[k], v, byPath)
 		}
 	}
-	if n := len(srv.Properties()); n != 6+7 {
-		t.Errorf("%d properties in HubSpot, want 13 (6 default + 7)", n)
+	if n := len(srv.Properties()); n != 8+7 {
+		t.Errorf("%d properties in HubSpot, want 15 (8 default + 7)", n)
 	}
 
 	got, err := c.GetProperty(ctx, "line_unanswered_1")

@@ -45,7 +45,7 @@ type ItemFailure struct {
 // BatchResult says what became of every input of a batch call: each Ref is
 // in exactly one of Contacts, NotFound, Conflicts or Failed.
 type BatchResult struct {
-	Contacts  map[string]Contact // by Ref
+	Contacts  map[string]Contact // by Ref; for an update, the ID is the one HubSpot answered (a merged contact's new id when the input's was merged away)
 	NotFound  []string           // Refs whose contact id no longer exists (deleted in HubSpot); update only
 	Conflicts map[string]string  // Ref → id of the contact that already has the email; create only
 	Failed    []ItemFailure      // inputs HubSpot rejected individually (e.g. an invalid property value)
@@ -70,8 +70,10 @@ func (c *Client) BatchUpsertContactsByEmail(ctx context.Context, in []ContactInp
 	return c.runBatch(ctx, kindUpsert, in)
 }
 
-// BatchUpdateContacts updates contacts by id. Ids that no longer exist (the
-// contact was deleted in HubSpot) end up in NotFound; the others are written.
+// BatchUpdateContacts updates contacts by id. Ids that HubSpot refuses as
+// not found end up in NotFound: the contact was deleted, or (HubSpot does
+// not document which) merged into another; ResolveContactIDs tells them
+// apart. The others are written.
 func (c *Client) BatchUpdateContacts(ctx context.Context, in []ContactInput) (BatchResult, error) {
 	return c.runBatch(ctx, kindUpdate, in)
 }
@@ -294,6 +296,14 @@ func (r *batchRun) absorb(group []*item, br batchResponse) []*item {
 		if it == nil {
 			if r.kind == kindUpdate {
 				it = byKey[o.contact.ID]
+				// A write to a merged-away id answers with the merged
+				// contact's id; without a trace id only its merged ids
+				// (when returned) tie it to the input.
+				for _, m := range o.contact.MergedIDs() {
+					if it == nil {
+						it = byKey[m]
+					}
+				}
 			} else {
 				it = byKey[strings.ToLower(o.contact.Properties["email"])]
 			}

@@ -289,8 +289,8 @@ func (s *Scheduler) startConnection(job string, connID int64, trigger string, de
 		case DriftRepair:
 			st, err := s.sync.RepairDrift(ctx, connID)
 			run.Items = st.Checked
-			run.Message = fmt.Sprintf("checked=%d gone=%d properties_repaired=%d human_edits_kept=%d batch_reads=%d",
-				st.Checked, st.Gone, st.Repaired, st.Kept, st.Requests)
+			run.Message = fmt.Sprintf("checked=%d gone=%d merged=%d properties_repaired=%d human_edits_kept=%d batch_reads=%d",
+				st.Checked, st.Gone, st.Merged, st.Repaired, st.Kept, st.Requests)
 			return err
 		}
 		return fmt.Errorf("unknown job %s", job)

@@ -183,10 +183,8 @@ type SyncResult struct {
 	// Synced: the friend's changes are in HubSpot. Dirty bits and the
 	// permission to create are cleared unless the friend changed meanwhile.
 	Synced bool
-	// Recreate: the contact vanished but the friend may recreate it; keep
-	// everything dirty and try again at once.
-	Recreate bool
-	// DirtyAll is the bit set Recreate marks dirty.
+	// DirtyAll, with Error: bits added to the friend's dirty ones for the
+	// next try (a new or adopted contact whose properties are not written).
 	DirtyAll int
 	// Error with NextSyncAt: keep dirty, try again later.
 	Error      string
@@ -233,11 +231,11 @@ func (s *Store) saveSyncResults(ctx context.Context, results []SyncResult) error
 				m["sync_error"], m["sync_attempts"], m["next_sync_at"], m["synced_at"] = "", 0, 0, now()
 				m["dirty"] = gorm.Expr("CASE WHEN version = ? THEN 0 ELSE dirty END", r.Version)
 				m["may_create"] = gorm.Expr("CASE WHEN version = ? THEN ? ELSE may_create END", r.Version, false)
-			case r.Recreate:
-				m["dirty"] = gorm.Expr("dirty | ?", r.DirtyAll)
-				m["next_sync_at"] = 0
 			default:
 				m["sync_error"], m["next_sync_at"] = r.Error, r.NextSyncAt
+				if r.DirtyAll != 0 {
+					m["dirty"] = gorm.Expr("dirty | ?", r.DirtyAll)
+				}
 				if !r.KeepAttempts {
 					m["sync_attempts"] = gorm.Expr("sync_attempts + 1")
 				}

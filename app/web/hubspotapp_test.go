@@ -122,7 +122,7 @@ func TestUIHubSpotAppSettings(t *testing.T) {
 	u.secrets = append(u.secrets, appSecret)
 	b := u.claim(t)
 	b.get("/lang/ja")
-	b.wantPage("/settings", 200, `id="hubspot-app"`, "HubSpot アプリ（任意）", `name="client_secret"`)
+	b.wantPage("/settings", 200, `id="hubspot-app"`, "HubSpot アプリ：ID とクライアントシークレット", `name="client_secret"`)
 	st, body, _ := b.post("/settings/hubspot-app", url.Values{"app_id": {"77"}, "client_secret": {"https://example.com"}})
 	if st != 400 || !strings.Contains(body, "クライアントシークレットではないようです") {
 		t.Fatalf("bad secret: %d %s", st, body)

@@ -21,6 +21,7 @@ import (
 	"linehub/app/config"
 	"linehub/app/connections"
 	"linehub/app/contactsync"
+	"linehub/app/hubspotproject"
 	"linehub/app/jobs"
 	"linehub/app/messaging"
 	"linehub/app/store"
@@ -190,3 +191,10 @@ func HashNewPassword(pw, email string) (string, error) { return ui.HashNewPasswo
 
 // PasswordMatches tells whether pw is the password hashed in phc.
 func PasswordMatches(phc, pw string) bool { return ui.PasswordMatches(phc, pw) }
+
+// HubSpotAppOptions fills the HubSpot project for a process other than
+// the server (the command line): the public URL in use, the wizard's
+// saved one included, and the connections' LINE properties.
+func HubSpotAppOptions(ctx context.Context, st *store.Store, cfg *config.Config) (hubspotproject.Options, error) {
+	return ui.HubSpotAppOptions(ctx, st, cfg)
+}

@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /crm/objects/"+version+"/{objectType}/batch/{action}", s.batchContacts)
 	m.HandleFunc("POST /crm/objects/"+version+"/{objectType}/search", s.searchContacts)
 	s.messagingRoutes(m) // lists and notes (lists.go)
+	s.mergeRoutes(m)     // merge.go
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "", fmt.Sprintf("No route for %s %s", r.Method, r.URL.Path), nil)
@@ -616,6 +617,9 @@ func (s *Server) batchUpdateLocked(w http.ResponseWriter, inputs []objectIn) {
 		if msg != "" {
 			s.writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", msg, nil)
 			return
+		}
+		if s.opts.RefuseMergedWrites && in.IDProperty == "" && s.mergedAwayLocked(in.ID) {
+			c = nil
 		}
 		props, errs := s.validateLocked(in.Properties)
 		if len(errs) > 0 {

@@ -129,7 +129,7 @@ func (s *Server) batchCreateNotes(w http.ResponseWriter, r *http.Request) {
 		s.lists.nextNote++
 		n := Note{ID: strconv.FormatInt(90000+s.lists.nextNote, 10), Body: x.Properties["hs_note_body"], Timestamp: x.Properties["hs_timestamp"], CreatedAt: time.Now()}
 		for _, a := range x.Associations {
-			n.ContactIDs = append(n.ContactIDs, a.To.ID)
+			n.ContactIDs = append(n.ContactIDs, s.canonicalLocked(a.To.ID)) // a merged-away id means the merged record
 		}
 		s.lists.notes = append(s.lists.notes, n)
 		created = append(created, n)
@@ -246,7 +246,7 @@ func (s *Server) readContactNotes(w http.ResponseWriter, r *http.Request) {
 		}
 		var ids []string
 		for _, n := range s.lists.notes {
-			if slices.Contains(n.ContactIDs, x.ID) {
+			if slices.Contains(n.ContactIDs, s.canonicalLocked(x.ID)) {
 				ids = append(ids, n.ID)
 			}
 		}

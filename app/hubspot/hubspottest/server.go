@@ -50,10 +50,11 @@
 //
 // Lists (search, memberships): see lists.go. Notes with their contact
 // association, read back by id and through the contact's associations:
-// see notes.go.
+// see notes.go. Merges (the merge endpoint, old ids reading as the merged
+// record, MergeContacts for a person's merge in the UI): see merge.go.
 //
 // Not reproduced: associations other than note ↔ contact,
-// sorts, merges, the exact wording of messages
+// sorts, the exact wording of messages
 // HubSpot does not document.
 package hubspottest
 
@@ -92,6 +93,10 @@ type Options struct {
 	// id fail as a whole (404 OBJECT_NOT_FOUND listing the ids) instead of
 	// answering 207 and writing the others.
 	RejectMissingIDs bool
+	// RefuseMergedWrites makes a batch update refuse an id merged into
+	// another contact as OBJECT_NOT_FOUND (HubSpot documents reads of such
+	// ids, not writes; see merge.go) instead of writing the merged record.
+	RefuseMergedWrites bool
 	// DisableMultiStatus makes batch create ignore objectWriteTraceId and
 	// refuse the whole batch for one bad input (400) or one existing email
 	// (409), as HubSpot does for clients that do not opt in.
@@ -134,6 +139,7 @@ type Server struct {
 	byEmail    map[string]string
 	nextID     int64
 	lists      listsState // lists.go
+	merges     mergeState // merge.go
 }
 
 // New starts a Server on 127.0.0.1 on a free port. It panics if it cannot
@@ -192,6 +198,7 @@ func newServer(opts Options) *Server {
 		props:    map[string]*Property{},
 		contacts: map[string]*contactRec{},
 		byEmail:  map[string]string{},
+		merges:   mergeState{into: map[string]string{}},
 		nextID:   1001,
 	}
 	s.seedDefaults()

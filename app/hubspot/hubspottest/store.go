@@ -82,14 +82,14 @@ func (p *Property) clone() Property {
 func (s *Server) seedDefaults() {
 	now := time.Now()
 	s.addGroup(PropertyGroup{Name: "contactinformation", Label: "Contact information"})
-	for _, p := range []Property{
+	for _, p := range append([]Property{
 		{Name: "email", Label: "Email", Type: "string", FieldType: "text"},
 		{Name: "firstname", Label: "First Name", Type: "string", FieldType: "text"},
 		{Name: "lastname", Label: "Last Name", Type: "string", FieldType: "text"},
 		{Name: "createdate", Label: "Create Date", Type: "datetime", FieldType: "date"},
 		{Name: "lastmodifieddate", Label: "Last Modified Date", Type: "datetime", FieldType: "date", ReadOnly: true},
 		{Name: "hs_object_id", Label: "Record ID", Type: "number", FieldType: "number", ReadOnly: true},
-	} {
+	}, s.mergeProperties()...) {
 		p.GroupName, p.FormField, p.HubSpotDefined, p.CreatedAt = "contactinformation", true, true, now
 		s.addProperty(p)
 	}
@@ -163,9 +163,7 @@ func (s *Server) DeleteContact(id string) {
 		return
 	}
 	c.archived = true
-	if e := c.props["email"]; e != "" && s.byEmail[e] == id {
-		delete(s.byEmail, e)
-	}
+	s.forgetEmailsLocked(c)
 }
 
 // propVersion is one entry of a property's history (propertiesWithHistory).
@@ -239,7 +237,7 @@ func (s *Server) Properties() []Property {
 }
 
 func (s *Server) liveLocked(id string) *contactRec {
-	c, ok := s.contacts[id]
+	c, ok := s.contacts[s.canonicalLocked(id)] // an id merged away reads as the merged record
 	if !ok || c.archived {
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"linehub/app/config"
 	"linehub/app/connections"
 	"linehub/app/contactsync"
+	"linehub/app/hubspotproject"
 	"linehub/app/line"
 	"linehub/app/store"
 	"linehub/app/web/request"
@@ -246,7 +247,7 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 		"Domain":       s.cfg.Domain,
 		"EffectiveURL": s.cfg.WebhookBaseURL(),
 		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
-		"Scopes":       []string{"crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read", "crm.schemas.contacts.write", "oauth", "crm.lists.read"},
+		"Scopes":       hubspotproject.Scopes,
 	}
 }
 

@@ -297,6 +297,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/settings/hubspot-app", authed(s.saveHubSpotApp)...)
 	app.Post("/settings/hubspot-app/remove", authed(s.removeHubSpotApp)...)
 	app.Post("/settings/password", authed(s.savePassword)...)
+	app.Get("/settings/hubspot-app.zip", authed(s.hubspotAppZip)...)
 	app.Get("/connections/new", authed(s.newConnectionForm)...)
 	app.Post("/connections", authed(s.createConnection)...)
 	app.Get("/connections/:id", authed(s.connectionPage)...)

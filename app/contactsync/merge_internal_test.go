@@ -1,0 +1,208 @@
+package contactsync
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"linehub/app/hubspot/hubspottest"
+	"linehub/app/line/linetest"
+)
+
+// Staff merge a friend's dummy-email contact into the real customer in
+// HubSpot's UI, and no webhook tells linehub. HubSpot gives the merged
+// record a new id that both old ids read as; whether a write to an old id
+// lands or is refused as not found is not documented, so both are tested.
+
+// mergedFriend makes a friend with a contact, then merges that contact by
+// hand into a customer's contact; it returns the friend, the dummy contact
+// id and the merged record's id.
+func mergedFriend(fx *fixture, c fxConn, t0 time.Time) (uid, dummy, merged string) {
+	fx.t.Helper()
+	uid = fx.friend(c, "Alice")
+	fx.deliver(c, linetest.FollowEvent(uid, false, t0))
+	fx.apply()
+	fx.sync()
+	d, ok := fx.contact(uid)
+	if !ok {
+		fx.t.Fatal("no contact for the friend")
+	}
+	customer, err := fx.hs.AddContact(map[string]string{"email": "alice@customer.example", "firstname": "Alice Real"})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	merged, ok = fx.hs.MergeContacts(customer, d.ID)
+	if !ok {
+		fx.t.Fatal("merge failed")
+	}
+	fx.takeRequests("")
+	return uid, d.ID, merged
+}
+
+// checkSurvivor checks that the merged record kept the customer's email and
+// first name, that it is the only contact and that no create was sent.
+func (fx *fixture) checkSurvivor(merged string) map[string]string {
+	fx.t.Helper()
+	got, ok := fx.hs.Contact(merged)
+	if !ok || got.ID != merged {
+		fx.t.Fatalf("merged record %s gone (read as %q)", merged, got.ID)
+	}
+	if p := got.Properties; p["email"] != "alice@customer.example" || p["firstname"] != "Alice Real" {
+		fx.t.Fatalf("customer's email or first name overwritten: email=%q firstname=%q", p["email"], p["firstname"])
+	}
+	if n := len(fx.hs.Contacts()); n != 1 {
+		fx.t.Fatalf("%d live contacts, want only the merged one", n)
+	}
+	if n := len(fx.takeRequests("contacts/batch/create")); n != 0 {
+		fx.t.Fatalf("%d create requests after the merge; a second contact must never be made", n)
+	}
+	return got.Properties
+}
+
+func TestSyncBlockAfterMergeReachesTheMergedContact(t *testing.T) {
+	for _, refuse := range []bool{true, false} {
+		name := map[bool]string{true: "write refused as not found", false: "write resolves"}[refuse]
+		t.Run(name, func(t *testing.T) {
+			fx := newFixtureWith(t, hubspottest.Options{RefuseMergedWrites: refuse})
+			c := fx.connect("Shop")
+			t0 := time.Now().Add(-time.Hour)
+			uid, _, merged := mergedFriend(fx, c, t0)
+
+			// The friend's first event after the merge is a block: no
+			// message or follow allows a create, yet the change must land.
+			fx.ln.Block(c.token, uid)
+			fx.deliver(c, linetest.UnfollowEvent(uid, t0.Add(time.Minute)))
+			fx.apply()
+			fx.sync()
+			if p := fx.checkSurvivor(merged); p["line_follow_1"] != "No" {
+				t.Fatalf("merged contact keeps LINE Follow %q after a block, want No", p["line_follow_1"])
+			}
+			f := fx.friendRow(c, uid)
+			if f.ContactID != merged || f.ContactGone || f.Dirty != 0 {
+				t.Fatalf("friend after the block: contact=%q (want %s) gone=%v dirty=%d", f.ContactID, merged, f.ContactGone, f.Dirty)
+			}
+		})
+	}
+}
+
+func TestSyncKeepsTheMergedContactsNewID(t *testing.T) {
+	fx := newFixture(t) // writes to the old id land on the merged record
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, dummy, merged := mergedFriend(fx, c, t0)
+
+	fx.deliver(c, linetest.TextMessageEvent(uid, "hello again", t0.Add(time.Minute)))
+	fx.apply()
+	fx.sync()
+	p := fx.checkSurvivor(merged)
+	if p["line_last_response_1"] != "hello again" || p["line_unanswered_1"] != "Yes" {
+		t.Fatalf("merged contact after a message: %v", p)
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged {
+		t.Fatalf("friend keeps contact id %q after the merge, want the merged record's %s (not the old %s)", f.ContactID, merged, dummy)
+	}
+	// From now on writes go to the new id.
+	fx.deliver(c, linetest.TextMessageEvent(uid, "third", t0.Add(2*time.Minute)))
+	fx.apply()
+	fx.sync()
+	for _, r := range fx.takeRequests("contacts/batch/update") {
+		for _, in := range batchInputs(t, r) {
+			if in.ID != merged {
+				t.Fatalf("update sent to %q, want %s", in.ID, merged)
+			}
+		}
+	}
+}
+
+func TestSyncWritesAFollowedOrRecreatedContactInTheSameRound(t *testing.T) {
+	t.Run("merged", func(t *testing.T) {
+		fx := newFixtureWith(t, hubspottest.Options{RefuseMergedWrites: true})
+		c := fx.connect("Shop")
+		t0 := time.Now().Add(-time.Hour)
+		uid, _, merged := mergedFriend(fx, c, t0)
+		fx.deliver(c, linetest.TextMessageEvent(uid, "after the merge", t0.Add(time.Minute)))
+		fx.apply()
+		if _, err := fx.b.syncOnce(fx.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if p := fx.checkSurvivor(merged); p["line_last_response_1"] != "after the merge" {
+			t.Fatalf("one round after a message, the merged contact has %q", p["line_last_response_1"])
+		}
+	})
+	t.Run("deleted", func(t *testing.T) {
+		fx := newFixture(t)
+		c := fx.connect("Shop")
+		uid := fx.friend(c, "Alice")
+		t0 := time.Now().Add(-time.Hour)
+		fx.deliver(c, linetest.FollowEvent(uid, false, t0))
+		fx.apply()
+		fx.sync()
+		first, _ := fx.contact(uid)
+		fx.hs.DeleteContact(first.ID)
+		fx.deliver(c, linetest.TextMessageEvent(uid, "are you there?", t0.Add(time.Minute)))
+		fx.apply()
+		if _, err := fx.b.syncOnce(fx.ctx); err != nil {
+			t.Fatal(err)
+		}
+		again, ok := fx.contact(uid)
+		if !ok || again.ID == first.ID || again.Properties["line_last_response_1"] != "are you there?" {
+			t.Fatalf("one round after a message, the deleted contact is not recreated (ok=%v)", ok)
+		}
+		if f := fx.friendRow(c, uid); f.ContactID != again.ID || f.Dirty != 0 {
+			t.Fatalf("friend after the recreate: contact=%q dirty=%d", f.ContactID, f.Dirty)
+		}
+	})
+}
+
+func TestRepairDriftComparesMergedContacts(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, _, merged := mergedFriend(fx, c, t0)
+	// Another app (not a person) rewrites a LINE property of the merged
+	// record: drift repair puts linehub's value back.
+	fx.hs.EditContactAs(merged, map[string]string{"line_follow_1": "No"}, hubspottest.SourceIntegration)
+
+	stats, err := fx.b.RepairDrift(fx.ctx, c.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Merged != 1 || stats.Repaired != 1 || stats.Gone != 0 {
+		t.Fatalf("drift stats: %+v, want 1 merged and 1 repaired", stats)
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged {
+		t.Fatalf("friend after drift repair follows %q, want %s", f.ContactID, merged)
+	}
+	fx.sync()
+	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "Yes" {
+		t.Fatalf("drifted property not repaired: %q", p["line_follow_1"])
+	}
+}
+
+// An update answer that says nothing of the input (no trace id, an id
+// linehub does not know) is resolved by reading the id, not retried blind.
+func TestSyncFollowsAMergeTheAnswerDidNotName(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, dummy, merged := mergedFriend(fx, c, t0)
+	fx.setFault(func(r *http.Request, body []byte) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/contacts/batch/update") && strings.Contains(string(body), `"id":"`+dummy+`"`) {
+			return 200, `{"status":"COMPLETE","results":[],"startedAt":"2026-01-01T00:00:00.000Z","completedAt":"2026-01-01T00:00:00.000Z"}`, true
+		}
+		return 0, "", false
+	})
+	fx.ln.Block(c.token, uid)
+	fx.deliver(c, linetest.UnfollowEvent(uid, t0.Add(time.Minute)))
+	fx.apply()
+	if _, err := fx.b.syncOnce(fx.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "No" {
+		t.Fatalf("merged contact keeps LINE Follow %q", p["line_follow_1"])
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged || f.Dirty != 0 || f.SyncError != "" {
+		t.Fatalf("friend: contact=%q dirty=%d error=%q", f.ContactID, f.Dirty, f.SyncError)
+	}
+}
