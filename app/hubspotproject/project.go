@@ -192,6 +192,12 @@ func newView(o Options) (*view, error) {
 	}, nil
 }
 
+// CardURLPlaceholder stands in the card's code (LINEHUB_URL in
+// LineCard.jsx) for linehub's public URL, which Files fills in.
+const CardURLPlaceholder = "__LINEHUB_PUBLIC_URL__"
+
+const cardEntry = "src/app/cards/LineCard.jsx"
+
 // skip leaves out what a card developer's tools leave in src/app/cards
 // but HubSpot's build does not need.
 func skip(name string) bool {
@@ -230,6 +236,13 @@ func Files(o Options) (map[string][]byte, error) {
 				return fmt.Errorf("template %s: %w", rel, err)
 			}
 			rel, raw = strings.TrimSuffix(rel, ".tmpl"), b.Bytes()
+		}
+		if rel == cardEntry {
+			// The card calls linehub at the URL it is exported for.
+			if bytes.Count(raw, []byte(CardURLPlaceholder)) != 1 {
+				return fmt.Errorf("%s must hold %s once, where linehub's public URL goes", rel, CardURLPlaceholder)
+			}
+			raw = bytes.Replace(raw, []byte(CardURLPlaceholder), []byte(v.PublicURL), 1)
 		}
 		if strings.HasSuffix(rel, ".json") && !json.Valid(raw) {
 			return fmt.Errorf("%s is not valid JSON", rel)
