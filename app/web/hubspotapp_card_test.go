@@ -137,7 +137,8 @@ func TestCardShowsTheContactsFriends(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A third friend with another contact must not show.
-	stranger := e.friendWithContact(shop, linetest.NewUserID(), "Ben")
+	strangerUID := linetest.NewUserID()
+	stranger := e.friendWithContact(shop, strangerUID, "Ben")
 
 	a := e.card(contact)
 	if a.ContactID != contact || len(a.Friends) != 2 {
@@ -165,6 +166,13 @@ func TestCardShowsTheContactsFriends(t *testing.T) {
 	}
 	if b := e.card(stranger); len(b.Friends) != 1 || b.Friends[0].DisplayName != "Ben" {
 		t.Fatalf("stranger's card: %+v", b)
+	}
+	// A contact deleted in HubSpot no longer has its friend on the card.
+	if _, err := e.st.UpdateFriend(e.ctx, mustID(shop.id), strangerUID, func(f *store.Friend) error { f.ContactGone = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.card(stranger); len(b.Friends) != 0 {
+		t.Fatalf("deleted contact's card: %+v", b)
 	}
 	// A contact with no LINE friend: an empty list, nobody else's data.
 	if b := e.card("987654321"); b.ContactID != "987654321" || b.Friends == nil || len(b.Friends) != 0 {
