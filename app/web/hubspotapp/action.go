@@ -129,22 +129,21 @@ type flight struct {
 	err  error
 }
 
-func (h *Server) actionSend(c *fiber.Ctx) error {
-	cl := caller(c)
+// parseAction reads an execution request: the portal it was made for and
+// the action to carry out. A connection that is not a number (none chosen)
+// becomes id 0, which no connection has.
+func parseAction(body []byte) (portal int64, a messaging.AppAction, err error) {
 	var req actionRequest
-	if err := decodeAction(cl.Body, &req); err != nil {
-		return err
+	if err := decodeAction(body, &req); err != nil {
+		return 0, a, err
 	}
-	portal, _ := strconv.ParseInt(scalar(req.Origin.PortalID), 10, 64)
-	if err := h.samePortal(cl, portal); err != nil {
-		return err
-	}
+	portal, _ = strconv.ParseInt(scalar(req.Origin.PortalID), 10, 64)
 	if t := strings.ToUpper(req.Object.ObjectType); t != "" && t != "CONTACT" && t != "0-1" {
-		return fiber.NewError(fiber.StatusBadRequest, "the action sends to contacts only, not "+req.Object.ObjectType)
+		return portal, a, fiber.NewError(fiber.StatusBadRequest, "the action sends to contacts only, not "+req.Object.ObjectType)
 	}
 	contactID := scalar(req.Object.ObjectID)
 	if strings.TrimSpace(req.CallbackID) == "" || contactID == "" {
-		return fiber.NewError(fiber.StatusBadRequest, "callbackId and object.objectId are required")
+		return portal, a, fiber.NewError(fiber.StatusBadRequest, "callbackId and object.objectId are required")
 	}
 	props := map[string]string{}
 	for k, v := range req.Object.Properties {
@@ -155,23 +154,33 @@ func (h *Server) actionSend(c *fiber.Ctx) error {
 	if text == "" {
 		text = in("message") // the name an earlier project used
 	}
-	connID, err := strconv.ParseInt(in(FieldConnection), 10, 64)
-	if err != nil {
-		return h.actionOutcome(c, req.CallbackID, messaging.SendResult{}, messaging.ErrNoConnection)
-	}
-	action := messaging.AppAction{ConnectionID: connID, CallbackID: req.CallbackID, ContactID: contactID,
-		Template: in(FieldTemplate), Text: text, Properties: props}
+	connID, _ := strconv.ParseInt(in(FieldConnection), 10, 64)
+	return portal, messaging.AppAction{ConnectionID: connID, CallbackID: req.CallbackID, ContactID: contactID,
+		Template: in(FieldTemplate), Text: text, Properties: props}, nil
+}
 
+func (h *Server) actionSend(c *fiber.Ctx) error {
+	cl := caller(c)
+	portal, action, err := parseAction(cl.Body)
+	if err != nil {
+		return err
+	}
+	if err := h.samePortal(cl, portal); err != nil {
+		return err
+	}
+	if action.ConnectionID <= 0 {
+		return h.actionOutcome(c, action.CallbackID, messaging.SendResult{}, messaging.ErrNoConnection)
+	}
 	// One execution per callback id at a time: a retry that arrives while
 	// the first attempt waits for LINE joins it. The send runs on its own
 	// context, so an answer given before LINE's does not cut it short.
 	base := context.WithoutCancel(c.UserContext()) // c is fiber's again once the handler returns
 	f := &flight{done: make(chan struct{})}
-	if prev, running := h.flights.LoadOrStore(req.CallbackID, f); running {
+	if prev, running := h.flights.LoadOrStore(action.CallbackID, f); running {
 		f = prev.(*flight)
 	} else {
 		go func() {
-			defer h.flights.Delete(req.CallbackID)
+			defer h.flights.Delete(action.CallbackID)
 			defer close(f.done)
 			ctx, cancel := context.WithTimeout(base, actionSendLimit)
 			defer cancel()
@@ -182,9 +191,9 @@ func (h *Server) actionSend(c *fiber.Ctx) error {
 	defer timer.Stop()
 	select {
 	case <-f.done:
-		return h.actionOutcome(c, req.CallbackID, f.res, f.err)
+		return h.actionOutcome(c, action.CallbackID, f.res, f.err)
 	case <-timer.C:
-		h.log.Warn("workflow action: LINE is slow; answered 503 so HubSpot retries (the send goes on and is not repeated)", "callback", req.CallbackID)
+		h.log.Warn("workflow action: LINE is slow; answered 503 so HubSpot retries (the send goes on and is not repeated)", "callback", action.CallbackID)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"error": "LINE did not answer in time; HubSpot will retry and the message is not sent twice"})
 	}
 }
