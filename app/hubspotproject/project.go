@@ -64,9 +64,10 @@ const (
 	FetchPrefix = "/hubspot/app/"
 	// ActionPath receives the workflow action's executions.
 	ActionPath = "/hubspot/app/actions/send"
-	// OptionsPath answers the action's option fetches; HubSpot's request
-	// names the field (inputFieldName: "connection" or "template").
+	// OptionsPath answers the connection field's option fetches.
 	OptionsPath = "/hubspot/app/actions/connections"
+	// TemplatesPath answers the template field's option fetches.
+	TemplatesPath = "/hubspot/app/actions/templates"
 	// WebhooksPath receives the app's webhook batches.
 	WebhooksPath = "/hubspot/app/webhooks"
 )
@@ -76,7 +77,7 @@ const (
 const (
 	FieldConnection = "connection"
 	FieldTemplate   = "template"
-	FieldMessage    = "message"
+	FieldText       = "text"
 	OutputResult    = "result"
 )
 
@@ -127,10 +128,10 @@ var projectFS embed.FS
 var ErrNotHTTPS = errors.New("linehub's public URL must start with https:// (HubSpot calls apps and permits card fetches over HTTPS only)")
 
 type view struct {
-	ProjectName, AppName, PlatformVersion, Description     string
-	PublicURL, FetchURL, ActionURL, OptionsURL, WebhookURL string
-	Scopes, ImageURLs, Properties                          []string
-	Support                                                map[string]string
+	ProjectName, AppName, PlatformVersion, Description                   string
+	PublicURL, FetchURL, ActionURL, OptionsURL, TemplatesURL, WebhookURL string
+	Scopes, ImageURLs, Properties                                        []string
+	Support                                                              map[string]string
 }
 
 // PublicBase checks a public URL and returns it without a trailing slash.
@@ -184,6 +185,7 @@ func newView(o Options) (*view, error) {
 		FetchURL:        base + FetchPrefix,
 		ActionURL:       base + ActionPath,
 		OptionsURL:      base + OptionsPath,
+		TemplatesURL:    base + TemplatesPath,
 		WebhookURL:      base + WebhooksPath,
 		Scopes:          append([]string(nil), Scopes...),
 		ImageURLs:       append([]string{base}, ImageHosts...),

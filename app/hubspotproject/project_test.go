@@ -240,6 +240,11 @@ func TestProjectMatchesHubSpotSchema(t *testing.T) {
 		if len(strs(t, f, "supportedValueTypes")) == 0 {
 			t.Errorf("input %s: no supportedValueTypes", name)
 		}
+		if name == FieldTemplate {
+			if u := str(t, f, "typeDefinition", "optionsUrl"); u != testBase+TemplatesPath {
+				t.Errorf("template optionsUrl %q, want %s", u, testBase+TemplatesPath)
+			}
+		}
 		if name == FieldConnection {
 			if u := str(t, f, "typeDefinition", "optionsUrl"); u != testBase+OptionsPath {
 				t.Errorf("connection optionsUrl %q, want %s", u, testBase+OptionsPath)
@@ -249,7 +254,7 @@ func TestProjectMatchesHubSpotSchema(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(inputs, []string{FieldConnection, FieldTemplate, FieldMessage}) {
+	if !slices.Equal(inputs, []string{FieldConnection, FieldTemplate, FieldText}) {
 		t.Errorf("input fields %v", inputs)
 	}
 	if got := str(t, action, "outputFields", 0, "typeDefinition", "name"); got != OutputResult {

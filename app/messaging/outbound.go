@@ -62,7 +62,7 @@ const retryKeyLife = 23 * time.Hour
 // expiredSend is the error of a send given up because its retry key is
 // too old to retry safely.
 func expiredSend(first time.Time) error {
-	return &SkipError{Msg: fmt.Sprintf("not sent again: the first attempt (%s) failed without a clear answer from LINE, and LINE's retry key for it has expired after 24 h, so another attempt could deliver the message twice",
+	return &SkipError{Code: SkipExpired, Msg: fmt.Sprintf("not sent again: the first attempt (%s) failed without a clear answer from LINE, and LINE's retry key for it has expired after 24 h, so another attempt could deliver the message twice",
 		first.UTC().Format(time.RFC3339))}
 }
 

@@ -30,8 +30,20 @@ type AuthError struct{ Msg string }
 func (e *AuthError) Error() string { return e.Msg }
 
 // SkipError is a workflow call that is valid but cannot be delivered to
-// this contact (no LINE user id, blocked); retrying would not help.
-type SkipError struct{ Msg string }
+// this contact (no LINE user id, blocked); retrying would not help. Code
+// says which, for callers that report it (SkipNotFriend, SkipBlocked,
+// SkipExpired).
+type SkipError struct {
+	Msg  string
+	Code string
+}
+
+// SkipError codes.
+const (
+	SkipNotFriend = "not_friend" // no LINE user for this contact on this connection
+	SkipBlocked   = "blocked"    // the friend blocked the account
+	SkipExpired   = "expired"    // an unclear send too old for its retry key
+)
 
 func (e *SkipError) Error() string { return e.Msg }
 
@@ -214,11 +226,21 @@ func (b *Service) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRe
 	if err != nil {
 		return SendResult{}, err
 	}
+	return b.sendWorkflow(ctx, cs, req, false)
+}
+
+// sendWorkflow sends what a workflow call asked for. readMissing fills
+// placeholders the call carried no value for from the HubSpot contact
+// (the custom action's request has only the properties its definition
+// names; "Send a webhook" has them all).
+func (b *Service) sendWorkflow(ctx context.Context, cs *connections.Conn, req WorkflowRequest, readMissing bool) (SendResult, error) {
+	connID := cs.Conn.ID
 	if cs.Client == nil {
 		return SendResult{}, connections.NoChannelTokenErr()
 	}
 	var msgs []json.RawMessage
 	var source, content []byte // content: source with the same message always written alike
+	var err error
 	if req.Template != "" {
 		t, err := b.templateByRef(ctx, req.Template)
 		if err != nil {
@@ -236,11 +258,16 @@ func (b *Service) HandleWorkflow(ctx context.Context, call WorkflowCall) (SendRe
 		source, _ = json.Marshal(msgs)
 		content = canonicalMessages(msgs)
 	}
-	if msgs, err = Render(msgs, req.Properties); err != nil {
-		return SendResult{}, err
-	}
 	to, err := b.workflowRecipient(ctx, cs, req)
 	if err != nil {
+		return SendResult{}, err
+	}
+	if readMissing {
+		if err := b.readMissingProperties(ctx, req, msgs); err != nil {
+			return SendResult{}, err
+		}
+	}
+	if msgs, err = Render(msgs, req.Properties); err != nil {
 		return SendResult{}, err
 	}
 	key, renew := workflowIdemKey(req, to, source)
@@ -315,7 +342,7 @@ func (b *Service) workflowRecipient(ctx context.Context, cs *connections.Conn, r
 		to = f.UserID
 	}
 	if to == "" {
-		return "", &SkipError{fmt.Sprintf("contact %s has no LINE user id for this connection (%s is empty): include all contact properties in the webhook", r.ContactID, contactsync.PropertyName("line_user_id", serial))}
+		return "", &SkipError{Msg: fmt.Sprintf("contact %s has no LINE user id for this connection (%s is empty): include all contact properties in the webhook", r.ContactID, contactsync.PropertyName("line_user_id", serial)), Code: SkipNotFriend}
 	}
 	if !isUserID(to) {
 		return "", connections.InputErr("%q is not a LINE user id", to)
@@ -334,7 +361,7 @@ func (b *Service) workflowRecipient(ctx context.Context, cs *connections.Conn, r
 		blocked = !f.Following
 	}
 	if blocked {
-		return "", &SkipError{"this LINE friend has blocked the account (LINE Follow = No); nothing was sent"}
+		return "", &SkipError{Msg: "this LINE friend has blocked the account (LINE Follow = No); nothing was sent", Code: SkipBlocked}
 	}
 	return to, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -50,6 +51,9 @@ type Server struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	now   func() time.Time
+	// flights are the workflow-action executions in progress, by
+	// callback id (action.go).
+	flights sync.Map
 }
 
 // New returns the handlers.
