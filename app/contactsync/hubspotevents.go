@@ -21,7 +21,10 @@ import (
 //     exactly as a write answered 404 does: no contact until a message or
 //     a re-follow (docs/design.md §3).
 //   - contact.merge: the friends of a merged contact follow the surviving
-//     one (adoptMergedContact) and every LINE property is written there.
+//     one (adoptMergedContact) and every LINE property is written there;
+//     so do friends a deletion webhook took that contact from (HubSpot
+//     does not document whether a merge also reports the merged-away
+//     records as deleted, nor in which order).
 //   - contact.propertyChange of a LINE property by a person: recorded
 //     (store.ContactEdit); drift repair leaves that value alone.
 //
@@ -186,9 +189,14 @@ func (b *Sync) applyHubSpotEvent(tx *store.ApplyTx, ev hubspot.WebhookEvent, byS
 		if err != nil {
 			return eventOutcome{}, err
 		}
+		gone, err := tx.FriendsGoneFrom(ids)
+		if err != nil {
+			return eventOutcome{}, err
+		}
+		fs = append(fs, gone...)
 		for _, f := range fs {
 			b.log.Info("HubSpot contact merged; the friend follows the merged contact",
-				"connection", f.ConnectionID, "friend", f.ID, "from", f.ContactID, "to", survivor)
+				"connection", f.ConnectionID, "friend", f.ID, "from", f.ContactID+f.GoneContactID, "to", survivor)
 			adoptMergedContact(f, survivor)
 			if err := tx.DeleteContactEdits(f.ID); err != nil {
 				return eventOutcome{}, err
@@ -236,6 +244,7 @@ func (b *Sync) applyHubSpotEvent(tx *store.ApplyTx, ev hubspot.WebhookEvent, byS
 // does: the friend is gone from HubSpot until a message or a re-follow.
 // One that came after the deletion may create the contact again.
 func markContactDeleted(f *store.Friend, deletedAt int64) {
+	f.GoneContactID = f.ContactID
 	f.ContactID, f.ContactGone, f.Written = "", true, "{}"
 	f.MayCreate = f.MayCreate && (f.LastMessageAt > deletedAt || (f.Following && f.FollowAt > deletedAt))
 }
@@ -246,7 +255,7 @@ func markContactDeleted(f *store.Friend, deletedAt int64) {
 // nothing is created. The sync worker does the same when a write shows it
 // a merge on its own.
 func adoptMergedContact(f *store.Friend, survivor string) {
-	f.ContactID, f.ContactGone, f.Written = survivor, false, "{}"
+	f.ContactID, f.ContactGone, f.GoneContactID, f.Written = survivor, false, "", "{}"
 	f.Dirty |= int(allFields)
 	f.NextSyncAt = 0
 }

@@ -251,3 +251,30 @@ func TestParsePropertyName(t *testing.T) {
 		}
 	}
 }
+
+// Should HubSpot report the merged-away record as deleted before the
+// merge (it does not document either way), the merge still finds the
+// friend: no dummy contact follows.
+func TestHubSpotMergeWebhookAfterADeletionOfTheSameContact(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	uid, dummy := fx.withContact(c, "Alice", time.Now().Add(-time.Hour))
+	customer, err := fx.hs.AddContact(map[string]string{"email": "alice@customer.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.hs.DeleteContact(dummy.ID)
+	hooks := fx.appHooks()
+	del, merge := hooks.Deletion(dummy.ID), hooks.Merge(customer, []string{dummy.ID}, customer)
+	merge.OccurredAt = del.OccurredAt + 1
+	fx.hookEvents(merge, del) // a batch is in no particular order
+	if f := fx.friendRow(c, uid); f.ContactID != customer || f.ContactGone {
+		t.Fatalf("friend after deletion then merge: contact=%q gone=%v, want %s", f.ContactID, f.ContactGone, customer)
+	}
+	fx.deliver(c, linetest.TextMessageEvent(uid, "hi", time.Now()))
+	fx.apply()
+	fx.sync()
+	if n := len(fx.hs.Contacts()); n != 1 {
+		t.Fatalf("%d live contacts, want the merged one only", n)
+	}
+}

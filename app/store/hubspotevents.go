@@ -77,7 +77,14 @@ func migrateHubSpotEvents(tx *gorm.DB) error {
 		OccurredAt   int64 `gorm:"not null"`
 		UpdatedAt    time.Time
 	}
+	type friend struct{ GoneContactID string }
 	m := tx.Migrator()
+	if err := m.AddColumn(&friend{}, "GoneContactID"); err != nil {
+		return fmt.Errorf("add friends.gone_contact_id: %w", err)
+	}
+	if err := tx.Exec("CREATE INDEX idx_friend_gone_contact ON friends (gone_contact_id) WHERE gone_contact_id <> ''").Error; err != nil {
+		return fmt.Errorf("index friends.gone_contact_id: %w", err)
+	}
 	if err := m.CreateTable(&hubspotEvent{}); err != nil {
 		return fmt.Errorf("create table hubspot_events: %w", err)
 	}
@@ -157,6 +164,25 @@ func (t *ApplyTx) FriendsOfContacts(ids []string) ([]*Friend, error) {
 		var fs []Friend
 		if err := t.db.Where("contact_id IN ?", ids[:n]).Order("id").Find(&fs).Error; err != nil {
 			return nil, fmt.Errorf("load friends by contact: %w", err)
+		}
+		for i := range fs {
+			out = append(out, &fs[i])
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// FriendsGoneFrom loads the friends, of every connection, that a deletion
+// webhook took one of the contacts ids from and that have none since.
+func (t *ApplyTx) FriendsGoneFrom(ids []string) ([]*Friend, error) {
+	var out []*Friend
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		var fs []Friend
+		err := t.db.Where("gone_contact_id <> '' AND gone_contact_id IN ? AND contact_id = '' AND contact_gone", ids[:n]).Order("id").Find(&fs).Error
+		if err != nil {
+			return nil, fmt.Errorf("load friends by deleted contact: %w", err)
 		}
 		for i := range fs {
 			out = append(out, &fs[i])
