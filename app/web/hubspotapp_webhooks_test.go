@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"linehub/app/hubspot/hubspottest"
+	"linehub/app/line"
+	"linehub/app/line/linetest"
 )
 
 const appWebhooksPath = "/hubspot/app/webhooks"
@@ -108,5 +111,49 @@ func TestHubSpotAppWebhooksRefused(t *testing.T) {
 		"X-HubSpot-Signature": "00", "X-HubSpot-Signature-Version": "v1"}, good)
 	if st != 401 {
 		t.Fatalf("v1 only: %d %s", st, out)
+	}
+}
+
+// A person's edit of a LINE property, reported by the app's webhook, is
+// shown with the friend (who, when, what), so the dashboard and API users
+// see why linehub leaves it alone; linehub's own writes are not listed.
+func TestHubSpotAppEditShownWithTheFriend(t *testing.T) {
+	e := newEnv(t, envOpts{HubSpotConfigured: true})
+	e.setUpApp()
+	c := e.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	e.ln.AddFriend(c.ch.token, line.Profile{UserID: uid, DisplayName: "Alice"})
+	e.deliver(c, linetest.FollowEvent(uid, false, time.Now().Add(-time.Hour)))
+	if err := e.sync.SyncPending(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ct, ok := e.hs.ContactByEmail(strings.ToLower(uid) + "@line.example.com")
+	if !ok {
+		t.Fatal("no contact")
+	}
+	hooks := e.hs.AppWebhooks("", publicURL+appWebhooksPath, appSecret, 77)
+	prop := fmt.Sprintf("line_follow_%d", c.serial)
+	body := hubspottest.AppWebhookBody(
+		hooks.PropertyChange(ct.ID, prop, "No", "CRM_UI", "userId:7"),
+		hooks.PropertyChange(ct.ID, fmt.Sprintf("line_unanswered_%d", c.serial), "No", "INTEGRATION", "77"),
+	)
+	if st, out := e.appCall("POST", appWebhooksPath, body, appSecret, 0); st != 200 {
+		t.Fatalf("webhook: %d %s", st, out)
+	}
+	if err := e.sync.ApplyHubSpotEvents(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, out := e.api("GET", "/api/v1/connections/"+c.id+"/friends", nil)
+	fs, _ := out["friends"].([]any)
+	if st != 200 || len(fs) != 1 {
+		t.Fatalf("friends: %d %v", st, out)
+	}
+	edits, _ := fs[0].(map[string]any)["edited_in_hubspot"].([]any)
+	if len(edits) != 1 {
+		t.Fatalf("edits: %v", fs[0])
+	}
+	ed := edits[0].(map[string]any)
+	if ed["property"] != prop || ed["value"] != "No" || ed["source"] != "CRM_UI" || ed["source_id"] != "userId:7" || ed["at"] == "" {
+		t.Fatalf("edit: %v", ed)
 	}
 }
