@@ -40,6 +40,11 @@ type Sync struct {
 
 	applyWake chan struct{}
 	syncWake  chan struct{}
+	// hubspotWake wakes the worker of the HubSpot app's webhook events.
+	hubspotWake chan struct{}
+	// contactMu is held by a sync round and by the application of HubSpot
+	// events, which changes the contact ids a round writes to.
+	contactMu sync.Mutex
 	// probeWait is the sync worker's wait between probes of a down
 	// HubSpot (waitProbeInterval; tests step it by hand).
 	probeWait func(context.Context) bool
@@ -108,7 +113,7 @@ func New(o Options) (*Sync, error) {
 	b := &Sync{
 		conns: o.Connections, st: o.Store, hs: o.HubSpot, cfg: o.Config, log: o.Logger,
 		profiles:  line.NewProfileCache(o.Config.Sync.ProfileCacheTTL, 50000),
-		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), probeWait: waitProbeInterval,
+		applyWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), hubspotWake: make(chan struct{}, 1), probeWait: waitProbeInterval,
 		propsTried: map[int64]time.Time{},
 	}
 	o.Connections.SetHooks(connections.Hooks{HubSpotReady: b.hubSpotReady, EnsureProperties: b.EnsureProperties})
@@ -134,7 +139,8 @@ func (b *Sync) hubSpotReady() {
 // DrainTimeout bounds how long the round in flight at a stop may take.
 const DrainTimeout = 10 * time.Second
 
-// Run drives the applier and the sync worker until ctx ends. The workers
+// Run drives the applier, the sync worker and the worker of the HubSpot
+// app's webhook events until ctx ends. The workers
 // stop between rounds: the round in flight runs on a context that outlives
 // ctx by up to DrainTimeout, so its HubSpot batch is sent and its results
 // recorded instead of being cut off (which would resend it after restart).
@@ -144,9 +150,10 @@ func (b *Sync) Run(ctx context.Context) {
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(DrainTimeout, cancel) })
 	defer stopDrain()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); b.runApplier(ctx, work) }()
 	go func() { defer wg.Done(); b.runSync(ctx, work) }()
+	go func() { defer wg.Done(); b.runHubSpotEvents(ctx, work) }()
 	wg.Wait()
 }
 

@@ -50,9 +50,16 @@ func (b *Sync) RetryDeadLetters(ctx context.Context, connID int64, ids []int64) 
 	return n, err
 }
 
-// PruneInbox deletes applied webhook events older than the retention.
+// PruneInbox deletes applied webhook events, LINE's and the HubSpot
+// app's, older than the retention.
 func (b *Sync) PruneInbox(ctx context.Context) (int64, error) {
-	return b.st.PruneInbox(ctx, time.Now().UTC().Add(-b.cfg.Jobs.InboxRetention))
+	cutoff := time.Now().UTC().Add(-b.cfg.Jobs.InboxRetention)
+	n, err := b.st.PruneInbox(ctx, cutoff)
+	if err != nil {
+		return n, err
+	}
+	m, err := b.st.PruneHubSpotEvents(ctx, cutoff)
+	return n + m, err
 }
 
 // DeadLetters lists a connection's dead letters (0 = all connections).

@@ -68,6 +68,14 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 		for _, id := range notFound {
 			gone[id] = true
 		}
+		friendIDs := make([]int64, len(fs))
+		for i, f := range fs {
+			friendIDs[i] = f.ID
+		}
+		edits, err := b.st.ContactEdits(ctx, friendIDs)
+		if err != nil {
+			return stats, err
+		}
 		repairs := map[string]Field{} // by user id
 		goneUsers := map[string]string{}
 		moved := map[string][2]string{} // by user id: old and new contact id
@@ -86,7 +94,8 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 				moved[f.UserID] = [2]string{f.ContactID, c.ID}
 			}
 			fields, kept := driftedFields(f, c, serial)
-			stats.Kept += int64(kept)
+			fields, kept2 := keepRecordedEdits(fields, f, c, serial, edits[f.ID])
+			stats.Kept += int64(kept + kept2)
 			if fields != 0 {
 				repairs[f.UserID] = fields
 			}
@@ -196,6 +205,31 @@ func driftedFields(f *store.Friend, c hubspot.ContactHistory, serial int) (Field
 		out |= d.field
 	}
 	return out, kept
+}
+
+// keepRecordedEdits takes out of fields the properties that a person
+// changed in HubSpot, as the app's webhooks reported (store.ContactEdit),
+// while HubSpot still holds the person's value and linehub has written
+// no other since: the history alone may not show it, when another app
+// wrote the same value after the person. It returns the fields left and
+// how many it kept.
+func keepRecordedEdits(fields Field, f *store.Friend, c hubspot.ContactHistory, serial int, edits map[string]store.ContactEdit) (Field, int) {
+	if fields == 0 || len(edits) == 0 {
+		return fields, 0
+	}
+	written := decodeWritten(f.Written)
+	kept := 0
+	for _, d := range fieldDefs {
+		e, ok := edits[d.key]
+		if fields&d.field == 0 || !ok {
+			continue
+		}
+		if sameValue(d.field, c.Properties[PropertyName(d.key, serial)], e.Value) && e.Overrode == written[d.key] {
+			fields &^= d.field
+			kept++
+		}
+	}
+	return fields, kept
 }
 
 // sameValue compares a HubSpot value with one linehub wrote. Datetimes go

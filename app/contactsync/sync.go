@@ -165,6 +165,8 @@ func (b *Sync) syncOnce(ctx context.Context) (int, error) {
 	if !b.hs.HasToken() {
 		return 0, nil
 	}
+	b.contactMu.Lock()
+	defer b.contactMu.Unlock()
 	friends, err := b.st.DirtyFriendsFair(ctx, time.Now().UnixMilli(), syncRound)
 	if err != nil || len(friends) == 0 {
 		return 0, err

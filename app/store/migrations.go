@@ -186,6 +186,7 @@ var migrations = []migration{
 	{9, "timeline notes: marker, time sent, contact of broadcast recipients", migrateNotesOnce},
 	{10, "sends: the reply token used; chat: messages LINE may not have delivered", migrateSendRecovery},
 	{11, "pending inbox events and pending notes: partial indexes", migratePartialPending},
+	{12, "HubSpot app webhooks: event queue, edits of LINE properties", migrateHubSpotEvents},
 }
 
 type schemaMigration struct {

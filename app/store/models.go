@@ -54,7 +54,11 @@ type Friend struct {
 
 	ContactID   string `gorm:"index"`
 	ContactGone bool   // deleted in HubSpot; only a message or a follow recreates it
-	MayCreate   bool   // a message or follow since the last sync allows creating the contact
+	// GoneContactID is the contact a deletion webhook took from the friend:
+	// HubSpot may report a merged-away contact as deleted before the merge,
+	// which then still finds the friend by it.
+	GoneContactID string
+	MayCreate     bool // a message or follow since the last sync allows creating the contact
 
 	Dirty        int    `gorm:"not null;default:0;index:idx_friend_dirty,priority:1"` // bit set of properties to write
 	NextSyncAt   int64  `gorm:"not null;default:0;index:idx_friend_dirty,priority:2"` // ms; backoff after a failure

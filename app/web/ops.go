@@ -169,6 +169,7 @@ type overview struct {
 	inbox       store.InboxStats
 	friends     store.FriendStats
 	notes       store.NoteStats
+	hubspot     store.HubSpotEventStats
 }
 
 func (s *server) overview(ctx context.Context) (overview, error) {
@@ -184,7 +185,10 @@ func (s *server) overview(ctx context.Context) (overview, error) {
 	if o.friends, err = s.st.FriendStats(ctx, 0); err != nil {
 		return o, err
 	}
-	o.notes, err = s.st.NoteStats(ctx)
+	if o.notes, err = s.st.NoteStats(ctx); err != nil {
+		return o, err
+	}
+	o.hubspot, err = s.st.HubSpotEventStats(ctx)
 	return o, err
 }
 
@@ -202,7 +206,10 @@ func (s *server) status(c *fiber.Ctx) error {
 		"inbox":       o.inbox,
 		"friends":     o.friends,
 		"notes":       o.notes,
-		"sync":        s.sync.Status(),
+		// The HubSpot app's webhook events (deletions, merges, edits of
+		// LINE properties): stored, and not yet applied.
+		"hubspot_events": o.hubspot,
+		"sync":           s.sync.Status(),
 	})
 }
 
@@ -225,6 +232,8 @@ func (s *server) metrics(c *fiber.Ctx) error {
 			[]metrics.Sample{{Value: float64(inbox.Pending)}}},
 		{"linehub_inbox_failed", "Webhook events that could not be applied.",
 			[]metrics.Sample{{Value: float64(inbox.Failed)}}},
+		{"linehub_hubspot_events_pending", "Webhook events of the HubSpot app stored but not yet applied.",
+			[]metrics.Sample{{Value: float64(o.hubspot.Pending)}}},
 		{"linehub_sync_backlog", "Friends whose changes are not yet written to HubSpot.",
 			[]metrics.Sample{{Value: float64(friends.Backlog)}}},
 		{"linehub_sync_errors", "Friends whose last HubSpot write failed.",

@@ -48,8 +48,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"linehub/app/hubspot"
 )
 
 // ActionCaller calls an app's workflow action as HubSpot does.
@@ -160,12 +158,12 @@ func (a *ActionCaller) Post(ctx context.Context, url string, body []byte) Action
 	if err != nil {
 		return ActionResponse{Err: err}
 	}
-	ts := hubspot.NowMillis(now())
+	ts := strconv.FormatInt(now().UnixMilli(), 10)
 	v2 := sha256.Sum256([]byte(a.ClientSecret + http.MethodPost + url + string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "HubSpot Connect 2.0 (http://dev.hubspot.com/)")
 	req.Header.Set("X-HubSpot-Request-Timestamp", ts)
-	req.Header.Set("X-HubSpot-Signature-v3", hubspot.SignV3(a.ClientSecret, http.MethodPost, url, body, ts))
+	req.Header.Set("X-HubSpot-Signature-v3", SignatureV3(a.ClientSecret, http.MethodPost, url, body, ts))
 	req.Header.Set("X-HubSpot-Signature", hex.EncodeToString(v2[:]))
 	req.Header.Set("X-HubSpot-Signature-Version", "v2")
 	resp, err := hc.Do(req)

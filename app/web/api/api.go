@@ -6,7 +6,9 @@
 package api
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -281,6 +283,18 @@ type friendJSON struct {
 	SyncError    string     `json:"sync_error,omitempty"`
 	SyncedAt     *time.Time `json:"synced_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
+	// EditedInHubSpot are LINE properties a person changed in HubSpot, as
+	// the HubSpot app's webhooks reported: linehub leaves them alone until
+	// a new LINE event changes the value.
+	EditedInHubSpot []editJSON `json:"edited_in_hubspot,omitempty"`
+}
+
+type editJSON struct {
+	Property string    `json:"property"`
+	Value    string    `json:"value"`
+	Source   string    `json:"source"`
+	SourceID string    `json:"source_id,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 func (s *Server) listFriends(c *fiber.Ctx) error {
@@ -309,12 +323,25 @@ func (s *Server) listFriends(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	edits, err := s.st.ContactEdits(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
 	out := make([]friendJSON, len(fs))
 	for i, f := range fs {
 		out[i] = friendJSON{ID: f.ID, UserID: f.UserID, DisplayName: f.DisplayName, PictureURL: f.PictureURL,
 			Following: f.Following, LastResponse: f.LastResponse, Unanswered: f.Unanswered,
 			ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: f.Dirty == 0, SyncError: f.SyncError,
 			SyncedAt: f.SyncedAt, UpdatedAt: f.UpdatedAt}
+		for _, e := range edits[f.ID] {
+			out[i].EditedInHubSpot = append(out[i].EditedInHubSpot, editJSON{Property: contactsync.PropertyName(e.Property, conn.Serial),
+				Value: e.Value, Source: e.Source, SourceID: e.SourceID, At: time.UnixMilli(e.OccurredAt).UTC()})
+		}
+		slices.SortFunc(out[i].EditedInHubSpot, func(a, b editJSON) int { return strings.Compare(a.Property, b.Property) })
 	}
 	var next string
 	if len(fs) == limit {
