@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -67,3 +68,26 @@ func decodeSignedURI(u string) string { return signedURIDecoder.Replace(u) }
 
 // NowMillis is the X-HubSpot-Request-Timestamp of a request sent at t.
 func NowMillis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// VerifySignatureV2 checks X-HubSpot-Signature with
+// X-HubSpot-Signature-Version v2: hex(SHA-256(secret + method + uri +
+// body)). It carries no timestamp, so a captured request verifies for
+// ever; accept it only where a replay cannot repeat an effect (a workflow
+// action's execution is idempotent per callbackId). HubSpot's custom
+// action guide names this version for action requests:
+// https://developers.hubspot.com/docs/api-reference/automation-actions-v4-v4/custom-action-guide
+func VerifySignatureV2(secret, method, uri string, body []byte, signature string) error {
+	if signature == "" {
+		return &SignatureError{"X-HubSpot-Signature-v3 (or X-HubSpot-Signature v2) is required"}
+	}
+	h := sha256.New()
+	h.Write([]byte(secret))
+	h.Write([]byte(method))
+	h.Write([]byte(uri))
+	h.Write(body)
+	want := hex.EncodeToString(h.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(strings.ToLower(signature))) {
+		return &SignatureError{"X-HubSpot-Signature (v2) does not match"}
+	}
+	return nil
+}

@@ -79,3 +79,19 @@ func FuzzVerifySignatureV3(f *testing.F) {
 		}
 	})
 }
+
+// The v2 example of HubSpot's docs
+// (https://developers.hubspot.com/docs/faq/v2-request-validation).
+func TestVerifySignatureV2DocsExample(t *testing.T) {
+	const secret = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
+	const sig = "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e"
+	if err := VerifySignatureV2(secret, "GET", "https://www.example.com/webhook_uri", nil, sig); err != nil {
+		t.Fatalf("docs example: %v", err)
+	}
+	if err := VerifySignatureV2(secret, "GET", "https://www.example.com/webhook_uri?x=1", nil, sig); err == nil {
+		t.Fatal("another URI verified")
+	}
+	if err := VerifySignatureV2(secret, "GET", "https://www.example.com/webhook_uri", nil, ""); err == nil {
+		t.Fatal("no signature verified")
+	}
+}

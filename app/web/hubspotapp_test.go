@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"strings"
 	"testing"
@@ -93,6 +95,26 @@ func TestHubSpotAppRequestsVerified(t *testing.T) {
 				t.Fatalf("answer: %s", out)
 			}
 		})
+	}
+
+	// A workflow action's request may carry only the older v2 signature
+	// (HubSpot's custom action guide names it); nothing else may.
+	v2 := func(path string, body []byte, secret string) int {
+		sum := sha256.Sum256([]byte(secret + "POST" + publicURL + path + string(body)))
+		st, _, out := e.do("POST", path, map[string]string{"Content-Type": "application/json",
+			"X-HubSpot-Signature-Version": "v2", "X-HubSpot-Signature": hex.EncodeToString(sum[:])}, body)
+		t.Logf("v2 %s: %d %s", path, st, out)
+		return st
+	}
+	opts := []byte(`{"origin":{"portalId":4242},"inputFieldName":"connection"}`)
+	if st := v2("/hubspot/app/actions/connections", opts, appSecret); st != 200 {
+		t.Errorf("action options signed v2: %d, want 200", st)
+	}
+	if st := v2("/hubspot/app/actions/connections", opts, "another-app-secret-0000"); st != 401 {
+		t.Errorf("action options signed v2 with another secret: %d, want 401", st)
+	}
+	if st := v2("/hubspot/app/ping?portalId=4242", nil, appSecret); st != 401 {
+		t.Errorf("ping signed v2 only: %d, want 401", st)
 	}
 
 	// A request HubSpot signed for another site does not verify here by
