@@ -151,19 +151,22 @@ func oversizedForm(c *fiber.Ctx) (fields map[string]string, ok bool, err error) 
 // admin's language. It runs before the session and CSRF checks, which
 // would read the whole body, and does both itself on the drained form.
 func (s *Server) oversizedIcon(c *fiber.Ctx) error {
-	form, ok, err := oversizedForm(c)
-	if !ok {
+	if c.Locals(localOversize) == nil {
 		return c.Next()
 	}
-	if err != nil {
-		c.Context().SetConnectionClose()
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	}
+	// Only a signed-in admin's upload is read to its end (the session is
+	// in a cookie; the CSRF token is in the body).
 	s.signedInAdmin(c)
 	sess, signedIn := c.Locals("session").(*store.Session)
 	l := s.locale(c)
 	if !signedIn {
+		c.Context().SetConnectionClose()
 		return s.render(c, fiber.StatusUnauthorized, "message", &page{L: l, Title: "login.title", Error: l.T("login.expired")})
+	}
+	form, _, err := oversizedForm(c)
+	if err != nil {
+		c.Context().SetConnectionClose()
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
 	}
 	if got := form["csrf"]; len(got) != len(sess.CSRF) || got != sess.CSRF {
 		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "csrf.title", Error: l.T("csrf.body")})
