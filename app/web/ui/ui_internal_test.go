@@ -40,6 +40,24 @@ func TestCataloguesHaveTheSameKeys(t *testing.T) {
 	}
 }
 
+// TestCataloguesSayNoJargon: a shop owner does not know "dead letter"
+// (a queueing term); the pages say what happened to the contacts.
+func TestCataloguesSayNoJargon(t *testing.T) {
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, words := range map[string][]string{"en": {"dead letter"}, "ja": {"デッドレター", "dead letter"}} {
+		for k, v := range cat[lang] {
+			for _, w := range words {
+				if strings.Contains(strings.ToLower(v), w) {
+					t.Errorf("%s.json %q says %q: %s", lang, k, w, v)
+				}
+			}
+		}
+	}
+}
+
 func TestPickLang(t *testing.T) {
 	for _, tc := range []struct{ cookie, accept, want string }{
 		{"", "ja,en-US;q=0.8", "ja"},
