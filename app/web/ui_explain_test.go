@@ -190,8 +190,8 @@ func TestMessageTooLongJapanese(t *testing.T) {
 func TestFriendSyncCauseExplained(t *testing.T) {
 	for _, tc := range []struct {
 		name, lang, want string
-		fault        func(r *http.Request) (int, string, bool)
-		rejectToken  bool
+		fault            func(r *http.Request) (int, string, bool)
+		rejectToken      bool
 	}{
 		{name: "401-ja", lang: "ja", want: "HubSpot がトークンを拒否しました", rejectToken: true},
 		{name: "401-en", lang: "en", want: "HubSpot rejected the token", rejectToken: true},
