@@ -122,6 +122,18 @@ func (s *Server) chatAfter(c *fiber.Ctx) error {
 	})
 }
 
+// unansweredCount answers the menu's badge, which app.js asks for every
+// so often while the tab is shown: one indexed count (see
+// store.UnansweredCount) and the badge's label in the admin's language.
+func (s *Server) unansweredCount(c *fiber.Ctx) error {
+	n, err := s.st.UnansweredCount(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set("Cache-Control", "no-store")
+	return c.JSON(fiber.Map{"count": n, "label": s.locale(c).T("inbox.unanswered_count", n)})
+}
+
 // shortUserID shortens a LINE user id for a heading: "U1234…".
 func shortUserID(id string) string {
 	if len(id) <= 6 {

@@ -29,6 +29,7 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 	app.Get("/connections/:id/chat/:user", authed(s.chatPage)...)
 	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
 	app.Get("/chats", authed(s.inboxPage)...)
+	app.Get("/chats/unanswered", authed(s.unansweredCount)...)
 	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
 	app.Post("/connections/:id/chat/:user/template", authed(s.replyTemplate)...)
 
