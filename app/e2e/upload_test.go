@@ -1,13 +1,29 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"linehub/app/line"
+	"linehub/app/line/linetest"
 )
 
 // TestOversizedIconWithoutScript: a browser without JavaScript sends a
@@ -123,3 +139,132 @@ func multipartSize(boundary, csrf string) int64 {
 type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// TestChatImageUploadOverHTTPS: linehub behind an HTTPS front (its public
+// URL is https://); the admin uploads a photo with a chat reply; LINE's
+// double receives an image message whose two addresses are HTTPS on the
+// public URL, and fetching them as LINE's app would gives JPEGs within
+// LINE's limits (original ≤ 10 MB, preview ≤ 1 MB), kept 0600 in a 0700
+// directory of the data directory.
+func TestChatImageUploadOverHTTPS(t *testing.T) {
+	var backend string
+	front := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.Out.URL.Scheme, r.Out.URL.Host = "http", backend
+		r.SetXForwarded()
+	}})
+	t.Cleanup(front.Close)
+	e := newEnv(t, envOptions{Env: []string{"LINEHUB_PUBLIC_URL=" + front.URL}})
+	backend = e.addr
+	e.configureHubSpot("starter")
+
+	// The admin's browser talks to the HTTPS front (the cookies are Secure).
+	jar, _ := cookiejar.New(nil)
+	tr := front.Client().Transport
+	admin := &formClient{t: t, e: e, c: &http.Client{Jar: jar, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	abs := func(path string) string { return front.URL + path }
+	m := setupTokenRE.FindStringSubmatch(e.logs.String())
+	if m == nil {
+		t.Fatalf("no setup link in the log")
+	}
+	req, _ := http.NewRequest("GET", abs("/setup?token="+m[1]), nil)
+	if st, _ := admin.do(req); st != 200 {
+		t.Fatalf("setup link: %d", st)
+	}
+	const pw = "Tr0ub4dor&3-horse"
+	form := url.Values{"csrf": {admin.csrf}, "token": {m[1]}, "email": {"owner@example.com"}, "password": {pw}, "password2": {pw}}
+	req, _ = http.NewRequest("POST", abs("/setup"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if st, body := admin.do(req); st != 303 {
+		t.Fatalf("claim: %d %s", st, body)
+	}
+
+	shop := e.connect("Shop")
+	friend := linetest.NewUserID()
+	e.LINE.AddFriend(shop.token, line.Profile{UserID: friend, DisplayName: "Yamada Hanako"})
+	hook := e.url(strings.TrimPrefix(shop.WebhookURL, front.URL))
+	if st, err := e.LINE.Deliver(context.Background(), hook, shop.token, linetest.TextMessageEvent(friend, "Do you have a photo of the shop?", time.Now())); err != nil || st != 200 {
+		t.Fatalf("deliver: %d %v", st, err)
+	}
+	e.settled()
+
+	chat := fmt.Sprintf("/connections/%d/chat/%s", shop.ID, friend)
+	req, _ = http.NewRequest("GET", abs(chat), nil)
+	if st, body := admin.do(req); st != 200 || !strings.Contains(body, `name="upload"`) {
+		t.Fatalf("chat page: %d", st)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 1600, 1200))
+	for y := 0; y < 1200; y++ {
+		for x := 0; x < 1600; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 7), uint8(y * 3), uint8(x ^ y), 0xff})
+		}
+	}
+	var photo bytes.Buffer
+	_ = jpeg.Encode(&photo, img, &jpeg.Options{Quality: 95})
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("csrf", admin.csrf)
+	_ = w.WriteField("idem", "photo-1")
+	_ = w.WriteField("text", "Here is our shop.")
+	fw, _ := w.CreateFormFile("upload", "shop.jpg")
+	_, _ = fw.Write(photo.Bytes())
+	_ = w.Close()
+	req, _ = http.NewRequest("POST", abs(chat+"/reply"), &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if st, page := admin.do(req); st != 303 {
+		t.Fatalf("reply with a photo: %d\n%s", st, page)
+	}
+
+	var sent []json.RawMessage
+	for _, r := range e.LINE.Replies(shop.token) {
+		sent = append(sent, r.Messages...)
+	}
+	for _, p := range e.LINE.Pushes(shop.token) {
+		sent = append(sent, p.Messages...)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("LINE received %d messages, want the text and the image: %s", len(sent), sent)
+	}
+	var msg struct {
+		Type               string `json:"type"`
+		OriginalContentURL string `json:"originalContentUrl"`
+		PreviewImageURL    string `json:"previewImageUrl"`
+	}
+	if err := json.Unmarshal(sent[1], &msg); err != nil || msg.Type != "image" {
+		t.Fatalf("second message: %s", sent[1])
+	}
+	for _, u := range []struct {
+		url  string
+		max  int
+		side int
+	}{{msg.OriginalContentURL, 10 << 20, 1600}, {msg.PreviewImageURL, 1 << 20, 640}} {
+		if !strings.HasPrefix(u.url, front.URL+"/media/chat/") || len(u.url) > 2000 {
+			t.Fatalf("image address %q is not on the HTTPS public URL", u.url)
+		}
+		// Fetched without a session, as LINE's app does.
+		resp, err := front.Client().Get(u.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || len(data) > u.max || err != nil || format != "jpeg" || max(cfg.Width, cfg.Height) != u.side {
+			t.Fatalf("GET %s: %d %s, %d bytes, %s %dx%d %v", u.url, resp.StatusCode, resp.Header.Get("Content-Type"), len(data), format, cfg.Width, cfg.Height, err)
+		}
+		t.Logf("%s: %d bytes, %dx%d", u.url[len(front.URL):], len(data), cfg.Width, cfg.Height)
+	}
+	dir := filepath.Join(e.dataDir, "chat-images")
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("image directory %s: %v %v", dir, fi, err)
+	}
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		if fi, _ := f.Info(); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want 0600", f.Name(), fi.Mode())
+		}
+	}
+	if len(files) != 2 {
+		t.Errorf("files in %s: %v, want the image and its preview", dir, files)
+	}
+}

@@ -171,9 +171,9 @@ document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (
 // less often (up to 5 min) while the server does not answer. Without
 // this file each page load shows the count.
 (function () {
-  var link = document.querySelector("#nav-chats[data-poll]");
+  var link = document.querySelector("#nav-chats[data-count-url]");
   if (!link || !window.fetch) return;
-  var url = link.getAttribute("data-poll");
+  var url = link.getAttribute("data-count-url");
   var EVERY = 20000, MAX = 300000;
   var delay = EVERY, timer = null;
   function show(n, label) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,10 +35,11 @@ const (
 	maxKeptParts = 32
 )
 
-// oversizeRoutes are the form posts whose oversized body (an icon photo
-// sent without the page's script, which checks the size first) is read
-// to its end and answered with the form in the admin's language.
-var oversizeRoutes = regexp.MustCompile(`^/connections(/[0-9]+/edit)?$`)
+// oversizeRoutes are the form posts whose oversized body (an icon or a
+// chat photo sent without the page's script, which checks the size
+// first) is read to its end and answered with the form in the admin's
+// language.
+var oversizeRoutes = regexp.MustCompile(`^/connections(/[0-9]+/edit|/[0-9]+/chat/[^/]+/reply)?$`)
 
 const localOversize = "oversize"
 
@@ -146,9 +148,9 @@ func oversizedForm(c *fiber.Ctx) (fields map[string]string, ok bool, err error) 
 	return fields, true, nil
 }
 
-// oversizedIcon answers an icon form post over the request limit (see
-// BoundBody) with the form, what was typed, and the icon's limit in the
-// admin's language. It runs before the session and CSRF checks, which
+// oversizedIcon answers an icon or chat photo form post over the request
+// limit (see BoundBody) with the form, what was typed, and the upload's
+// limit in the admin's language. It runs before the session and CSRF checks, which
 // would read the whole body, and does both itself on the drained form.
 func (s *Server) oversizedIcon(c *fiber.Ctx) error {
 	if c.Locals(localOversize) == nil {
@@ -172,6 +174,19 @@ func (s *Server) oversizedIcon(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusForbidden, "message", &page{L: l, Title: "csrf.title", Error: l.T("csrf.body")})
 	}
 	s.log.Warn("form upload over the request limit refused", "path", c.Path(), "bytes", c.Request().Header.ContentLength())
+	if strings.HasSuffix(c.Path(), "/reply") {
+		conn, err := s.connParam(c)
+		if err != nil {
+			return err
+		}
+		reply := replyForm{Text: form["text"], Messages: form["messages"], Image: strings.TrimSpace(form["image"])}
+		var raw []json.RawMessage
+		if reply.Messages != "" && json.Unmarshal([]byte(reply.Messages), &raw) == nil {
+			reply.Preview = messageSummary(raw)
+		}
+		return s.chatView(c, conn, c.Params("user"), fiber.StatusRequestEntityTooLarge,
+			l.T("chat.upload_too_large", maxChatImageBytes>>20, maxChatImageSide, maxChatImageSide), reply)
+	}
 	msg := iconError(l, &connections.InputError{Msg: "icon"})
 	name, desc := form["name"], strings.TrimSpace(form["description"])
 	if c.Path() == "/connections" {

@@ -170,9 +170,23 @@ func (f replyForm) input(l *locale) (messaging.MessageInput, error) {
 	case strings.TrimSpace(f.Text) != "":
 		msgs = append(msgs, line.TextMessage(f.Text))
 	}
-	img, _ := json.Marshal(map[string]string{"type": "image", "originalContentUrl": f.Image, "previewImageUrl": f.Image})
+	img, _ := json.Marshal(map[string]string{"type": "image", "originalContentUrl": f.Image, "previewImageUrl": previewURL(f.Image)})
 	raw, _ := json.Marshal(append(msgs, img))
 	return messaging.MessageInput{Messages: raw}, nil
+}
+
+// previewURL is the preview LINE shows for the image at u: the smaller
+// copy linehub made of an image uploaded here, else the image itself.
+func previewURL(u string) string {
+	i := strings.LastIndex(u, chatImagePath)
+	if i < 0 {
+		return u
+	}
+	name := u[i+len(chatImagePath):]
+	if !chatImageName.MatchString(name) || strings.Contains(name, "-p.") {
+		return u
+	}
+	return u[:i+len(chatImagePath)] + name[:64] + "-p.jpg"
 }
 
 func replyFormOf(c *fiber.Ctx) replyForm {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -30,7 +31,7 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
 	app.Get("/chats", authed(s.inboxPage)...)
 	app.Get("/chats/unanswered", authed(s.unansweredCount)...)
-	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
+	app.Post("/connections/:id/chat/:user/reply", append([]fiber.Handler{s.oversizedIcon}, authed(s.reply)...)...)
 	app.Post("/connections/:id/chat/:user/template", authed(s.replyTemplate)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
@@ -161,6 +162,16 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	}
 	user := c.Params("user")
 	form := replyFormOf(c)
+	// An uploaded image is stored first and sent by its address, as a
+	// typed URL would be; the form keeps that address if the send fails.
+	switch orig, _, err := s.chatImageURLs(c, s.locale(c)); {
+	case errors.Is(err, errNoUpload):
+	case err != nil:
+		status, _ := response.StatusOf(err)
+		return s.chatView(c, conn, user, status, s.userError(c, err), form)
+	default:
+		form.Image = orig
+	}
 	in, err := form.input(s.locale(c))
 	if err != nil {
 		status, _ := response.StatusOf(err)

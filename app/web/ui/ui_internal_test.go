@@ -245,3 +245,20 @@ func TestCheckIconReencodes(t *testing.T) {
 
 // utcText formats notice times as a page in UTC would.
 func utcText(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }
+
+// TestPreviewURL: an image uploaded here is previewed by its smaller
+// copy; any other address (typed by the admin) by itself.
+func TestPreviewURL(t *testing.T) {
+	name := strings.Repeat("ab", 32)
+	for in, want := range map[string]string{
+		"https://x.example/media/chat/" + name + ".jpg":   "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/" + name + ".png":   "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/" + name + "-p.jpg": "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/abc.jpg":            "https://x.example/media/chat/abc.jpg",
+		"https://cdn.example/photo.jpg":                   "https://cdn.example/photo.jpg",
+	} {
+		if got := previewURL(in); got != want {
+			t.Errorf("previewURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
