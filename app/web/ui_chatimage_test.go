@@ -62,7 +62,10 @@ func TestUIChatImageUpload(t *testing.T) {
 	u.friendWithContact(c, uid, "Aiko")
 	chat := "/connections/" + c.id + "/chat/" + uid
 	b.header = http.Header{"Accept-Language": {"ja"}}
-	b.wantPage(chat, 200, `enctype="multipart/form-data"`, `name="upload"`, `data-max-bytes="6291456"`)
+	// Without an HTTPS public URL the form says why there is no upload.
+	if body := b.wantPage(chat, 200, `id="reply-upload-off"`, "公開 URL が https:// で始まる場合だけです"); strings.Contains(body, `name="upload"`) {
+		t.Error("the form offers an upload LINE could not load")
+	}
 	photo := testPhoto(t, 1200, 900)
 
 	// http public address: LINE could not load the image.
@@ -72,7 +75,7 @@ func TestUIChatImageUpload(t *testing.T) {
 	}
 	u.cfg.PublicURL = "https://linehub.example.com"
 	b.header = http.Header{"Accept-Language": {"en"}}
-	b.get(chat)
+	b.wantPage(chat, 200, `enctype="multipart/form-data"`, `name="upload"`, `data-max-bytes="6291456"`)
 	if st, body, _ := b.postFile(chat+"/reply", map[string]string{"text": "look", "idem": "up-1"}, "notes.jpg", []byte("just some text, not a picture")); st != 400 || !strings.Contains(body, "not a JPEG or PNG picture") {
 		t.Fatalf("text file: %d\n%s", st, body)
 	}

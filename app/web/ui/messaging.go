@@ -144,6 +144,9 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
 		"Form": form, "Templates": ts, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
 		"Last": last, "Poll": before == 0,
+		// LINE loads images over HTTPS only: without an HTTPS public URL
+		// the form says so instead of offering an upload that must fail.
+		"CanUpload": strings.HasPrefix(s.cfg.EffectivePublicURL(), "https://"),
 	}})
 }
 
