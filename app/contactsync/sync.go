@@ -460,6 +460,31 @@ func retryLater(f store.Friend, msg string, d time.Duration) store.SyncResult {
 		Error: msg, NextSyncAt: time.Now().Add(d).UnixMilli()}
 }
 
+// codedSyncError is the error kept on each friend of a failed call: the
+// text, after the code of a cause a person can fix (connections.ErrorCode:
+// a rejected token, a missing scope, HubSpot out of reach) in brackets,
+// so that the friends page can say what happened and where to fix it.
+func codedSyncError(err error) string {
+	if code := connections.ErrorCode(err); code != "" {
+		return "[" + code + "] " + err.Error()
+	}
+	return err.Error()
+}
+
+// SplitSyncError splits a friend's stored sync error into the code it
+// starts with ("" for none; see codedSyncError) and the text.
+func SplitSyncError(msg string) (code, text string) {
+	rest, ok := strings.CutPrefix(msg, "[")
+	if !ok {
+		return "", msg
+	}
+	code, text, ok = strings.Cut(rest, "] ")
+	if !ok || code == "" || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return "", msg
+	}
+	return code, text
+}
+
 func failAll(items []*syncItem, err error) []store.SyncResult {
 	out := make([]store.SyncResult, len(items))
 	for i, it := range items {
@@ -472,7 +497,7 @@ func failAll(items []*syncItem, err error) []store.SyncResult {
 		if errors.Is(err, hubspot.ErrUnavailable) && it.f.SyncAttempts == 0 {
 			wait = 0
 		}
-		out[i] = retryLater(it.f, err.Error(), wait)
+		out[i] = retryLater(it.f, codedSyncError(err), wait)
 	}
 	return out
 }

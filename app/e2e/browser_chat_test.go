@@ -86,3 +86,42 @@ func TestBrowserChatLive(t *testing.T) {
 		shots.shot("chat-ja"),
 	)
 }
+
+// TestBrowserUnansweredBadgeLive: while another page (the templates) is
+// open, a friend writes: the menu's count of conversations waiting for an
+// answer appears without a reload, by the page's own polling; an answer
+// sent meanwhile makes it go away when the tab is shown again.
+func TestBrowserUnansweredBadgeLive(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := newEnv(t, envOptions{})
+	shots := newShooter(t, "badge-")
+	b := newBrowser(t, e, chromium)
+	b.setUp("owner@example.com", "Tr0ub4dor&3-horse")
+	shop := e.connect("Shop Tokyo")
+	friend := linetest.NewUserID()
+	e.LINE.AddFriend(shop.token, line.Profile{UserID: friend, DisplayName: "Yamada Hanako"})
+
+	b.run("open the templates page",
+		chromedp.Navigate(e.url("/lang/ja?back=/templates")),
+		chromedp.WaitVisible(chromedp.ID("nav-chats")),
+		b.waitJS(`document.getElementById("unanswered-count") === null`),
+		b.waitJS(`(window.notReloaded = true)`),
+	)
+	if st := e.deliver(shop, linetest.TextMessageEvent(friend, "Is the sale on in Shibuya too?", time.Now())); st != 200 {
+		t.Fatalf("deliver message: %d", st)
+	}
+	b.run("the count appears by itself",
+		b.waitText("#unanswered-count", "1"),
+		b.waitJS(`window.notReloaded === true && !document.getElementById("unanswered-count").hidden`),
+		b.waitJS(`document.getElementById("unanswered-count").title.indexOf("1") >= 0`),
+		shots.shot("live"),
+	)
+	if st := e.api("POST", fmt.Sprintf("/connections/%d/conversations/%s/reply", shop.ID, friend), map[string]any{"text": "Yes, in every shop."}, nil); st != 200 {
+		t.Fatalf("api reply: %d", st)
+	}
+	b.run("answered: the count goes when the tab is shown again",
+		b.waitJS(`(document.dispatchEvent(new Event("visibilitychange")), true)`),
+		b.waitJS(`document.getElementById("unanswered-count").hidden`),
+		b.waitJS(`window.notReloaded === true`),
+	)
+}

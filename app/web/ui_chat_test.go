@@ -51,6 +51,32 @@ func TestUIInboxAcrossAccounts(t *testing.T) {
 	b.wantPage("/chats", 200, "すべてのチャット", "アカウント")
 }
 
+// TestUIUnansweredCountEndpoint: the menu's badge asks for the count of
+// conversations waiting for an answer, with its label in the admin's
+// language; only a signed-in admin gets it (others go to sign-in, and a
+// fetch that follows no redirect gets nothing).
+func TestUIUnansweredCountEndpoint(t *testing.T) {
+	u, b, shop := messagingUI(t)
+	u.friendWithContact(shop, linetest.NewUserID(), "Aiko")
+	u.friendWithContact(shop, linetest.NewUserID(), "Ren")
+	get := func(b *browser) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", b.abs("/chats/unanswered"), nil)
+		req.Header.Set("Accept", "application/json")
+		st, body, _ := b.do(req)
+		var out map[string]any
+		_ = json.Unmarshal([]byte(body), &out)
+		return st, out
+	}
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	st, out := get(b)
+	if st != 200 || out["count"] != float64(2) || !strings.Contains(out["label"].(string), "2") {
+		t.Errorf("unanswered count: %d %v, want 200 with count 2 and a label", st, out)
+	}
+	if st, out := get(u.browser(t)); st != 303 || out != nil {
+		t.Errorf("without a session: %d %v, want a redirect to sign-in and no count", st, out)
+	}
+}
+
 // TestUIChatHeadingWithoutProfile: a friend whose LINE profile linehub
 // could not read is named "LINE user U1234…" instead of a blank heading.
 func TestUIChatHeadingWithoutProfile(t *testing.T) {

@@ -1,7 +1,12 @@
 package web_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -61,8 +66,8 @@ func TestErrorPagesInBrowser(t *testing.T) {
 // TestIconTooLargeKeepsForm: an icon over the icon limit (but within the
 // request limit) is refused with the form re-rendered with what was typed
 // and a Japanese message, and the input carries the limit for the
-// browser's own check (a request over the server's 8 MB limit is cut off
-// by the server before any handler runs: only that check keeps the form).
+// browser's own check (TestIconOverRequestLimitKeepsForm sends one over
+// the server's 8 MB limit).
 func TestIconTooLargeKeepsForm(t *testing.T) {
 	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
 	b := u.claim(t)
@@ -74,5 +79,96 @@ func TestIconTooLargeKeepsForm(t *testing.T) {
 	}
 	if !strings.Contains(body, `data-max-bytes="524288"`) {
 		t.Error("the icon input does not tell the browser the limit")
+	}
+}
+
+// TestIconOverRequestLimitKeepsForm: an icon over the server's request
+// limit, sent without the page's script (which would check the size
+// first), is read to its end and answered with the form, what was typed
+// and the icon limit in the admin's language, on a connection that stays
+// usable; a form post of that size anywhere else, or without a valid
+// CSRF token, changes nothing.
+func TestIconOverRequestLimitKeepsForm(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.header = http.Header{"Accept-Language": {"ja"}}
+	b.get("/connections/new")
+	huge := make([]byte, 14<<20)
+	st, body, _ := b.postMultipart("/connections", map[string]string{"name": "東京店", "description": "駅前の店舗"}, huge)
+	if st != 413 || !strings.Contains(body, "512 KB 以下") || !strings.Contains(body, `value="東京店"`) || !strings.Contains(body, "駅前の店舗</textarea>") {
+		t.Errorf("14 MB icon on the new-connection form: %d, want 413 with the form kept and a Japanese message:\n%s", st, body)
+	}
+	if cs, _ := u.st.Connections(u.ctx); len(cs) != 0 {
+		t.Fatalf("a connection was created: %v", cs)
+	}
+
+	if st, _, _ := b.postMultipart("/connections", map[string]string{"name": "大阪店"}, nil); st != 303 {
+		t.Fatalf("create: %d", st)
+	}
+	cs, _ := u.st.Connections(u.ctx)
+	if len(cs) != 1 {
+		t.Fatalf("connections: %v", cs)
+	}
+	edit := fmt.Sprintf("/connections/%d/edit", cs[0].ID)
+	b.header = http.Header{"Accept-Language": {"en"}}
+	b.get(fmt.Sprintf("/connections/%d", cs[0].ID))
+	st, body, _ = b.postMultipart(edit, map[string]string{"name": "Osaka shop", "description": "by the station"}, huge)
+	if st != 413 || !strings.Contains(body, "at most 512 KB") || !strings.Contains(body, `value="Osaka shop"`) || !strings.Contains(body, "by the station</textarea>") {
+		t.Errorf("14 MB icon on the edit form: %d, want 413 with the form kept and an English message:\n%s", st, body)
+	}
+	if c, _ := u.st.Connection(u.ctx, cs[0].ID); c.Name != "大阪店" {
+		t.Errorf("the refused edit changed the name to %q", c.Name)
+	}
+
+	csrf := b.last
+	b.last = "wrong" + csrf[5:]
+	if st, body, _ := b.postMultipart(edit, map[string]string{"name": "Evil"}, huge); st != 403 {
+		t.Errorf("oversized edit with a wrong CSRF token: %d, want 403\n%s", st, body)
+	}
+	b.last = csrf
+	// Elsewhere the server answers 413 without reading the body, and the
+	// client may see the connection closed while it is still sending.
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.WriteField("csrf", csrf)
+	fw, _ := w.CreateFormFile("icon", "icon.png")
+	_, _ = fw.Write(huge)
+	_ = w.Close()
+	req, _ := http.NewRequest("POST", b.abs("/settings/domain"), &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if resp, err := b.c.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("oversized post to another form: %d, want 413", resp.StatusCode)
+		}
+	}
+	if st, _ := b.get("/"); st != 200 {
+		t.Errorf("dashboard after the refusals: %d", st)
+	}
+}
+
+// TestChunkedBodyOverLimitRefused: a body without Content-Length is
+// still bounded: over the request limit it is refused, under it it is
+// read as before.
+func TestChunkedBodyOverLimitRefused(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	b.get("/connections/new")
+	post := func(size int) int {
+		form := "csrf=" + b.last + "&name=" + url.QueryEscape("チャンク店") + "&description=" + strings.Repeat("x", size)
+		// An io.Reader the client cannot measure is sent chunked.
+		req, _ := http.NewRequest("POST", b.abs("/connections"), io.MultiReader(strings.NewReader(form)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		st, _, _ := b.do(req)
+		if req.ContentLength > 0 || len(req.TransferEncoding) > 0 && req.TransferEncoding[0] != "chunked" {
+			t.Fatalf("request not chunked: %d %v", req.ContentLength, req.TransferEncoding)
+		}
+		return st
+	}
+	if st := post(9 << 20); st != 413 {
+		t.Errorf("9 MB chunked form: %d, want 413", st)
+	}
+	if st := post(10); st != 303 {
+		t.Errorf("small chunked form: %d, want 303", st)
 	}
 }

@@ -181,3 +181,72 @@ func TestMessageTooLongJapanese(t *testing.T) {
 		t.Errorf("LINE got %d pushes", len(p))
 	}
 }
+
+// TestFriendSyncCauseExplained: a friend whose HubSpot write waits on a
+// cause the admin must fix says which (HubSpot refused the token, the
+// token lacks a scope, HubSpot is out of reach) and links to Settings, in
+// Japanese and English, with HubSpot's raw answer only in the details;
+// the API names the cause with a code.
+func TestFriendSyncCauseExplained(t *testing.T) {
+	for _, tc := range []struct {
+		name, lang, want string
+		fault            func(r *http.Request) (int, string, bool)
+		rejectToken      bool
+	}{
+		{name: "401-ja", lang: "ja", want: "HubSpot がトークンを拒否しました", rejectToken: true},
+		{name: "401-en", lang: "en", want: "HubSpot rejected the token", rejectToken: true},
+		{name: "scope-ja", lang: "ja", want: "linehub が必要とするスコープがありません", fault: func(r *http.Request) (int, string, bool) {
+			// HubSpot's answer to a token without the scope: 403,
+			// category MISSING_SCOPES.
+			return 403, `{"status":"error","message":"This app hasn't been granted all required scopes to make this call.","correlationId":"c0ffee","category":"MISSING_SCOPES","errors":[{"message":"One or more of the following scopes are required.","context":{"requiredGranularScopes":["crm.objects.contacts.write"]}}]}`, strings.Contains(r.URL.Path, "/batch/")
+		}},
+		{name: "down-en", lang: "en", want: "linehub cannot reach HubSpot", fault: func(r *http.Request) (int, string, bool) {
+			return 503, `{"status":"error","message":"Service Unavailable"}`, strings.Contains(r.URL.Path, "/batch/")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+			b := u.claim(t)
+			b.header = http.Header{"Accept-Language": {tc.lang}}
+			c := u.createConn("Shop", true, true)
+			if tc.rejectToken {
+				const newToken = "pat-na1-the-new-token-7777"
+				u.secrets = append(u.secrets, newToken)
+				u.hs.SetToken(newToken)
+			}
+			if tc.fault != nil {
+				u.hs.SetFault(tc.fault)
+			}
+			u.deliver(c, linetest.FollowEvent(linetest.NewUserID(), false, time.Now()))
+			_ = u.sync.SyncPending(u.ctx) // fails for the cause above
+
+			st, body := b.get("/connections/" + c.id + "/friends")
+			if st != 200 {
+				t.Fatalf("friends page: %d", st)
+			}
+			outside := outsideDetails(body)
+			if !strings.Contains(outside, tc.want) || !strings.Contains(outside, `href="/settings"`) {
+				t.Errorf("friends page does not say %q with a link to Settings:\n%s", tc.want, outside)
+			}
+			for _, generic := range []string{"linehub が自動で再試行します。続く場合は", "linehub retries by itself. If it lasts"} {
+				if strings.Contains(outside, generic) {
+					t.Errorf("friends page shows the generic %q", generic)
+				}
+			}
+			for _, raw := range []string{"HTTP 40", "HTTP 50", "correlationId", "[hubspot_"} {
+				if strings.Contains(outside, raw) {
+					t.Errorf("raw text %q outside the details", raw)
+				}
+			}
+			st, out := u.api("GET", "/api/v1/connections/"+c.id+"/friends", nil)
+			fs, _ := out["friends"].([]any)
+			if st != 200 || len(fs) != 1 {
+				t.Fatalf("API friends: %d %v", st, out)
+			}
+			f := fs[0].(map[string]any)
+			if code, _ := f["sync_error_code"].(string); !strings.HasPrefix(code, "hubspot_") || strings.HasPrefix(f["sync_error"].(string), "[") {
+				t.Errorf("API friend: sync_error_code %q, sync_error %q", f["sync_error_code"], f["sync_error"])
+			}
+		})
+	}
+}

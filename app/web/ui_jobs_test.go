@@ -411,7 +411,7 @@ func TestDeadLetterRetryUI(t *testing.T) {
 
 	path := "/connections/" + c.id
 	_, body := b.get(path)
-	for _, want := range []string{"Dead letters: 2", "Hanako 0", uids[1], "bad value for line_user_name", `id="retry-all"`, fmt.Sprintf(`id="retry-%d"`, dls[0].ID)} {
+	for _, want := range []string{"Contacts not synced to HubSpot: 2", "Hanako 0", uids[1], "bad value for line_user_name", `id="retry-all"`, fmt.Sprintf(`id="retry-%d"`, dls[0].ID)} {
 		if !strings.Contains(body, want) {
 			t.Errorf("connection page lacks %q", want)
 		}
@@ -419,7 +419,7 @@ func TestDeadLetterRetryUI(t *testing.T) {
 	if _, body := b.get("/jobs"); !strings.Contains(body, fmt.Sprintf(`data-dead="%d"`, dls[1].ID)) || !strings.Contains(body, "Shop Dead") {
 		t.Error("jobs page does not list the dead letters with their connection")
 	}
-	if _, body := b.get("/"); !strings.Contains(body, `data-badge="dead">dead letters: 2`) {
+	if _, body := b.get("/"); !strings.Contains(body, `data-badge="dead">not synced to HubSpot: 2`) {
 		t.Error("dashboard card has no dead-letter badge")
 	}
 
@@ -443,7 +443,7 @@ func TestDeadLetterRetryUI(t *testing.T) {
 		t.Error("the other dead letter was un-parked too")
 	}
 	_, body = b.get(loc)
-	if !strings.Contains(body, "Dead letters: 1") || !strings.Contains(body, "queued for retry") {
+	if !strings.Contains(body, "Contacts not synced to HubSpot: 1") || !strings.Contains(body, "queued again") {
 		t.Error("page after retrying one")
 	}
 	// The rest from the Jobs page.
@@ -459,7 +459,7 @@ func TestDeadLetterRetryUI(t *testing.T) {
 		t.Errorf("%d dead letters left after Retry all", n)
 	}
 	_, body = b.get("/jobs")
-	if !strings.Contains(body, "No dead letters") {
+	if !strings.Contains(body, "Every contact is synced") {
 		t.Error("jobs page after Retry all")
 	}
 	if _, body := b.get("/"); strings.Contains(body, `data-badge="dead"`) {

@@ -84,18 +84,25 @@ func New(o Options) *fiber.App {
 	// Browser pages get an error page; the API and machine paths JSON.
 	jsonErrors := response.ErrorHandler(s.log)
 	app := fiber.New(fiber.Config{
-		AppName:               "linehub",
-		BodyLimit:             bodyLimit,
-		DisableStartupMessage: true,
-		ErrorHandler:          dash.ErrorHandler(jsonErrors),
-		ReadBufferSize:        16 << 10,
+		AppName:   "linehub",
+		BodyLimit: bodyLimit,
+		// Bodies are read as streams and bounded by dash.BoundBody, so that
+		// an oversized icon form can be answered with the form rather than
+		// a reset connection. Multipart bodies are not parsed before the
+		// handlers run: fasthttp would parse a streamed one of any size
+		// into temporary files.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 dash.ErrorHandler(jsonErrors),
+		ReadBufferSize:               16 << 10,
 		// Without it every string fiber hands out (params, form values,
 		// headers, query, cookies) points into fasthttp's request buffers,
 		// which later requests reuse: one kept in the config, a cache or a
 		// goroutine silently changes value.
 		Immutable: true,
 	})
-	app.Use(s.recoverPanic, refuseEncodedBody, securityHeaders)
+	app.Use(s.recoverPanic, dash.BoundBody, refuseEncodedBody, securityHeaders)
 	s.opsRoutes(app)
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)

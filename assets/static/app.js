@@ -165,3 +165,68 @@ document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (
     if (msg) input.reportValidity();
   });
 });
+// Menu: the count of conversations waiting for an answer follows new
+// messages while any page is open: asked every 20 s while the tab is
+// shown, never while it is hidden (asked again the moment it is shown),
+// less often (up to 5 min) while the server does not answer. Without
+// this file each page load shows the count.
+(function () {
+  var link = document.querySelector("#nav-chats[data-count-url]");
+  if (!link || !window.fetch) return;
+  var url = link.getAttribute("data-count-url");
+  var EVERY = 20000, MAX = 300000;
+  var delay = EVERY, timer = null;
+  function show(n, label) {
+    var badge = document.getElementById("unanswered-count");
+    if (n > 0 && !badge) {
+      badge = document.createElement("span");
+      badge.className = "badge";
+      badge.id = "unanswered-count";
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(badge);
+    }
+    if (!badge) return;
+    if (n > 0) {
+      badge.textContent = String(n);
+      badge.title = label;
+      badge.setAttribute("aria-label", label);
+      badge.hidden = false;
+    } else {
+      badge.hidden = true;
+    }
+  }
+  function schedule(ms) {
+    clearTimeout(timer);
+    timer = null;
+    if (!document.hidden) timer = setTimeout(poll, ms);
+  }
+  function poll() {
+    fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+      redirect: "error" // signed out: stop quietly, the next click shows the sign-in
+    })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.json();
+      })
+      .then(function (d) {
+        show(d.count, d.label);
+        delay = EVERY;
+        schedule(delay);
+      })
+      .catch(function () {
+        delay = Math.min(delay * 2, MAX);
+        schedule(delay);
+      });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      clearTimeout(timer);
+      timer = null;
+    } else {
+      schedule(0);
+    }
+  });
+  schedule(delay);
+})();

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sending beyond push, as the Messaging API reference documents it:
@@ -149,8 +150,10 @@ func checkMessages(msgs []json.RawMessage) (texts []string, details []detail) {
 	}
 	for i, m := range msgs {
 		var msg struct {
-			Type string  `json:"type"`
-			Text *string `json:"text"`
+			Type     string  `json:"type"`
+			Text     *string `json:"text"`
+			Original string  `json:"originalContentUrl"`
+			Preview  string  `json:"previewImageUrl"`
 		}
 		if err := json.Unmarshal(m, &msg); err != nil {
 			details = append(details, detail{"Must be an object", fmt.Sprintf("messages[%d]", i)})
@@ -158,6 +161,26 @@ func checkMessages(msgs []json.RawMessage) (texts []string, details []detail) {
 		}
 		if !sendableTypes[msg.Type] {
 			details = append(details, detail{"Must be one of the following values: [text, image, video, audio, location, sticker, template, imagemap, flex]", fmt.Sprintf("messages[%d].type", i)})
+			continue
+		}
+		if msg.Type == "image" {
+			// LINE's image message: both URLs required, HTTPS (TLS 1.2 or
+			// later), at most 2000 characters; the files themselves (JPEG
+			// or PNG, original ≤ 10 MB, preview ≤ 1 MB) are fetched only
+			// when a user's app shows them, never while the request is
+			// answered. "invalid uri scheme" is the detail LINE gives for
+			// a URL that is not HTTPS.
+			for prop, u := range map[string]string{"originalContentUrl": msg.Original, "previewImageUrl": msg.Preview} {
+				where := fmt.Sprintf("messages[%d].%s", i, prop)
+				switch {
+				case u == "":
+					details = append(details, detail{"May not be empty", where})
+				case utf8.RuneCountInString(u) > 2000:
+					details = append(details, detail{"Length must be between 0 and 2000", where})
+				case !strings.HasPrefix(u, "https://"):
+					details = append(details, detail{"invalid uri scheme", where})
+				}
+			}
 			continue
 		}
 		if msg.Type == "text" {

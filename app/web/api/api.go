@@ -270,19 +270,22 @@ func (s *Server) ensureProperties(c *fiber.Ctx) error {
 }
 
 type friendJSON struct {
-	ID           int64      `json:"id"`
-	UserID       string     `json:"user_id"`
-	DisplayName  string     `json:"display_name"`
-	PictureURL   string     `json:"picture_url"`
-	Following    bool       `json:"following"`
-	LastResponse string     `json:"last_response"`
-	Unanswered   bool       `json:"unanswered"`
-	ContactID    string     `json:"contact_id,omitempty"`
-	ContactGone  bool       `json:"contact_deleted_in_hubspot,omitempty"`
-	Synced       bool       `json:"synced"`
-	SyncError    string     `json:"sync_error,omitempty"`
-	SyncedAt     *time.Time `json:"synced_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	ID           int64  `json:"id"`
+	UserID       string `json:"user_id"`
+	DisplayName  string `json:"display_name"`
+	PictureURL   string `json:"picture_url"`
+	Following    bool   `json:"following"`
+	LastResponse string `json:"last_response"`
+	Unanswered   bool   `json:"unanswered"`
+	ContactID    string `json:"contact_id,omitempty"`
+	ContactGone  bool   `json:"contact_deleted_in_hubspot,omitempty"`
+	Synced       bool   `json:"synced"`
+	SyncError    string `json:"sync_error,omitempty"`
+	// SyncErrorCode names a cause of SyncError a person can fix
+	// (hubspot_token_rejected, hubspot_no_scope, hubspot_unreachable).
+	SyncErrorCode string     `json:"sync_error_code,omitempty"`
+	SyncedAt      *time.Time `json:"synced_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 	// EditedInHubSpot are LINE properties a person changed in HubSpot, as
 	// the HubSpot app's webhooks reported: linehub leaves them alone until
 	// a new LINE event changes the value.
@@ -333,9 +336,10 @@ func (s *Server) listFriends(c *fiber.Ctx) error {
 	}
 	out := make([]friendJSON, len(fs))
 	for i, f := range fs {
+		code, syncErr := contactsync.SplitSyncError(f.SyncError)
 		out[i] = friendJSON{ID: f.ID, UserID: f.UserID, DisplayName: f.DisplayName, PictureURL: f.PictureURL,
 			Following: f.Following, LastResponse: f.LastResponse, Unanswered: f.Unanswered,
-			ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: f.Dirty == 0, SyncError: f.SyncError,
+			ContactID: f.ContactID, ContactGone: f.ContactGone, Synced: f.Dirty == 0, SyncError: syncErr, SyncErrorCode: code,
 			SyncedAt: f.SyncedAt, UpdatedAt: f.UpdatedAt}
 		for _, e := range edits[f.ID] {
 			out[i].EditedInHubSpot = append(out[i].EditedInHubSpot, editJSON{Property: contactsync.PropertyName(e.Property, conn.Serial),

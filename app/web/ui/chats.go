@@ -122,6 +122,18 @@ func (s *Server) chatAfter(c *fiber.Ctx) error {
 	})
 }
 
+// unansweredCount answers the menu's badge, which app.js asks for every
+// so often while the tab is shown: one indexed count (see
+// store.UnansweredCount) and the badge's label in the admin's language.
+func (s *Server) unansweredCount(c *fiber.Ctx) error {
+	n, err := s.st.UnansweredCount(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set("Cache-Control", "no-store")
+	return c.JSON(fiber.Map{"count": n, "label": s.locale(c).T("inbox.unanswered_count", n)})
+}
+
 // shortUserID shortens a LINE user id for a heading: "U1234…".
 func shortUserID(id string) string {
 	if len(id) <= 6 {
@@ -158,9 +170,23 @@ func (f replyForm) input(l *locale) (messaging.MessageInput, error) {
 	case strings.TrimSpace(f.Text) != "":
 		msgs = append(msgs, line.TextMessage(f.Text))
 	}
-	img, _ := json.Marshal(map[string]string{"type": "image", "originalContentUrl": f.Image, "previewImageUrl": f.Image})
+	img, _ := json.Marshal(map[string]string{"type": "image", "originalContentUrl": f.Image, "previewImageUrl": previewURL(f.Image)})
 	raw, _ := json.Marshal(append(msgs, img))
 	return messaging.MessageInput{Messages: raw}, nil
+}
+
+// previewURL is the preview LINE shows for the image at u: the smaller
+// copy linehub made of an image uploaded here, else the image itself.
+func previewURL(u string) string {
+	i := strings.LastIndex(u, chatImagePath)
+	if i < 0 {
+		return u
+	}
+	name := u[i+len(chatImagePath):]
+	if !chatImageName.MatchString(name) || strings.Contains(name, "-p.") {
+		return u
+	}
+	return u[:i+len(chatImagePath)] + name[:64] + "-p.jpg"
 }
 
 func replyFormOf(c *fiber.Ctx) replyForm {

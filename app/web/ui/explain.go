@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/connections"
+	"linehub/app/contactsync"
 	"linehub/app/web/response"
 )
 
@@ -94,6 +95,14 @@ var syncMessages = map[string]string{
 func syncNote(l *locale, msg string) notice {
 	if k, ok := syncMessages[msg]; ok {
 		return notice{L: l, Text: l.T(k)}
+	}
+	// A cause the admin can fix (HubSpot refused the token, the token
+	// lacks a scope, HubSpot is out of reach): what happened, what to do
+	// and where.
+	if code, text := contactsync.SplitSyncError(msg); code != "" && l.Has("bridge."+code) {
+		n := notice{L: l, Text: l.T("friends.sync_coded", l.T("bridge."+code)), Detail: text}
+		n.Link, n.LinkText = fixLink(l, code, "")
+		return n
 	}
 	return notice{L: l, Text: l.T("friends.sync_retrying"), Detail: msg}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -29,7 +30,8 @@ func (s *Server) messagingRoutes(app *fiber.App, authed func(fiber.Handler) []fi
 	app.Get("/connections/:id/chat/:user", authed(s.chatPage)...)
 	app.Get("/connections/:id/chat/:user/after", authed(s.chatAfter)...)
 	app.Get("/chats", authed(s.inboxPage)...)
-	app.Post("/connections/:id/chat/:user/reply", authed(s.reply)...)
+	app.Get("/chats/unanswered", authed(s.unansweredCount)...)
+	app.Post("/connections/:id/chat/:user/reply", append([]fiber.Handler{s.oversizedIcon}, authed(s.reply)...)...)
 	app.Post("/connections/:id/chat/:user/template", authed(s.replyTemplate)...)
 
 	app.Get("/templates", authed(s.templatesPage)...)
@@ -142,6 +144,9 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
 		"Form": form, "Templates": ts, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
 		"Last": last, "Poll": before == 0,
+		// LINE loads images over HTTPS only: without an HTTPS public URL
+		// the form says so instead of offering an upload that must fail.
+		"CanUpload": strings.HasPrefix(s.cfg.EffectivePublicURL(), "https://"),
 	}})
 }
 
@@ -160,6 +165,16 @@ func (s *Server) reply(c *fiber.Ctx) error {
 	}
 	user := c.Params("user")
 	form := replyFormOf(c)
+	// An uploaded image is stored first and sent by its address, as a
+	// typed URL would be; the form keeps that address if the send fails.
+	switch orig, _, err := s.chatImageURLs(c, s.locale(c)); {
+	case errors.Is(err, errNoUpload):
+	case err != nil:
+		status, _ := response.StatusOf(err)
+		return s.chatView(c, conn, user, status, s.userError(c, err), form)
+	default:
+		form.Image = orig
+	}
 	in, err := form.input(s.locale(c))
 	if err != nil {
 		status, _ := response.StatusOf(err)

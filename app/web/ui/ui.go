@@ -194,6 +194,10 @@ func (s *Server) templateFuncs() template.FuncMap {
 		// The icon limit, for the browser's check before an upload is sent.
 		"iconMaxBytes": func() int { return maxIconBytes },
 		"iconMaxKB":    func() int { return maxIconBytes >> 10 },
+		// The chat image limits, for the reply form and its check.
+		"chatImageMaxBytes": func() int { return maxChatImageBytes },
+		"chatImageMB":       func() int { return maxChatImageBytes >> 20 },
+		"chatImageSide":     func() int { return maxChatImageSide },
 		"initial": func(s string) string {
 			for _, r := range s {
 				return string(r)
@@ -277,6 +281,7 @@ func (s *Server) StartSetup(ctx context.Context) (string, error) {
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:file", s.static)
 	app.Get("/favicon.ico", s.favicon)
+	app.Get(chatImagePath+":name", s.chatImage)
 	app.Get("/lang/:code", s.setLang)
 	open := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.setupGate, s.csrf, h} }
 	authed := func(h fiber.Handler) []fiber.Handler {
@@ -299,11 +304,11 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/settings/password", authed(s.savePassword)...)
 	app.Get("/settings/hubspot-app.zip", authed(s.hubspotAppZip)...)
 	app.Get("/connections/new", authed(s.newConnectionForm)...)
-	app.Post("/connections", authed(s.createConnection)...)
+	app.Post("/connections", append([]fiber.Handler{s.oversizedIcon}, authed(s.createConnection)...)...)
 	app.Get("/connections/:id", authed(s.connectionPage)...)
 	app.Get("/connections/:id/icon", authed(s.connectionIcon)...)
 	app.Get("/connections/:id/friends", authed(s.friendsPage)...)
-	app.Post("/connections/:id/edit", authed(s.editConnection)...)
+	app.Post("/connections/:id/edit", append([]fiber.Handler{s.oversizedIcon}, authed(s.editConnection)...)...)
 	app.Post("/connections/:id/credentials", authed(s.saveCredentials)...)
 	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
 	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)

@@ -40,6 +40,24 @@ func TestCataloguesHaveTheSameKeys(t *testing.T) {
 	}
 }
 
+// TestCataloguesSayNoJargon: a shop owner does not know "dead letter"
+// (a queueing term); the pages say what happened to the contacts.
+func TestCataloguesSayNoJargon(t *testing.T) {
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, words := range map[string][]string{"en": {"dead letter"}, "ja": {"デッドレター", "dead letter"}} {
+		for k, v := range cat[lang] {
+			for _, w := range words {
+				if strings.Contains(strings.ToLower(v), w) {
+					t.Errorf("%s.json %q says %q: %s", lang, k, w, v)
+				}
+			}
+		}
+	}
+}
+
 func TestPickLang(t *testing.T) {
 	for _, tc := range []struct{ cookie, accept, want string }{
 		{"", "ja,en-US;q=0.8", "ja"},
@@ -227,3 +245,20 @@ func TestCheckIconReencodes(t *testing.T) {
 
 // utcText formats notice times as a page in UTC would.
 func utcText(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }
+
+// TestPreviewURL: an image uploaded here is previewed by its smaller
+// copy; any other address (typed by the admin) by itself.
+func TestPreviewURL(t *testing.T) {
+	name := strings.Repeat("ab", 32)
+	for in, want := range map[string]string{
+		"https://x.example/media/chat/" + name + ".jpg":   "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/" + name + ".png":   "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/" + name + "-p.jpg": "https://x.example/media/chat/" + name + "-p.jpg",
+		"https://x.example/media/chat/abc.jpg":            "https://x.example/media/chat/abc.jpg",
+		"https://cdn.example/photo.jpg":                   "https://cdn.example/photo.jpg",
+	} {
+		if got := previewURL(in); got != want {
+			t.Errorf("previewURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
