@@ -118,6 +118,12 @@ type HubSpot struct {
 type LINE struct {
 	APIBaseURL     string `yaml:"api_base_url"`
 	DataAPIBaseURL string `yaml:"data_api_base_url"`
+	// LoginBaseURL is where LINE Login's authorization page lives
+	// (https://access.line.me); LoginAPIBaseURL answers its token,
+	// verify and profile calls (https://api.line.me). Tests point both at
+	// linetest.
+	LoginBaseURL    string `yaml:"login_base_url"`
+	LoginAPIBaseURL string `yaml:"login_api_base_url"`
 }
 
 // Limits caps resources beyond what the tier implies.
@@ -195,8 +201,10 @@ func Default() *Config {
 			Tier:    TierStarter,
 		},
 		LINE: LINE{
-			APIBaseURL:     "https://api.line.me",
-			DataAPIBaseURL: "https://api-data.line.me",
+			APIBaseURL:      "https://api.line.me",
+			DataAPIBaseURL:  "https://api-data.line.me",
+			LoginBaseURL:    "https://access.line.me",
+			LoginAPIBaseURL: "https://api.line.me",
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Sync: Sync{

@@ -86,6 +86,8 @@ hubspot:
 line:
   api_base_url: http://127.0.0.1:4020
   data_api_base_url: http://127.0.0.1:4021
+  login_base_url: http://127.0.0.1:4022
+  login_api_base_url: http://127.0.0.1:4023
 limits:
   max_connections: 7
 log:
@@ -112,7 +114,8 @@ webhook:
 			Tier:             TierStarter,
 			DummyEmailDomain: "contacts.example.com",
 		},
-		LINE:    LINE{APIBaseURL: "http://127.0.0.1:4020", DataAPIBaseURL: "http://127.0.0.1:4021"},
+		LINE: LINE{APIBaseURL: "http://127.0.0.1:4020", DataAPIBaseURL: "http://127.0.0.1:4021",
+			LoginBaseURL: "http://127.0.0.1:4022", LoginAPIBaseURL: "http://127.0.0.1:4023"},
 		Limits:  Limits{MaxConnections: 7},
 		Log:     Log{Level: "debug", Format: "json"},
 		Sync:    Sync{BatchSize: 25, Interval: 250 * time.Millisecond, ProfileCacheTTL: 90 * time.Minute},
@@ -198,8 +201,8 @@ func TestEveryKeyHasEnv(t *testing.T) {
 			t.Errorf("%s maps to %s", f.key, f.env)
 		}
 	}
-	if len(seen) != 33 {
-		t.Errorf("schema has %d keys, want 33 (update this test and config.example.yaml together)", len(seen))
+	if len(seen) != 35 {
+		t.Errorf("schema has %d keys, want 35 (update this test and config.example.yaml together)", len(seen))
 	}
 	for _, name := range envNotKeys {
 		if _, clash := seen[name]; clash {

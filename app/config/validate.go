@@ -81,6 +81,8 @@ func (c *Config) problems() []problem {
 
 	check("line.api_base_url", checkHTTPURL(c.LINE.APIBaseURL, "https://api.line.me"))
 	check("line.data_api_base_url", checkHTTPURL(c.LINE.DataAPIBaseURL, "https://api-data.line.me"))
+	check("line.login_base_url", checkHTTPURL(c.LINE.LoginBaseURL, "https://access.line.me"))
+	check("line.login_api_base_url", checkHTTPURL(c.LINE.LoginAPIBaseURL, "https://api.line.me"))
 
 	if n := c.Limits.MaxConnections; n < 0 || n > maxConnectionsLimit {
 		check("limits.max_connections", fmt.Sprintf("must be 0..%d (0 = the tier's default), got %d", maxConnectionsLimit, n))

@@ -14,6 +14,9 @@
 //	POST /v2/bot/channel/webhook/test       really POSTs a signed {"destination":..,"events":[]} and reports
 //	GET  /v2/bot/followers/ids              paging with limit/start/next; 403 unless the channel is Verified
 //
+// and LINE Login v2.1 (login.go): the authorization page, token, verify
+// and profile endpoints.
+//
 // Every request needs "Authorization: Bearer <channel access token>" of a
 // channel added with AddChannel (401 with LINE's message otherwise). Every
 // response carries X-Line-Request-Id. Options.RatePerSec adds LINE's 429, and
@@ -137,6 +140,7 @@ type Server struct {
 	mu       sync.Mutex
 	channels map[string]*channelState // by token
 	fault    func(r *http.Request) (status int, body string, ok bool)
+	login    loginState // LINE Login (login.go)
 }
 
 // New starts a double on 127.0.0.1 with a free port. It panics if it cannot
@@ -388,6 +392,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if s.serveLogin(w, r) {
+		return
+	}
 	auth := r.Header.Get("Authorization")
 	token, hasBearer := strings.CutPrefix(auth, "Bearer ")
 	if !hasBearer || strings.TrimSpace(token) == "" {
