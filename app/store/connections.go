@@ -196,7 +196,7 @@ func (s *Store) Connections(ctx context.Context) ([]Connection, error) {
 }
 
 // DeleteConnection soft-deletes a connection: its webhook stops answering
-// and its serial stays taken. Its secrets are wiped.
+// and its serial stays taken. Its secrets (LINE Login's too) are wiped.
 func (s *Store) DeleteConnection(ctx context.Context, id int64) error {
 	res := s.w.WithContext(ctx).Model(&Connection{}).Where("id = ? AND deleted_at IS NULL", id).
 		Updates(map[string]any{"deleted_at": now(), "channel_secret_sealed": "", "channel_token_sealed": ""})
@@ -206,7 +206,8 @@ func (s *Store) DeleteConnection(ctx context.Context, id int64) error {
 	if res.RowsAffected == 0 {
 		return ErrNotFound
 	}
-	return nil
+	// Its LINE Login secret goes with the others.
+	return s.DeleteLineLogin(ctx, id)
 }
 
 // LastEventAt is when the connection's newest stored event arrived.

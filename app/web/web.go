@@ -27,6 +27,7 @@ import (
 	"linehub/app/store"
 	"linehub/app/web/api"
 	"linehub/app/web/hubspotapp"
+	"linehub/app/web/linkpage"
 	"linehub/app/web/response"
 	"linehub/app/web/ui"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	SetupURL func(url string)
 	// Jobs is the scheduler behind the jobs API; nil answers 503 there.
 	Jobs *jobs.Scheduler
+	// Linker links LINE users to contacts from the public link pages; nil
+	// answers them with "not available".
+	Linker linkpage.Linker
 }
 
 type server struct {
@@ -108,6 +112,11 @@ func New(o Options) *fiber.App {
 	s.hookRoutes(app)
 	hubspotapp.New(hubspotapp.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store,
 		Config: o.Config, Logger: o.Logger}).Routes(app)
+	links, err := linkpage.New(linkpage.Options{Logins: o.Connections, Linker: o.Linker, Logger: o.Logger})
+	if err != nil {
+		panic(err) // embedded templates are part of the build; a test catches this
+	}
+	links.Routes(app)
 	v1 := app.Group("/api/v1", s.requireToken)
 	v1.Get("/status", s.status)
 	api.New(api.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Jobs: o.Jobs}).Routes(v1)

@@ -441,6 +441,9 @@ func (s *Server) connView(c *fiber.Ctx, conn *store.Connection, status int, errM
 	if data["Jobs"], err = s.connJobsData(c, conn); err != nil {
 		return err
 	}
+	if data["Login"], err = s.lineLoginData(ctx, conn); err != nil {
+		return err
+	}
 	for k, v := range extra {
 		data[k] = v
 	}

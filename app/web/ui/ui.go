@@ -310,6 +310,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Get("/connections/:id/friends", authed(s.friendsPage)...)
 	app.Post("/connections/:id/edit", append([]fiber.Handler{s.oversizedIcon}, authed(s.editConnection)...)...)
 	app.Post("/connections/:id/credentials", authed(s.saveCredentials)...)
+	app.Post("/connections/:id/line-login", authed(s.saveLineLogin)...)
 	app.Post("/connections/:id/verify", authed(s.verifyConnection)...)
 	app.Post("/connections/:id/webhook", authed(s.registerWebhook)...)
 	app.Post("/connections/:id/check", authed(s.recheckConnection)...)
