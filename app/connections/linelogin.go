@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"linehub/app/line"
 	"linehub/app/line/login"
 	"linehub/app/store"
 )
@@ -103,4 +104,26 @@ func (b *Registry) LoginClient(ctx context.Context, connID int64) (*login.Client
 		return nil, fmt.Errorf("connection %d LINE Login: %w", connID, err)
 	}
 	return cl, nil
+}
+
+// IsFriend tells whether userID is a friend of the connection's LINE
+// Official Account (its profile can be read). A LINE Login user who is
+// not a friend declined to add the account, blocked it, or comes from a
+// LINE Login channel in another provider (user ids are per provider).
+func (b *Registry) IsFriend(ctx context.Context, connID int64, userID string) (bool, error) {
+	c, err := b.ByID(ctx, connID)
+	if err != nil {
+		return false, err
+	}
+	if c.Client == nil {
+		return false, NoChannelTokenErr()
+	}
+	_, err = c.Client.Profile(ctx, userID)
+	if errors.Is(err, line.ErrNotFriend) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read LINE profile of %s: %w", userID, err)
+	}
+	return true, nil
 }

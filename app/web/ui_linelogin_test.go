@@ -90,7 +90,8 @@ func TestLinkPagesThroughTheServer(t *testing.T) {
 	c := e.createConn("Shop", true, true)
 	id := mustID(c.id)
 	e.cfg.LINE.LoginBaseURL, e.cfg.LINE.LoginAPIBaseURL = e.ln.URL(), e.ln.URL()
-	e.ln.AddLoginChannel(linetest.LoginChannel{ID: loginChannelID, Secret: loginChannelSecret, CallbackURLs: []string{publicURL + "/link/callback"}})
+	e.ln.AddLoginChannel(linetest.LoginChannel{ID: loginChannelID, Secret: loginChannelSecret, CallbackURLs: []string{publicURL + "/link/callback"},
+		LinkedBotToken: c.ch.token})
 	user := linetest.LoginUser{UserID: linetest.NewUserID(), Name: "Hanako"}
 	e.ln.AddLoginUser(user)
 	linker := &oneLinker{}

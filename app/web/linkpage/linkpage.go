@@ -79,12 +79,14 @@ type Linker interface {
 	Link(ctx context.Context, r LinkRequest) (LinkResult, error)
 }
 
-// Logins gives a connection's LINE Login client and settings
+// Logins gives a connection's LINE Login client and settings, and tells
+// whether a LINE user is a friend of its LINE Official Account
 // (*connections.Registry).
 type Logins interface {
 	LoginClient(ctx context.Context, connID int64) (*login.Client, error)
 	LineLogin(ctx context.Context, connID int64) (*store.LineLogin, error)
 	LoginCallbackURL() string
+	IsFriend(ctx context.Context, connID int64, userID string) (bool, error)
 }
 
 // Options wire the pages.
@@ -336,6 +338,19 @@ func (p *Pages) callback(c *fiber.Ctx) error {
 			status = fiber.StatusBadRequest
 		}
 		return p.page(c, status, "failed", retry)
+	}
+	// The person must be a friend of the account, or have become one in
+	// this login (bot_prompt=aggressive): otherwise the id is not one the
+	// Messaging API knows, and nothing is linked.
+	friend, err := p.o.Logins.IsFriend(ctx, pend.ConnID, id.UserID)
+	if err != nil {
+		p.o.Logger.Error("link callback: friendship", "connection", pend.ConnID, "user", id.UserID, "err", err)
+		return p.page(c, fiber.StatusBadGateway, "failed", retry)
+	}
+	if !friend {
+		p.o.Logger.Warn("link callback: the LINE Login user is not a friend of the account (declined to add it, blocked it, or the LINE Login channel is in another provider than the Messaging API channel)",
+			"connection", pend.ConnID, "user", id.UserID, "friendship_changed", cb.FriendshipChanged)
+		return p.page(c, fiber.StatusOK, "notfriend", retry)
 	}
 	how := HowLink
 	if pend.Token == "" {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"linehub/app/connections"
+	"linehub/app/line"
 	"linehub/app/line/linetest"
 	"linehub/app/line/login"
 	"linehub/app/store"
@@ -55,6 +57,19 @@ func (f *fakeLogins) LineLogin(_ context.Context, connID int64) (*store.LineLogi
 }
 
 func (f *fakeLogins) LoginCallbackURL() string { return callbackURL }
+
+// IsFriend asks the double's Messaging API, as the registry does.
+func (f *fakeLogins) IsFriend(ctx context.Context, _ int64, userID string) (bool, error) {
+	cl, err := line.NewClient(line.Options{Token: botToken, APIBaseURL: f.line.URL()})
+	if err != nil {
+		return false, err
+	}
+	_, err = cl.Profile(ctx, userID)
+	if errors.Is(err, line.ErrNotFriend) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // fakeLinker knows token "tok-alice" (contact 501), "tok-expired",
 // "tok-used"; anything else is invalid.
@@ -415,3 +430,40 @@ func TestNoLinkerMeansUnavailable(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, page)
 	}
 }
+
+// TestNotAFriendLinksNothing: a person who declines to add the account
+// (or a LINE Login channel of another provider, whose user ids the
+// Messaging API does not know) is not linked.
+func TestNotAFriendLinksNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	authURL, cookie := e.startLogin("/link/1/tok-alice")
+	// The consent page with "Add as friend" unticked.
+	res, err := noRedirect.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(page), `id="add-friend"`) {
+		t.Fatalf("bot_prompt: no add friend option on the consent page: %s", page)
+	}
+	req := regexpReq.FindStringSubmatch(string(page))[1]
+	res, err = noRedirect.PostForm(e.line.URL()+"/oauth2/v2.1/authorize/consent", url.Values{"req": {req}, "user": {bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if loc.Query().Get("friendship_status_changed") != "false" {
+		t.Errorf("friendship_status_changed = %q", loc.Query().Get("friendship_status_changed"))
+	}
+	res = e.get(loc.RequestURI(), map[string]string{"Cookie": cookie})
+	if p := body(t, res); !strings.Contains(p, `data-kind="notfriend"`) || !strings.Contains(p, `href="/link/1/tok-alice"`) {
+		t.Fatalf("%d %s", res.StatusCode, p)
+	}
+	if n := len(e.linker.got()); n != 0 {
+		t.Fatalf("%d links for a non-friend", n)
+	}
+}
+
+var regexpReq = regexp.MustCompile(`name="req" value="([0-9a-f]+)"`)
