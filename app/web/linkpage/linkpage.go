@@ -48,6 +48,18 @@ var (
 	ErrTokenUsed    = errors.New("link token was used by another LINE account")
 )
 
+// Errors a Linker's Link returns for a link it refuses, each with its own
+// page; any other error is "something went wrong".
+var (
+	// ErrLinkedElsewhere: the LINE account is linked to another contact.
+	ErrLinkedElsewhere = errors.New("this LINE account is already linked to another contact")
+	// ErrNoEmail: without a token, LINE gave no email address to link by.
+	ErrNoEmail = errors.New("LINE gave no email address")
+	// ErrCannotLink: the contact cannot take this LINE account (taken by
+	// another friend, gone, or its email is on several contacts).
+	ErrCannotLink = errors.New("this contact cannot be linked")
+)
+
 // How a link was made.
 const (
 	HowLink  = "link"  // from a signed per-contact link
@@ -358,8 +370,17 @@ func (p *Pages) callback(c *fiber.Ctx) error {
 	}
 	res, err := p.o.Linker.Link(ctx, LinkRequest{ConnID: pend.ConnID, Identity: id, ContactID: pend.ContactID, Token: pend.Token, How: how})
 	if err != nil {
-		if errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenInvalid) {
+		switch {
+		case errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenInvalid):
 			return p.tokenProblem(c, pend.ConnID, err)
+		case errors.Is(err, ErrLinkedElsewhere):
+			p.o.Logger.Warn("link callback: LINE account linked elsewhere", "connection", pend.ConnID, "user", id.UserID, "err", err)
+			return p.page(c, fiber.StatusConflict, "elsewhere", "")
+		case errors.Is(err, ErrNoEmail):
+			return p.page(c, fiber.StatusOK, "noemail", retry)
+		case errors.Is(err, ErrCannotLink):
+			p.o.Logger.Warn("link callback: contact cannot be linked", "connection", pend.ConnID, "user", id.UserID, "err", err)
+			return p.page(c, fiber.StatusConflict, "cannot", "")
 		}
 		p.o.Logger.Error("link callback: link", "connection", pend.ConnID, "user", id.UserID, "err", err)
 		return p.page(c, fiber.StatusInternalServerError, "failed", retry)

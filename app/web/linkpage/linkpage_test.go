@@ -3,6 +3,7 @@ package linkpage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -467,3 +468,26 @@ func TestNotAFriendLinksNothing(t *testing.T) {
 }
 
 var regexpReq = regexp.MustCompile(`name="req" value="([0-9a-f]+)"`)
+
+func TestLinkRefusalsHaveTheirPages(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		kind   string
+	}{
+		{wrapped(ErrLinkedElsewhere), http.StatusConflict, "elsewhere"},
+		{wrapped(ErrNoEmail), http.StatusOK, "noemail"},
+		{wrapped(ErrCannotLink), http.StatusConflict, "cannot"},
+		{wrapped(ErrTokenExpired), http.StatusGone, "expired"},
+	} {
+		e := newEnv(t, nil)
+		e.linker.linkErr = tc.err
+		authURL, cookie := e.startLogin("/link/1/tok-alice")
+		res := e.get(e.atLINE(authURL, alice.UserID), map[string]string{"Cookie": cookie})
+		if p := body(t, res); res.StatusCode != tc.status || !strings.Contains(p, `data-kind="`+tc.kind+`"`) {
+			t.Errorf("%v: %d %s", tc.err, res.StatusCode, p)
+		}
+	}
+}
+
+func wrapped(err error) error { return fmt.Errorf("linking: %w", err) }
