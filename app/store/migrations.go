@@ -187,6 +187,7 @@ var migrations = []migration{
 	{10, "sends: the reply token used; chat: messages LINE may not have delivered", migrateSendRecovery},
 	{11, "pending inbox events and pending notes: partial indexes", migratePartialPending},
 	{12, "HubSpot app webhooks: event queue, edits of LINE properties", migrateHubSpotEvents},
+	{13, "linking friends to contacts: settings, token uses, link records, link URL jobs", migrateLinking},
 }
 
 type schemaMigration struct {
