@@ -23,6 +23,7 @@ import (
 	"linehub/app/contactsync"
 	"linehub/app/hubspotproject"
 	"linehub/app/jobs"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/api"
@@ -45,6 +46,8 @@ type Options struct {
 	SetupURL func(url string)
 	// Jobs is the scheduler behind the jobs API; nil answers 503 there.
 	Jobs *jobs.Scheduler
+	// Linking links friends to HubSpot contacts; nil leaves its pages out.
+	Linking *linking.Service
 }
 
 type server struct {
@@ -68,7 +71,7 @@ func New(o Options) *fiber.App {
 		o.Logger = slog.Default()
 	}
 	s := &server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
-	dash, err := ui.New(ui.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs})
+	dash, err := ui.New(ui.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs, Linking: o.Linking})
 	if err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}
