@@ -110,7 +110,7 @@ func New(o Options) *fiber.App {
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
 	hubspotapp.New(hubspotapp.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store,
-		Config: o.Config, Logger: o.Logger}).Routes(app)
+		Config: o.Config, Logger: o.Logger, Linking: o.Linking}).Routes(app)
 	v1 := app.Group("/api/v1", s.requireToken)
 	v1.Get("/status", s.status)
 	api.New(api.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Jobs: o.Jobs}).Routes(v1)
