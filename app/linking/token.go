@@ -74,7 +74,14 @@ func parseToken(key []byte, s string) (token, error) {
 	if len(s) == 0 || len(s) > maxTokenLen {
 		return token{}, ErrTokenInvalid
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	for i := 0; i < len(s); i++ {
+		// The decoder skips newlines; a token has none.
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return token{}, ErrTokenInvalid
+		}
+	}
+	// Strict: one token has one spelling (no stray trailing bits).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) < 1+3+macLen || b[0] != tokenVersion {
 		return token{}, ErrTokenInvalid
 	}
