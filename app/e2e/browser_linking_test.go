@@ -39,7 +39,6 @@ func TestBrowserLinkByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-
 	b.run("friends page links to the friend's link page",
 		chromedp.Navigate(e.url(fmt.Sprintf("/connections/%d/friends", shop.ID))),
 		chromedp.WaitVisible(chromedp.CSS("a.friend-link-btn")),
