@@ -127,6 +127,8 @@ type Service struct {
 	// and recording, and two at once could give one contact two friends.
 	mu   sync.Mutex
 	wake chan struct{}
+	// jobWake wakes the link URL jobs' loop.
+	jobWake chan struct{}
 	// noteSettle is how long a note whose creation was not confirmed is
 	// left before it is looked up.
 	noteSettle time.Duration
@@ -139,7 +141,7 @@ func New(o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	s := &Service{st: o.Store, hs: o.HubSpot, sync: o.Sync, cfg: o.Config, log: o.Logger,
-		wake: make(chan struct{}, 1), noteSettle: 10 * time.Second, now: time.Now}
+		wake: make(chan struct{}, 1), jobWake: make(chan struct{}, 1), noteSettle: 10 * time.Second, now: time.Now}
 	o.Sync.SetUnlinked(s.unlinkedFrom)
 	return s
 }
@@ -676,12 +678,29 @@ func (s *Service) Wake() {
 }
 
 // Run finishes links left pending, creates timeline notes and writes link
-// URLs, until ctx ends.
+// URLs, until ctx ends. Link URL jobs run on their own: a list of many
+// thousand contacts takes minutes, and a link must not wait for it.
 func (s *Service) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if s.hs.HasToken() {
+				s.runLinkURLJobs(ctx)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.jobWake:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}()
 	for {
-		s.RunOnce(ctx)
+		s.runLinks(ctx)
 		select {
 		case <-ctx.Done():
+			<-done
 			return
 		case <-s.wake:
 		case <-time.After(30 * time.Second):
@@ -691,6 +710,13 @@ func (s *Service) Run(ctx context.Context) {
 
 // RunOnce does one pass of Run's work (tests).
 func (s *Service) RunOnce(ctx context.Context) {
+	s.runLinks(ctx)
+	if s.hs.HasToken() {
+		s.runLinkURLJobs(ctx)
+	}
+}
+
+func (s *Service) runLinks(ctx context.Context) {
 	if !s.hs.HasToken() {
 		return
 	}
@@ -700,7 +726,6 @@ func (s *Service) RunOnce(ctx context.Context) {
 	if err := s.flushNotes(ctx); err != nil {
 		s.log.Warn("create timeline notes of links", "err", err)
 	}
-	s.runLinkURLJobs(ctx)
 }
 
 // resumePending finishes records a crash or a HubSpot outage left.

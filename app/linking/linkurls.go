@@ -42,7 +42,10 @@ func (s *Service) StartLinkURLs(ctx context.Context, connID int64, listID, listN
 		return nil, err
 	}
 	s.log.Info("writing link URLs to the contacts of a list", "connection", connID, "list", listID, "job", j.ID)
-	s.Wake()
+	select {
+	case s.jobWake <- struct{}{}:
+	default:
+	}
 	return j, nil
 }
 
