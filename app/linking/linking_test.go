@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"linehub/app/hubspot/hubspottest"
 	"linehub/app/line/linetest"
 	"linehub/app/store"
 )
@@ -438,5 +439,33 @@ func TestLinkWhileHubSpotDown(t *testing.T) {
 	fx.svc.RunOnce(fx.ctx)
 	if got := fx.row(uid).ContactID; got == dummy || got != fx.hs.MergedInto(real) {
 		t.Fatalf("friend on %s after HubSpot came back", got)
+	}
+}
+
+// A note batch HubSpot stored but whose answer was lost is looked up by
+// its marker and not created twice.
+func TestLinkNoteNotDoubledAfterLostAnswer(t *testing.T) {
+	fx := newFixture(t)
+	uid, _ := fx.friend("Nao")
+	real := fx.customer("nao@customer.example", "Nao")
+	res, err := fx.svc.Link(fx.ctx, Request{ConnID: fx.conn.ID, Identity: Identity{UserID: uid}, ContactID: real, How: HowHand, By: "admin@shop.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := true
+	fx.hs.SetAfterNotes(func([]hubspottest.Note) bool { c := cut; cut = false; return c })
+	fx.svc.noteSettle = 0
+	fx.svc.RunOnce(fx.ctx) // stored by HubSpot, answer lost
+	if n := len(fx.hs.Notes(res.ContactID)); n != 1 {
+		t.Fatalf("%d notes after the lost answer", n)
+	}
+	fx.svc.RunOnce(fx.ctx)
+	fx.svc.RunOnce(fx.ctx)
+	if n := len(fx.hs.Notes(res.ContactID)); n != 1 {
+		t.Fatalf("%d notes after the retries, want 1", n)
+	}
+	due, _ := fx.st.LinkNotesDue(fx.ctx, 10)
+	if len(due) != 0 {
+		t.Fatalf("notes still due: %+v", due)
 	}
 }
