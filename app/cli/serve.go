@@ -16,6 +16,7 @@ import (
 	"linehub/app/contactsync"
 	"linehub/app/hubspot"
 	"linehub/app/jobs"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/server"
 	"linehub/app/store"
@@ -68,7 +69,10 @@ func serve(args []string, stderr io.Writer, version string) error {
 	if err != nil {
 		return err
 	}
-	app := web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched, SetupURL: func(link string) {
+	// Before the pipeline runs: it asks linking which contacts friends
+	// were unlinked from.
+	link := linking.New(linking.Options{Store: st, HubSpot: hs, Sync: pipe, Config: cfg, Logger: log})
+	app := web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: log, Version: version, Jobs: sched, Linking: link, SetupURL: func(link string) {
 		fmt.Fprintf(stderr, "\nlinehub: no admin account yet. Open this one-time link within 30 minutes to set up:\n\n    %s\n\n", link)
 	}})
 
@@ -76,8 +80,9 @@ func serve(args []string, stderr io.Writer, version string) error {
 	defer stop()
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); conns.Run(workCtx) }()
+	go func() { defer wg.Done(); link.Run(workCtx) }()
 	go func() { defer wg.Done(); pipe.Run(workCtx) }()
 	go func() { defer wg.Done(); msg.Run(workCtx) }()
 	if err := sched.Start(ctx); err != nil {

@@ -51,6 +51,11 @@ type Sync struct {
 	// lastIngest is when (UnixNano) a webhook last stored new events.
 	lastIngest atomic.Int64
 
+	// unlinked, when set, says a friend was unlinked by hand from this
+	// contact (package linking): a new contact for the friend that finds
+	// its email there is not adopted (see createContacts).
+	unlinked func(ctx context.Context, connID int64, userID, contactID string) bool
+
 	mu sync.Mutex
 	// propsTried is when property creation was last retried per connection.
 	propsTried map[int64]time.Time

@@ -166,7 +166,17 @@ func (b *Sync) EnsureProperties(ctx context.Context, id int64) error {
 	}
 	err = b.hs.EnsurePropertyGroup(ctx, PropertyGroup(c.Serial))
 	if err == nil {
-		err = b.hs.EnsureProperties(ctx, Properties(c.Serial))
+		props := Properties(c.Serial)
+		// The link URL property exists only where linking is on: a
+		// portal that never links has no empty property to wonder about.
+		ls, lerr := b.st.LinkSettingsOf(ctx, id)
+		if lerr != nil {
+			return lerr
+		}
+		if ls.Enabled {
+			props = append(props, LinkURLProperty(c.Serial))
+		}
+		err = b.hs.EnsureProperties(ctx, props)
 	}
 	ready, msg := err == nil, ""
 	if err != nil {

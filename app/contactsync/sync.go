@@ -298,7 +298,15 @@ func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.S
 		if c, ok := res.Contacts[it.ref]; ok {
 			it.f.ContactID = c.ID
 			out = append(out, syncedResult(it))
-		} else if id, ok := res.Conflicts[it.ref]; ok {
+		} else if id, ok := res.Conflicts[it.ref]; ok && b.unlinked != nil && b.unlinked(ctx, it.f.ConnectionID, it.f.UserID, id) {
+			// The friend's dummy email lives on, as an additional email, in
+			// the contact an admin unlinked it from (its dummy contact had
+			// been merged there): adopting it would undo the unlink. The
+			// friend stays without a contact until linked by hand.
+			b.log.Warn("not re-adopting the contact this friend was unlinked from; link it by hand",
+				"connection", it.f.ConnectionID, "friend", it.f.ID, "contact", id)
+			out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Written: "{}", Synced: true})
+		} else if ok {
 			it.f.ContactID = id
 			adopted = append(adopted, it)
 		} else if msg, ok := failed[it.ref]; ok {

@@ -544,9 +544,12 @@ func (c *Client) batchRead(ctx context.Context, what string, ids []string, body 
 }
 
 // SearchRequest is a contact search; all filters must match (one HubSpot
-// filter group).
+// filter group). Groups, when set, are further filter groups: a contact
+// matches when all filters of any one group (Filters counting as one)
+// match, as HubSpot ORs filterGroups (at most 5 of them, 6 filters each).
 type SearchRequest struct {
 	Filters    []Filter
+	Groups     [][]Filter
 	Properties []string
 	Limit      int    // 1..200, default 100
 	After      string // paging cursor from SearchResult.After
@@ -598,14 +601,6 @@ func (c *Client) SearchContacts(ctx context.Context, req SearchRequest) (SearchR
 		}
 		limit = maxSearchResults - off
 	}
-	filters := make([]filterJSON, 0, len(req.Filters))
-	for _, f := range req.Filters {
-		fj := filterJSON(f)
-		if (f.Operator == "IN" || f.Operator == "NOT_IN") && len(fj.Values) == 0 && f.Value != "" {
-			fj.Values, fj.Value = strings.Split(f.Value, ","), ""
-		}
-		filters = append(filters, fj)
-	}
 	type groupJSON struct {
 		Filters []filterJSON `json:"filters"`
 	}
@@ -615,8 +610,18 @@ func (c *Client) SearchContacts(ctx context.Context, req SearchRequest) (SearchR
 		Limit        int         `json:"limit"`
 		After        string      `json:"after,omitempty"`
 	}{Properties: req.Properties, Limit: limit, After: req.After}
-	if len(filters) > 0 {
-		in.FilterGroups = []groupJSON{{filters}}
+	for _, group := range append([][]Filter{req.Filters}, req.Groups...) {
+		filters := make([]filterJSON, 0, len(group))
+		for _, f := range group {
+			fj := filterJSON(f)
+			if (f.Operator == "IN" || f.Operator == "NOT_IN") && len(fj.Values) == 0 && f.Value != "" {
+				fj.Values, fj.Value = strings.Split(f.Value, ","), ""
+			}
+			filters = append(filters, fj)
+		}
+		if len(filters) > 0 {
+			in.FilterGroups = append(in.FilterGroups, groupJSON{filters})
+		}
 	}
 	path := objectsSearchPath(contactsObject)
 	resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{search: true})
@@ -671,5 +676,32 @@ func (c *Client) CreateContact(ctx context.Context, props map[string]string) (Co
 		return Contact{}, fmt.Errorf("create contact: %w", err)
 	}
 	o.contact.New = true
+	return o.contact, nil
+}
+
+// MergeContacts merges the contact idToMerge into primaryID, as a person
+// does with Actions → Merge on the primary record: the primary's email,
+// name and owner stay current, the other's email becomes an additional
+// one, and HubSpot gives the result a new id that both old ids read as.
+// It returns the merged record. A merge cannot be undone.
+func (c *Client) MergeContacts(ctx context.Context, primaryID, idToMerge string) (Contact, error) {
+	path := objectsMergePath(contactsObject)
+	in := struct {
+		PrimaryObjectID string `json:"primaryObjectId"`
+		ObjectIDToMerge string `json:"objectIdToMerge"`
+	}{primaryID, idToMerge}
+	// Sent once: a merge that HubSpot applied before its answer was lost
+	// must not be sent again; the caller reads both ids to find out.
+	resp, err := c.do(ctx, http.MethodPost, path, in, callOpts{once: true})
+	if err != nil {
+		return Contact{}, fmt.Errorf("merge contact %s into %s: %w", idToMerge, primaryID, err)
+	}
+	if err := expect(resp, http.MethodPost, path); err != nil {
+		return Contact{}, fmt.Errorf("merge contact %s into %s: %w", idToMerge, primaryID, err)
+	}
+	o, err := parseObject(resp.body)
+	if err != nil {
+		return Contact{}, fmt.Errorf("merge contact %s into %s: %w", idToMerge, primaryID, err)
+	}
 	return o.contact, nil
 }

@@ -102,3 +102,11 @@ func listMembershipsPath(listID string) string {
 func associationsBatchReadPath(from, to string) string {
 	return "/crm/associations/" + APIVersion + "/" + from + "/" + to + "/batch/read"
 }
+
+// Merging two contacts, checked against the 2026-03 reference
+// (crm/objects/contacts/merge; legacy POST /crm/v3/objects/contacts/merge):
+//
+//	POST /crm/objects/2026-03/contacts/merge {"primaryObjectId","objectIdToMerge"}
+//
+// answers 200 with the merged record as a simple public object.
+func objectsMergePath(object string) string { return objectsPath(object) + "/merge" }

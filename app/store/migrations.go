@@ -188,6 +188,7 @@ var migrations = []migration{
 	{11, "pending inbox events and pending notes: partial indexes", migratePartialPending},
 	{12, "HubSpot app webhooks: event queue, edits of LINE properties", migrateHubSpotEvents},
 	{13, "LINE Login channel per connection", migrateLineLogin},
+	{14, "linking friends to contacts: settings, token uses, link records, link URL jobs", migrateLinking},
 }
 
 type schemaMigration struct {

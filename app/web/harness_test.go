@@ -22,6 +22,7 @@ import (
 	"linehub/app/hubspot/hubspottest"
 	"linehub/app/line"
 	"linehub/app/line/linetest"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web"
@@ -58,6 +59,7 @@ type env struct {
 	conns *connections.Registry
 	sync  *contactsync.Sync
 	msg   *messaging.Service
+	link  *linking.Service
 	hs    *hubspottest.Server
 	ln    *linetest.Server
 	cfg   *config.Config
@@ -120,7 +122,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatalf("messaging: %v", err)
 	}
 	e.conns, e.sync, e.msg = conns, pipe, msg
-	e.app = web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: logger, Version: "test-1.2.3"})
+	e.link = linking.New(linking.Options{Store: st, HubSpot: hsc, Sync: pipe, Config: cfg, Logger: logger})
+	e.app = web.New(web.Options{Connections: conns, Sync: pipe, Messaging: msg, Store: st, Config: cfg, Logger: logger, Version: "test-1.2.3", Linking: e.link})
 
 	plain, _, err := st.CreateAPIToken(e.ctx, "tests")
 	if err != nil {

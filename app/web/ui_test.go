@@ -63,7 +63,7 @@ func newUIEnv(t *testing.T, o envOpts) *uiEnv {
 	if o.NoPublicURL {
 		e.cfg.PublicURL = ""
 	}
-	app := web.New(web.Options{Connections: e.conns, Sync: e.sync, Messaging: e.msg, Store: e.st, Config: e.cfg, Version: "test",
+	app := web.New(web.Options{Connections: e.conns, Sync: e.sync, Messaging: e.msg, Store: e.st, Config: e.cfg, Version: "test", Linking: e.link,
 		Logger:   slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SetupURL: func(l string) { u.link = l }})
 	go func() { _ = app.Listener(ln) }()

@@ -23,6 +23,7 @@ import (
 	"linehub/app/contactsync"
 	"linehub/app/hubspotproject"
 	"linehub/app/jobs"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/api"
@@ -49,6 +50,8 @@ type Options struct {
 	// Linker links LINE users to contacts from the public link pages; nil
 	// answers them with "not available".
 	Linker linkpage.Linker
+	// Linking links friends to HubSpot contacts; nil leaves its pages out.
+	Linking *linking.Service
 }
 
 type server struct {
@@ -72,7 +75,7 @@ func New(o Options) *fiber.App {
 		o.Logger = slog.Default()
 	}
 	s := &server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version}
-	dash, err := ui.New(ui.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs})
+	dash, err := ui.New(ui.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store, Config: o.Config, Logger: o.Logger, Version: o.Version, Jobs: o.Jobs, Linking: o.Linking})
 	if err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}
@@ -111,8 +114,12 @@ func New(o Options) *fiber.App {
 	app.Post("/webhook/:key", s.webhook)
 	s.hookRoutes(app)
 	hubspotapp.New(hubspotapp.Options{Connections: o.Connections, Sync: o.Sync, Messaging: o.Messaging, Store: o.Store,
-		Config: o.Config, Logger: o.Logger}).Routes(app)
-	links, err := linkpage.New(linkpage.Options{Logins: o.Connections, Linker: o.Linker, Logger: o.Logger})
+		Config: o.Config, Logger: o.Logger, Linking: o.Linking}).Routes(app)
+	linker := o.Linker
+	if linker == nil && o.Linking != nil {
+		linker = linkpage.FromLinking(o.Linking)
+	}
+	links, err := linkpage.New(linkpage.Options{Logins: o.Connections, Linker: linker, Logger: o.Logger})
 	if err != nil {
 		panic(err) // embedded templates are part of the build; a test catches this
 	}

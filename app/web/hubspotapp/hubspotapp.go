@@ -21,6 +21,7 @@ import (
 	"linehub/app/connections"
 	"linehub/app/contactsync"
 	"linehub/app/hubspot"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/store"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	Store       *store.Store
 	Config      *config.Config
 	Logger      *slog.Logger
+	// Linking links friends to contacts from the card; nil: not offered.
+	Linking *linking.Service
 	// Now is the clock signatures are checked against (tests move it).
 	Now func() time.Time
 }
@@ -50,6 +53,7 @@ type Server struct {
 	st    *store.Store
 	cfg   *config.Config
 	log   *slog.Logger
+	link  *linking.Service
 	now   func() time.Time
 	// flights are the workflow-action executions in progress, by
 	// callback id (action.go).
@@ -64,7 +68,7 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, now: o.Now}
+	return &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, link: o.Linking, now: o.Now}
 }
 
 // Prefix is where the app's requests arrive; the exported project points
@@ -76,6 +80,7 @@ func (h *Server) Routes(app fiber.Router) {
 	g := app.Group(Prefix, h.verify)
 	g.Get("/ping", h.ping)
 	h.cardRoutes(g)
+	h.cardLinkRoutes(g)
 	h.actionRoutes(g)
 	h.webhookRoutes(g)
 }

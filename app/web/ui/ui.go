@@ -26,6 +26,7 @@ import (
 	"linehub/app/connections"
 	"linehub/app/contactsync"
 	"linehub/app/jobs"
+	"linehub/app/linking"
 	"linehub/app/messaging"
 	"linehub/app/store"
 	"linehub/app/web/request"
@@ -48,7 +49,8 @@ type Options struct {
 	Config      *config.Config
 	Logger      *slog.Logger
 	Version     string
-	Jobs        *jobs.Scheduler // nil: the job pages say the scheduler is off
+	Jobs        *jobs.Scheduler  // nil: the job pages say the scheduler is off
+	Linking     *linking.Service // nil: no linking pages
 }
 
 // Server holds what the dashboard's handlers use.
@@ -61,6 +63,7 @@ type Server struct {
 	log   *slog.Logger
 	ver   string
 	jobs  *jobs.Scheduler
+	link  *linking.Service
 	ui    *ui
 
 	results connResults // outcomes of Verify and webhook registration, shown once
@@ -70,7 +73,7 @@ type Server struct {
 // New loads the dashboard's templates and catalogues; an error means the
 // embedded assets are broken.
 func New(o Options) (*Server, error) {
-	s := &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs}
+	s := &Server{conns: o.Connections, sync: o.Sync, msg: o.Messaging, st: o.Store, cfg: o.Config, log: o.Logger, ver: o.Version, jobs: o.Jobs, link: o.Linking}
 	if err := s.initUI(); err != nil {
 		return nil, err
 	}
@@ -321,6 +324,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/tokens/:id/revoke", authed(s.revokeToken)...)
 	s.jobRoutes(app, authed)
 	s.messagingRoutes(app, authed)
+	s.linkingRoutes(app, authed)
 }
 
 func (s *Server) static(c *fiber.Ctx) error {
