@@ -3,6 +3,7 @@ package contactsync
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,5 +205,60 @@ func TestSyncFollowsAMergeTheAnswerDidNotName(t *testing.T) {
 	}
 	if f := fx.friendRow(c, uid); f.ContactID != merged || f.Dirty != 0 || f.SyncError != "" {
 		t.Fatalf("friend: contact=%q dirty=%d error=%q", f.ContactID, f.Dirty, f.SyncError)
+	}
+}
+
+// Drift repair runs beside the sync worker: it reads a clean friend,
+// a LINE event makes the friend dirty and a round starts writing to the
+// old id, then drift repair adopts the merged contact. The round's result
+// must not put the old id back.
+func TestSyncRoundKeepsAContactDriftRepairAdoptedMeanwhile(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, dummy, merged := mergedFriend(fx, c, t0)
+	fx.ln.Block(c.token, uid)
+
+	var once sync.Once
+	writing, adopted := make(chan struct{}), make(chan struct{})
+	roundErr := make(chan error, 1)
+	fx.setFault(func(r *http.Request, body []byte) (int, string, bool) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/contacts/batch/read"):
+			// Drift repair has read the friend clean: now the friend
+			// blocks and a round starts writing to the old id.
+			once.Do(func() {
+				fx.deliver(c, linetest.UnfollowEvent(uid, t0.Add(time.Minute)))
+				fx.apply()
+				go func() {
+					_, err := fx.b.syncOnce(fx.ctx)
+					roundErr <- err
+				}()
+				<-writing
+			})
+		case strings.HasSuffix(r.URL.Path, "/contacts/batch/update") && strings.Contains(string(body), `"id":"`+dummy+`"`):
+			close(writing)
+			<-adopted
+			// The write to the old id fails: the friend stays dirty.
+			return 500, `{"status":"error","message":"internal error","category":"INTERNAL_ERROR"}`, true
+		}
+		return 0, "", false
+	})
+	stats, err := fx.b.RepairDrift(fx.ctx, c.conn.ID)
+	if err != nil || stats.Merged != 1 {
+		t.Fatalf("drift repair: %+v %v, want the merged contact adopted", stats, err)
+	}
+	close(adopted)
+	if err := <-roundErr; err == nil {
+		t.Fatal("the round did not see the failed write")
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged || f.Dirty == 0 {
+		t.Fatalf("after the round: contact=%q dirty=%d, want %s (adopted by drift repair) and still dirty", f.ContactID, f.Dirty, merged)
+	}
+	fx.setFault(nil)
+	fx.retryNow(c, uid)
+	fx.sync()
+	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "No" {
+		t.Fatalf("merged contact keeps LINE Follow %q", p["line_follow_1"])
 	}
 }

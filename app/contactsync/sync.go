@@ -250,6 +250,15 @@ func (b *Sync) syncOnce(ctx context.Context) (int, error) {
 		results = append(results, rs...)
 		callErr = err
 	}
+	read := make(map[int64]string, len(friends))
+	for _, f := range friends {
+		read[f.ID] = f.ContactID
+	}
+	for i := range results {
+		// Drift repair may have moved the friend to another contact while
+		// the round wrote: its result must not put the old id back.
+		results[i].ReadContactID = read[results[i].FriendID]
+	}
 	if err := b.st.SaveSyncResults(ctx, results); err != nil {
 		return 0, err
 	}
@@ -372,8 +381,7 @@ func (b *Sync) followLost(ctx context.Context, lost []*syncItem) ([]store.SyncRe
 		id := it.f.ContactID
 		switch {
 		case became.Merged[id] != "":
-			b.log.Info("HubSpot contact was merged; following it", "connection", it.f.ConnectionID, "friend", it.f.ID, "from", id, "to", became.Merged[id])
-			it.f.ContactID = became.Merged[id]
+			b.adoptMergedContact(&it.f, became.Merged[id], "write")
 			it.rewriteAll()
 			adopt = append(adopt, it)
 		case became.Gone[id] && it.f.MayCreate:
@@ -403,11 +411,13 @@ func (b *Sync) followLost(ctx context.Context, lost []*syncItem) ([]store.SyncRe
 }
 
 // rewriteLater keeps every LINE property dirty for friends whose new or
-// adopted contact was not written yet, so the next try writes all of them.
+// adopted contact was not written yet, and forgets what was written to the
+// contact they had, so the next try writes all of them (the user id too),
+// as after an adoption by the merge webhook.
 func rewriteLater(rs []store.SyncResult) []store.SyncResult {
 	for i := range rs {
 		if !rs[i].Synced && !rs[i].ContactGone {
-			rs[i].DirtyAll = int(allFields)
+			rs[i].DirtyAll, rs[i].Written = int(allFields), "{}"
 		}
 	}
 	return rs

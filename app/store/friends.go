@@ -176,8 +176,14 @@ func (s *Store) DirtyFriends(ctx context.Context, nowMs int64, limit int) ([]Fri
 // SyncResult is what the sync worker learned about one friend.
 type SyncResult struct {
 	FriendID, Version int64
-	ContactID         string
-	ContactGone       bool
+	// ReadContactID is the contact id the round read the friend with.
+	// ContactID, ContactGone and Written are stored only while the friend
+	// still has it (or already has ContactID): something else that moved
+	// the friend meanwhile (drift repair, the app's merge webhook) knew
+	// better than the round, which wrote to the old contact.
+	ReadContactID string
+	ContactID     string
+	ContactGone   bool
 	// Written replaces the record of values last written to HubSpot ("" = keep).
 	Written string
 	// Synced: the friend's changes are in HubSpot. Dirty bits and the
@@ -222,12 +228,21 @@ func (s *Store) saveSyncResults(ctx context.Context, results []SyncResult) error
 	s.yieldToInbox()
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, r := range results {
-			m := map[string]any{"contact_id": r.ContactID, "contact_gone": r.ContactGone}
+			// SQLite and PostgreSQL evaluate every SET expression on the
+			// row as it was, so each CASE sees the contact id before this
+			// update.
+			same := gorm.Expr("contact_id IN (?, ?)", r.ReadContactID, r.ContactID)
+			m := map[string]any{
+				"contact_id":   gorm.Expr("CASE WHEN ? THEN ? ELSE contact_id END", same, r.ContactID),
+				"contact_gone": gorm.Expr("CASE WHEN ? THEN ? ELSE contact_gone END", same, r.ContactGone),
+			}
 			if r.Written != "" {
-				m["written"] = r.Written
+				m["written"] = gorm.Expr("CASE WHEN ? THEN ? ELSE written END", same, r.Written)
 			}
 			switch {
 			case r.Synced:
+				// The version is bumped by every other change of the
+				// friend, a move to another contact included.
 				m["sync_error"], m["sync_attempts"], m["next_sync_at"], m["synced_at"] = "", 0, 0, now()
 				m["dirty"] = gorm.Expr("CASE WHEN version = ? THEN 0 ELSE dirty END", r.Version)
 				m["may_create"] = gorm.Expr("CASE WHEN version = ? THEN ? ELSE may_create END", r.Version, false)
