@@ -3,13 +3,19 @@ package web_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"linehub/app/hubspot"
 	"linehub/app/hubspotproject"
+	"linehub/app/line"
+	"linehub/app/line/linetest"
 )
 
 // TestHubSpotAppDownload: Settings offers the HubSpot project as a zip to
@@ -83,5 +89,50 @@ func TestHubSpotAppDownload(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == 200 || resp.Header.Get("Content-Type") == "application/zip" {
 		t.Errorf("zip served for an API token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestFriendsPageShowsHubSpotEdits: a person's edit of a LINE property,
+// reported by the app's webhook, is shown with the friend on the friends
+// page (which property, the value, when) with the promise that linehub
+// leaves it alone until a new LINE event, in Japanese and English.
+func TestFriendsPageShowsHubSpotEdits(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	c := u.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	u.ln.AddFriend(c.ch.token, line.Profile{UserID: uid, DisplayName: "Alice"})
+	u.deliver(c, linetest.FollowEvent(uid, false, time.Now().Add(-time.Hour)))
+	if err := u.sync.SyncPending(u.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ct, ok := u.hs.ContactByEmail(strings.ToLower(uid) + "@line.example.com")
+	if !ok {
+		t.Fatal("no contact")
+	}
+	id, _ := strconv.ParseInt(ct.ID, 10, 64)
+	ev := hubspot.WebhookEvent{EventID: 1, PortalID: 4242, OccurredAt: time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC).UnixMilli(),
+		SubscriptionType: hubspot.EventContactPropertyChange, ObjectID: id,
+		PropertyName: fmt.Sprintf("line_follow_%d", c.serial), PropertyValue: "No", ChangeSource: "CRM_UI", SourceID: "userId:7"}
+	if _, err := u.sync.IngestHubSpotEvents(u.ctx, []hubspot.WebhookEvent{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.sync.ApplyHubSpotEvents(u.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"en": {"Changed by a person in HubSpot", "LINE Follow", "<q>No</q>", "until a new LINE event"},
+		"ja": {"HubSpot で担当者が変更", "LINE フォロー", "<q>No</q>", "新しい LINE イベントが届くまで"},
+	} {
+		b.header = http.Header{"Accept-Language": {lang}}
+		st, page := b.get("/connections/" + c.id + "/friends")
+		if st != 200 {
+			t.Fatalf("%s: friends page %d", lang, st)
+		}
+		for _, w := range want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s: friends page lacks %q", lang, w)
+			}
+		}
 	}
 }

@@ -646,9 +646,19 @@ func (s *Server) friendsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(friends))
+	for i, f := range friends {
+		ids[i] = f.ID
+	}
+	// LINE properties a person changed in HubSpot (the app's webhooks):
+	// the owner sees why linehub leaves those values alone.
+	edits, err := s.st.ContactEdits(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
 	hs := s.conns.HubSpotInfo(c.UserContext())
 	return s.render(c, 0, "friends", &page{Title: "friends.title", Nav: "dash", Data: fiber.Map{
-		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID,
+		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID, "Edits": edits,
 	}})
 }
 
