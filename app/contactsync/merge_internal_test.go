@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -260,5 +261,66 @@ func TestSyncRoundKeepsAContactDriftRepairAdoptedMeanwhile(t *testing.T) {
 	fx.sync()
 	if p := fx.checkSurvivor(merged); p["line_follow_1"] != "No" {
 		t.Fatalf("merged contact keeps LINE Follow %q", p["line_follow_1"])
+	}
+}
+
+// Staff merged the dummy contacts of two LINE friends of one connection:
+// both friends now lead to one contact and would overwrite each other's
+// line_*_1 properties. The contact keeps the friend its LINE User ID
+// names (the primary record's, which the merge kept); the other friend is
+// detached with a notice and gets a contact of its own only at its next
+// LINE event, never the dummy contact back.
+func TestSyncTwoFriendsMergedIntoOneContact(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refuseMergedWrites=%v", refuse), func(t *testing.T) {
+			fx := newFixtureWith(t, hubspottest.Options{RefuseMergedWrites: refuse})
+			c := fx.connect("Shop")
+			t0 := time.Now().Add(-time.Hour)
+			alice, bob := fx.friend(c, "Alice"), fx.friend(c, "Bob")
+			fx.deliver(c, linetest.FollowEvent(alice, false, t0), linetest.FollowEvent(bob, false, t0))
+			fx.apply()
+			fx.sync()
+			ca, _ := fx.contact(alice)
+			cb, _ := fx.contact(bob)
+			merged, ok := fx.hs.MergeContacts(ca.ID, cb.ID)
+			if !ok {
+				t.Fatal("merge failed")
+			}
+
+			fx.deliver(c, linetest.TextMessageEvent(alice, "from alice", t0.Add(time.Minute)),
+				linetest.TextMessageEvent(bob, "from bob", t0.Add(2*time.Minute)))
+			fx.apply()
+			fx.sync()
+
+			got, _ := fx.hs.Contact(merged)
+			if p := got.Properties; p["line_user_id_1"] != alice || p["line_user_name_1"] != "Alice" || p["line_last_response_1"] != "from alice" {
+				t.Fatalf("merged contact: user=%q name=%q last=%q, want Alice's values only", p["line_user_id_1"], p["line_user_name_1"], p["line_last_response_1"])
+			}
+			if f := fx.friendRow(c, alice); f.ContactID != merged || f.Dirty != 0 {
+				t.Fatalf("alice: contact=%q dirty=%d, want %s", f.ContactID, f.Dirty, merged)
+			}
+			fb := fx.friendRow(c, bob)
+			if code, text := SplitSyncError(fb.SyncError); fb.ContactID != "" || !fb.ContactGone || fb.MayCreate || code != SharedContactCode ||
+				!strings.Contains(text, merged) || !strings.Contains(text, alice) {
+				t.Fatalf("bob: contact=%q gone=%v mayCreate=%v error=%q, want detached with a notice naming the contact and Alice", fb.ContactID, fb.ContactGone, fb.MayCreate, fb.SyncError)
+			}
+			if n := len(fx.hs.Contacts()); n != 1 {
+				t.Fatalf("%d contacts, want only the merged one until Bob writes again", n)
+			}
+
+			// Bob's next message gives him a contact of his own.
+			fx.deliver(c, linetest.TextMessageEvent(bob, "bob again", t0.Add(3*time.Minute)))
+			fx.apply()
+			fx.sync()
+			fb = fx.friendRow(c, bob)
+			own, ok := fx.hs.Contact(fb.ContactID)
+			if !ok || fb.ContactID == merged || own.Properties["line_user_id_1"] != bob || own.Properties["line_last_response_1"] != "bob again" || fb.SyncError != "" {
+				t.Fatalf("bob after a message: contact=%q (%v) error=%q", fb.ContactID, own.Properties, fb.SyncError)
+			}
+			got, _ = fx.hs.Contact(merged)
+			if p := got.Properties; p["line_user_id_1"] != alice || p["line_last_response_1"] != "from alice" {
+				t.Fatalf("merged contact after Bob's message: user=%q last=%q", p["line_user_id_1"], p["line_last_response_1"])
+			}
+		})
 	}
 }
