@@ -58,6 +58,14 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		t.Fatalf("broadcast: %d %+v", st, bc)
 	}
 
+	// The HubSpot app set up: Settings shows its "Inside HubSpot" download
+	// and the app's id and secret, saved, with the button to remove them.
+	var app map[string]any
+	if st := e.api("PUT", "/hubspot/app", map[string]string{"app_id": "31415926", "client_secret": "0f6c3a52-7d1e-4b8a-9c2f-5e4d3c2b1a09"}, &app); st != 200 {
+		t.Fatalf("PUT /hubspot/app: %d %v", st, app)
+	}
+
+	shots := newShooter(t, "settings-")
 	pages := []string{
 		"/",
 		fmt.Sprintf("/connections/%d", c.ID),
@@ -105,6 +113,15 @@ func TestBrowserNarrowScreen(t *testing.T) {
 			}
 			if status != "" {
 				t.Errorf("%s %s: not a page: %q", lang, p, status)
+			}
+			if p == "/settings" {
+				// Settings is checked with the HubSpot app's sections (with
+				// this http public URL, the download's place says why).
+				n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#hubspot-app-export, #hubspot-app-https, #hubspot-app, #hubspot-app-ok, #remove-hubspot-app").length`))
+				if err != nil || n != 5 {
+					t.Errorf("%s /settings: %d of the HubSpot app's 5 parts shown (%v)", lang, n, err)
+				}
+				b.run(lang+" settings shot", shots.shot("hubspot-app-"+lang))
 			}
 			if width > 375 {
 				t.Errorf("%s %s: the page is %d px wide on a 375 px screen", lang, p, width)

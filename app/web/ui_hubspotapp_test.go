@@ -30,8 +30,10 @@ func TestHubSpotAppDownload(t *testing.T) {
 		t.Errorf("zip without an https public URL: %d, want 409 naming the URL in use\n%s", st, body)
 	}
 
-	if st, _ := b.get("/settings"); st != 200 {
-		t.Fatalf("settings: %d", st)
+	// Settings offers no download that would only fail: it says why.
+	if st, page := b.get("/settings"); st != 200 || strings.Contains(page, `href="/settings/hubspot-app.zip"`) ||
+		!strings.Contains(page, `id="hubspot-app-https"`) || !strings.Contains(page, "http://localhost") {
+		t.Fatalf("settings without an https public URL: %d, want the reason in place of the download", st)
 	}
 	if st, body, _ := b.post("/settings/domain", url.Values{"public_url": {"https://line.example.com"}}); st != 303 {
 		t.Fatalf("save public URL: %d %s", st, body)

@@ -239,7 +239,11 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
 	hubspotApp, _ := s.conns.HubSpotApp(ctx) // a failed read shows "not set up"; saving says what failed
+	// Without an https public URL the download would only answer an
+	// error: the section says why in its place.
+	_, notHTTPS := hubspotproject.PublicBase(s.cfg.WebhookBaseURL())
 	return fiber.Map{
+		"AppNeedsHTTPS": notHTTPS != nil,
 		"HubSpot":      s.conns.HubSpotInfo(ctx),
 		"HubSpotApp":   hubspotApp,
 		"PublicURL":    publicURL,
