@@ -244,14 +244,14 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	_, notHTTPS := hubspotproject.PublicBase(s.cfg.WebhookBaseURL())
 	return fiber.Map{
 		"AppNeedsHTTPS": notHTTPS != nil,
-		"HubSpot":      s.conns.HubSpotInfo(ctx),
-		"HubSpotApp":   hubspotApp,
-		"PublicURL":    publicURL,
-		"ConfigURL":    s.cfg.PublicURL,
-		"Domain":       s.cfg.Domain,
-		"EffectiveURL": s.cfg.WebhookBaseURL(),
-		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
-		"Scopes":       hubspotproject.Scopes,
+		"HubSpot":       s.conns.HubSpotInfo(ctx),
+		"HubSpotApp":    hubspotApp,
+		"PublicURL":     publicURL,
+		"ConfigURL":     s.cfg.PublicURL,
+		"Domain":        s.cfg.Domain,
+		"EffectiveURL":  s.cfg.WebhookBaseURL(),
+		"Tiers":         []string{config.TierStarter, "professional", "enterprise"},
+		"Scopes":        hubspotproject.Scopes,
 	}
 }
 
