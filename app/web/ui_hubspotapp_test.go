@@ -96,7 +96,7 @@ func TestHubSpotAppDownload(t *testing.T) {
 
 // TestFriendsPageShowsHubSpotEdits: a person's edit of a LINE property,
 // reported by the app's webhook, is shown with the friend on the friends
-// page (which property, the value, when) with the promise that linehub
+// page and in the chat's header (which property, the value, when) with the promise that linehub
 // leaves it alone until a new LINE event, in Japanese and English.
 func TestFriendsPageShowsHubSpotEdits(t *testing.T) {
 	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
@@ -127,13 +127,15 @@ func TestFriendsPageShowsHubSpotEdits(t *testing.T) {
 		"ja": {"HubSpot で担当者が変更", "LINE フォロー", "<q>No</q>", "新しい LINE イベントが届くまで"},
 	} {
 		b.header = http.Header{"Accept-Language": {lang}}
-		st, page := b.get("/connections/" + c.id + "/friends")
-		if st != 200 {
-			t.Fatalf("%s: friends page %d", lang, st)
-		}
-		for _, w := range want {
-			if !strings.Contains(page, w) {
-				t.Errorf("%s: friends page lacks %q", lang, w)
+		for _, path := range []string{"/connections/" + c.id + "/friends", "/connections/" + c.id + "/chat/" + uid} {
+			st, page := b.get(path)
+			if st != 200 {
+				t.Fatalf("%s: %s %d", lang, path, st)
+			}
+			for _, w := range want {
+				if !strings.Contains(page, w) {
+					t.Errorf("%s: %s lacks %q", lang, path, w)
+				}
 			}
 		}
 	}
