@@ -324,3 +324,37 @@ func TestSyncTwoFriendsMergedIntoOneContact(t *testing.T) {
 		})
 	}
 }
+
+// A friend whose write found its contact merged adopts the merged record
+// as the merge webhook does: if writing it there fails, the next round
+// still writes every LINE property, the user id included, not only what
+// differs from what the old contact had.
+func TestSyncAdoptedContactWriteFailedWritesAllNextRound(t *testing.T) {
+	fx := newFixtureWith(t, hubspottest.Options{RefuseMergedWrites: true})
+	c := fx.connect("Shop")
+	t0 := time.Now().Add(-time.Hour)
+	uid, _, merged := mergedFriend(fx, c, t0)
+	// The customer's contact named another LINE user; the merge kept it.
+	other := linetest.NewUserID()
+	fx.hs.EditContactAs(merged, map[string]string{"line_user_id_1": other}, hubspottest.SourceIntegration)
+	fx.deliver(c, linetest.TextMessageEvent(uid, "after the merge", t0.Add(time.Minute)))
+	fx.apply()
+	fx.setFault(func(r *http.Request, body []byte) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/contacts/batch/update") && strings.Contains(string(body), `"id":"`+merged+`"`) {
+			return 500, `{"status":"error","message":"internal error","category":"INTERNAL_ERROR"}`, true
+		}
+		return 0, "", false
+	})
+	if _, err := fx.b.syncOnce(fx.ctx); err == nil {
+		t.Fatal("the failed write of the adopted contact went unseen")
+	}
+	if f := fx.friendRow(c, uid); f.ContactID != merged || f.Dirty == 0 {
+		t.Fatalf("after the failed write: contact=%q dirty=%d", f.ContactID, f.Dirty)
+	}
+	fx.setFault(nil)
+	fx.retryNow(c, uid)
+	fx.sync()
+	if p := fx.checkSurvivor(merged); p["line_user_id_1"] != uid || p["line_last_response_1"] != "after the merge" {
+		t.Fatalf("merged contact: user=%q last=%q, want the friend's", p["line_user_id_1"], p["line_last_response_1"])
+	}
+}
