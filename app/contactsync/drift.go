@@ -79,9 +79,11 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 		repairs := map[string]Field{} // by user id
 		goneUsers := map[string]string{}
 		moved := map[string][2]string{} // by user id: old and new contact id
+		readAs := map[string]string{}   // by user id: the contact the repairs were compared with
 		for i := range fs {
 			f := &fs[i]
 			stats.Checked++
+			readAs[f.UserID] = f.ContactID
 			if gone[f.ContactID] {
 				goneUsers[f.UserID] = f.ContactID
 				continue
@@ -92,6 +94,7 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 			}
 			if c.ID != f.ContactID {
 				moved[f.UserID] = [2]string{f.ContactID, c.ID}
+				readAs[f.UserID] = c.ID
 			}
 			fields, kept := driftedFields(f, c, serial)
 			fields, kept2 := keepRecordedEdits(fields, f, c, serial, edits[f.ID])
@@ -134,8 +137,10 @@ func (b *Sync) RepairDrift(ctx context.Context, connID int64) (DriftStats, error
 					adopted = true
 				}
 				fields, ok := repairs[uid]
-				if !ok || f.Dirty != 0 {
-					// Changed since it was read: the sync worker writes it anyway.
+				if !ok || f.Dirty != 0 || f.ContactID != readAs[uid] {
+					// Changed since it was read (the merge webhook may have
+					// moved it to another contact than the one compared):
+					// the sync worker writes it anyway.
 					if adopted {
 						save = append(save, f)
 					}

@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -195,9 +196,7 @@ func (b *Sync) applyHubSpotEvent(tx *store.ApplyTx, ev hubspot.WebhookEvent, byS
 		}
 		fs = append(fs, gone...)
 		for _, f := range fs {
-			b.log.Info("HubSpot contact merged; the friend follows the merged contact",
-				"connection", f.ConnectionID, "friend", f.ID, "from", f.ContactID+f.GoneContactID, "to", survivor)
-			adoptMergedContact(f, survivor)
+			b.adoptMergedContact(f, survivor, "merge webhook")
 			if err := tx.DeleteContactEdits(f.ID); err != nil {
 				return eventOutcome{}, err
 			}
@@ -250,11 +249,15 @@ func markContactDeleted(f *store.Friend, deletedAt int64) {
 }
 
 // adoptMergedContact makes a friend follow the contact its contact was
-// merged into, and every LINE property due there: the merge may have kept
+// merged into, with every LINE property due there: the merge may have kept
 // the other record's values. Email and first name are never written, and
-// nothing is created. The sync worker does the same when a write shows it
-// a merge on its own.
-func adoptMergedContact(f *store.Friend, survivor string) {
+// nothing is created. It is the one way a friend adopts a merged contact,
+// whether the app's merge webhook said so, a write or read showed it, or
+// linking chose the contact (how): the caller then has the contact written at once (the webhook
+// worker wakes the sync worker, a sync round writes it in the same round).
+func (b *Sync) adoptMergedContact(f *store.Friend, survivor, how string) {
+	b.log.Info("the friend follows another contact (merged in HubSpot, or linked)",
+		"connection", f.ConnectionID, "friend", f.ID, "from", cmp.Or(f.ContactID, f.GoneContactID), "to", survivor, "seen_by", how)
 	f.ContactID, f.ContactGone, f.GoneContactID, f.Written = survivor, false, "", "{}"
 	f.Dirty |= int(allFields)
 	f.NextSyncAt = 0

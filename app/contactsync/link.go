@@ -25,7 +25,7 @@ func (b *Sync) WithContacts(fn func() error) error {
 // FollowContact makes a friend follow contact id with every LINE property
 // due there, as after a merge (adoptMergedContact): email and first name
 // are never written, nothing is created. Call Wake after storing it.
-func FollowContact(f *store.Friend, id string) { adoptMergedContact(f, id) }
+func (b *Sync) FollowContact(f *store.Friend, id string) { b.adoptMergedContact(f, id, "link") }
 
 // LeaveContact detaches a friend from its contact: nothing is written
 // there any more, and a new contact is made only when a later message or

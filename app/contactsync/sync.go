@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,6 +116,12 @@ type syncItem struct {
 	props   map[string]string
 	ref     string
 	profile *store.ProfileUpdate // read from LINE in this round, to store
+	// conflict: the contact was found by the email of a create.
+	conflict bool
+	// email replaces the dummy email of a create (sharedEmail).
+	email string
+	// landed: a write to the id landed on a merged record with another id.
+	landed bool
 }
 
 // retryProperties tries again, at most once a minute per connection, to
@@ -250,6 +257,15 @@ func (b *Sync) syncOnce(ctx context.Context) (int, error) {
 		results = append(results, rs...)
 		callErr = err
 	}
+	read := make(map[int64]string, len(friends))
+	for _, f := range friends {
+		read[f.ID] = f.ContactID
+	}
+	for i := range results {
+		// Drift repair may have moved the friend to another contact while
+		// the round wrote: its result must not put the old id back.
+		results[i].ReadContactID = read[results[i].FriendID]
+	}
 	if err := b.st.SaveSyncResults(ctx, results); err != nil {
 		return 0, err
 	}
@@ -285,7 +301,7 @@ func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.S
 		if it.f.DisplayName != "" {
 			props["firstname"] = it.f.DisplayName // on create only: a human may edit it later
 		}
-		inputs[i] = hubspot.ContactInput{Ref: it.ref, Email: b.email(it.f.UserID), Properties: props}
+		inputs[i] = hubspot.ContactInput{Ref: it.ref, Email: cmp.Or(it.email, b.email(it.f.UserID)), Properties: props}
 	}
 	res, err := b.hs.BatchCreateContacts(ctx, inputs)
 	if err != nil {
@@ -307,7 +323,7 @@ func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.S
 				"connection", it.f.ConnectionID, "friend", it.f.ID, "contact", id)
 			out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, Written: "{}", Synced: true})
 		} else if ok {
-			it.f.ContactID = id
+			it.f.ContactID, it.conflict = id, true
 			adopted = append(adopted, it)
 		} else if msg, ok := failed[it.ref]; ok {
 			out = append(out, retryLater(it.f, msg, backoffFor(it.f.SyncAttempts)))
@@ -322,6 +338,39 @@ func (b *Sync) createContacts(ctx context.Context, items []*syncItem) ([]store.S
 // was merged in HubSpot is followed: the write lands on the merged contact,
 // whose new id the answer carries, and linehub keeps that id from then on.
 func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
+	items, separated, err := b.separateSharedContacts(ctx, items, false)
+	if err != nil {
+		return append(separated, failAll(items, err)...), err
+	}
+	if len(items) == 0 {
+		return separated, nil
+	}
+	rs, err := b.updateContactsOnce(ctx, items)
+	// A write to a merged-away id may have landed on the merged record,
+	// which another friend of the connection may have too.
+	var landed []*syncItem
+	for _, it := range items {
+		if it.landed {
+			landed = append(landed, it)
+		}
+	}
+	if len(landed) > 0 {
+		_, detached, serr := b.separateSharedContacts(ctx, landed, true)
+		if serr != nil {
+			b.log.Warn("check contacts followed to a merge for other friends", "err", serr)
+		}
+		for _, d := range detached {
+			for i := range rs {
+				if rs[i].FriendID == d.FriendID {
+					rs[i] = d
+				}
+			}
+		}
+	}
+	return append(separated, rs...), err
+}
+
+func (b *Sync) updateContactsOnce(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
 	inputs := make([]hubspot.ContactInput, len(items))
 	for i, it := range items {
 		inputs[i] = hubspot.ContactInput{Ref: it.ref, ID: it.f.ContactID, Properties: it.props}
@@ -345,6 +394,7 @@ func (b *Sync) updateContacts(ctx context.Context, items []*syncItem) ([]store.S
 		case failed[it.ref] != "" && !unanswered[it.ref]:
 			out = append(out, retryLater(it.f, failed[it.ref], backoffFor(it.f.SyncAttempts)))
 		case written:
+			it.landed = c.ID != it.f.ContactID
 			it.f.ContactID = c.ID
 			out = append(out, syncedResult(it))
 		default:
@@ -380,8 +430,7 @@ func (b *Sync) followLost(ctx context.Context, lost []*syncItem) ([]store.SyncRe
 		id := it.f.ContactID
 		switch {
 		case became.Merged[id] != "":
-			b.log.Info("HubSpot contact was merged; following it", "connection", it.f.ConnectionID, "friend", it.f.ID, "from", id, "to", became.Merged[id])
-			it.f.ContactID = became.Merged[id]
+			b.adoptMergedContact(&it.f, became.Merged[id], "write")
 			it.rewriteAll()
 			adopt = append(adopt, it)
 		case became.Gone[id] && it.f.MayCreate:
@@ -411,11 +460,13 @@ func (b *Sync) followLost(ctx context.Context, lost []*syncItem) ([]store.SyncRe
 }
 
 // rewriteLater keeps every LINE property dirty for friends whose new or
-// adopted contact was not written yet, so the next try writes all of them.
+// adopted contact was not written yet, and forgets what was written to the
+// contact they had, so the next try writes all of them (the user id too),
+// as after an adoption by the merge webhook.
 func rewriteLater(rs []store.SyncResult) []store.SyncResult {
 	for i := range rs {
 		if !rs[i].Synced && !rs[i].ContactGone {
-			rs[i].DirtyAll = int(allFields)
+			rs[i].DirtyAll, rs[i].Written = int(allFields), "{}"
 		}
 	}
 	return rs
@@ -425,16 +476,22 @@ func rewriteLater(rs []store.SyncResult) []store.SyncResult {
 // email of a recreated contact). A contact that vanishes again in between
 // waits for the next round rather than being chased here.
 func (b *Sync) writeAdopted(ctx context.Context, items []*syncItem) ([]store.SyncResult, error) {
+	items, out, err := b.separateSharedContacts(ctx, items, false)
+	if err != nil {
+		return append(out, failAll(items, err)...), err
+	}
+	if len(items) == 0 {
+		return out, nil
+	}
 	inputs := make([]hubspot.ContactInput, len(items))
 	for i, it := range items {
 		inputs[i] = hubspot.ContactInput{Ref: it.ref, ID: it.f.ContactID, Properties: it.props}
 	}
 	res, err := b.hs.BatchUpdateContacts(ctx, inputs)
 	if err != nil {
-		return failAll(items, err), err
+		return append(out, failAll(items, err)...), err
 	}
 	failed := failures(res.Failed)
-	out := make([]store.SyncResult, 0, len(items))
 	for _, it := range items {
 		c, written := res.Contacts[it.ref]
 		switch {
@@ -526,4 +583,149 @@ func backoffFor(attempts int) time.Duration {
 		d *= 2
 	}
 	return min(d, 6*time.Hour)
+}
+
+// separateSharedContacts keeps one LINE friend per connection on a
+// contact. Staff who merge the dummy contacts of two friends leave both
+// friends on the merged contact, where each would overwrite the other's
+// line_*_N properties. The contact keeps the friend whose user id its
+// line_user_id_N holds (without one that matches, the friend linked
+// first); the other is detached from it as from a deleted contact: no
+// contact, a notice on the friends page, a log line naming both, and
+// nothing written until a new LINE event from that friend. Then, because
+// its dummy email now belongs to the merged contact, it gets a new contact
+// under sharedEmail. The friend kept has every LINE property written
+// again: the other's may have reached the contact. written says the items
+// were written already (their write landed on a merged record): a friend
+// detached then is only detached. It returns the items to write, the
+// results of those it took out, and an error of the read or the store.
+func (b *Sync) separateSharedContacts(ctx context.Context, items []*syncItem, written bool) ([]*syncItem, []store.SyncResult, error) {
+	byConn := map[int64][]*syncItem{}
+	for _, it := range items {
+		byConn[it.f.ConnectionID] = append(byConn[it.f.ConnectionID], it)
+	}
+	type claim struct {
+		f  store.Friend
+		it *syncItem // nil: a friend not in this round
+	}
+	detached := map[*syncItem]string{}
+	for connID, its := range byConn {
+		claims := map[string][]claim{}
+		var ids []string
+		inRound := map[int64]bool{}
+		for _, it := range its {
+			if len(claims[it.f.ContactID]) == 0 {
+				ids = append(ids, it.f.ContactID)
+			}
+			claims[it.f.ContactID] = append(claims[it.f.ContactID], claim{f: it.f, it: it})
+			inRound[it.f.ID] = true
+		}
+		others, err := b.st.FriendsWithContacts(ctx, connID, ids)
+		if err != nil {
+			return items, nil, err
+		}
+		for _, f := range others {
+			if !inRound[f.ID] {
+				claims[f.ContactID] = append(claims[f.ContactID], claim{f: f})
+			}
+		}
+		var shared []string
+		for _, id := range ids {
+			if len(claims[id]) > 1 {
+				shared = append(shared, id)
+			}
+		}
+		if len(shared) == 0 {
+			continue
+		}
+		prop := PropertyName("line_user_id", its[0].serial)
+		found, _, err := b.hs.BatchReadContacts(ctx, shared, []string{prop, hubspot.PropMergedIDs})
+		if err != nil {
+			return items, nil, fmt.Errorf("read contacts shared by LINE friends: %w", err)
+		}
+		for _, id := range shared {
+			cs := claims[id]
+			holder := ""
+			if c, ok := hubspot.ContactFor(found, id); ok {
+				holder = c.Properties[prop]
+			}
+			keep := -1
+			for i, c := range cs {
+				if c.f.UserID == holder {
+					keep = i
+					break
+				}
+			}
+			if keep < 0 {
+				keep = 0
+				for i, c := range cs {
+					if c.f.ID < cs[keep].f.ID {
+						keep = i
+					}
+				}
+			}
+			k := cs[keep].f
+			switch {
+			case cs[keep].it != nil && !written:
+				cs[keep].it.rewriteAll()
+			default:
+				if err := b.st.RewriteFriend(ctx, k.ID, int(allFields)); err != nil {
+					return items, nil, err
+				}
+			}
+			for i, c := range cs {
+				if i == keep {
+					continue
+				}
+				b.log.Warn("two LINE friends share one HubSpot contact after a merge; the contact keeps the friend its LINE user id names, the other is detached from it",
+					"connection", connID, "contact", id, "kept_friend", k.ID, "kept_user", k.UserID, "detached_friend", c.f.ID, "detached_user", c.f.UserID)
+				notice := fmt.Sprintf("[%s] HubSpot contact %s was merged with the contact of LINE friend %s (%s), which keeps it: this friend has no contact until its next message or follow",
+					SharedContactCode, id, k.DisplayName, k.UserID)
+				if c.it != nil {
+					detached[c.it] = notice
+				} else if err := b.st.DetachFriend(ctx, c.f.ID, id, notice); err != nil {
+					return items, nil, err
+				}
+			}
+		}
+	}
+	if len(detached) == 0 {
+		return items, nil, nil
+	}
+	var keep, again []*syncItem
+	var out []store.SyncResult
+	for _, it := range items {
+		notice, ok := detached[it]
+		switch {
+		case !ok:
+			keep = append(keep, it)
+		case it.conflict && it.f.MayCreate && !written:
+			// A new LINE event after it was detached: its own contact.
+			it.f.ContactID, it.conflict, it.email = "", false, b.sharedEmail(it.f.UserID)
+			it.rewriteAll()
+			again = append(again, it)
+		default:
+			out = append(out, store.SyncResult{FriendID: it.f.ID, Version: it.f.Version, ContactGone: true, Synced: true, Written: "{}", Notice: notice})
+		}
+	}
+	if len(again) > 0 {
+		rs, conflicts, err := b.createContacts(ctx, again)
+		out = append(out, rewriteLater(rs)...)
+		keep = append(keep, conflicts...) // made before a crash: its own
+		if err != nil {
+			return keep, out, err
+		}
+	}
+	return keep, out, nil
+}
+
+// SharedContactCode starts the sync error of a friend detached from a
+// contact it shared with another friend (separateSharedContacts).
+const SharedContactCode = "contact_shared"
+
+// sharedEmail is the email of the new contact of a friend whose dummy
+// email went to another friend's contact in a merge: as fixed as the
+// dummy email, so that a create repeated after a crash finds it.
+func (b *Sync) sharedEmail(userID string) string {
+	return strings.ToLower(userID) + "+2@" + b.cfg.EmailDomain()
 }

@@ -58,6 +58,21 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		t.Fatalf("broadcast: %d %+v", st, bc)
 	}
 
+	// The HubSpot app set up: Settings shows its "Inside HubSpot" download
+	// and the app's id and secret, saved, with the button to remove them;
+	// a person's edits of the friend's LINE properties in HubSpot show on
+	// the friends page and in the chat's header.
+	hooks := e.setUpHubSpotApp()
+	ct := e.friendContact(c, friend)
+	e.deliverHook(hooks, hooks.PropertyChange(ct, fmt.Sprintf("line_follow_%d", c.Serial), "No", "CRM_UI", "userId:7"),
+		hooks.PropertyChange(ct, fmt.Sprintf("line_last_response_%d", c.Serial), strings.Repeat("電話で対応済み、", 12), "CRM_UI", "userId:7"))
+	for deadline := time.Now().Add(10 * time.Second); e.hubspotEventsPending() > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the app's webhook events were not applied")
+		}
+	}
+
+	shots := newShooter(t, "layout-")
 	pages := []string{
 		"/",
 		fmt.Sprintf("/connections/%d", c.ID),
@@ -105,6 +120,24 @@ func TestBrowserNarrowScreen(t *testing.T) {
 			}
 			if status != "" {
 				t.Errorf("%s %s: not a page: %q", lang, p, status)
+			}
+			if p == "/settings" {
+				// Settings is checked with the HubSpot app's sections (with
+				// this http public URL, the download's place says why).
+				n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#hubspot-app-export, #hubspot-app-https, #hubspot-app, #hubspot-app-ok, #remove-hubspot-app").length`))
+				if err != nil || n != 5 {
+					t.Errorf("%s /settings: %d of the HubSpot app's 5 parts shown (%v)", lang, n, err)
+				}
+				b.run(lang+" settings shot", shots.shot("hubspot-app-"+lang))
+			}
+			if p == fmt.Sprintf("/connections/%d/friends", c.ID) || p == fmt.Sprintf("/connections/%d/chat/%s", c.ID, friend) {
+				n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".edited .edit, .edited li").length`))
+				if err != nil || n != 2 {
+					t.Errorf("%s %s: %d of 2 edits in HubSpot shown (%v)", lang, p, n, err)
+				}
+				if strings.HasSuffix(p, "/friends") {
+					b.run(lang+" friends shot", shots.shot("friends-edited-"+lang))
+				}
 			}
 			if width > 375 {
 				t.Errorf("%s %s: the page is %d px wide on a 375 px screen", lang, p, width)

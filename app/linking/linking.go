@@ -10,7 +10,7 @@
 //   - The LINE user comes from LINE Login (or an admin picking a friend),
 //     never from a parameter a visitor controls.
 //   - The friend follows the chosen contact, which gets the seven LINE
-//     properties (contactsync.FollowContact: never email or first name).
+//     properties (Sync.FollowContact: never email or first name).
 //   - A dummy-email contact the friend had is merged into the chosen one
 //     with HubSpot's merge API, the chosen contact primary: its email,
 //     name and owner survive, and HubSpot's new id is what linehub keeps.
@@ -433,7 +433,7 @@ func (s *Service) finish(ctx context.Context, conn *store.Connection, rec *store
 		}
 		if f != nil {
 			if rec.Action == store.LinkActionLink {
-				contactsync.FollowContact(f, resultID)
+				s.sync.FollowContact(f, resultID)
 			} else {
 				contactsync.LeaveContact(f)
 			}

@@ -56,10 +56,13 @@ type fixture struct {
 	fault func(r *http.Request, body []byte) (int, string, bool)
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, hubspottest.Options{}) }
+
+func newFixtureWith(t *testing.T, o hubspottest.Options) *fixture {
 	t.Helper()
 	fx := &fixture{t: t, ctx: context.Background()}
-	fx.hs = hubspottest.New(hubspottest.Options{Token: fxHubSpotToken, PortalID: 4242, RatePer10s: -1, SearchPerSec: -1})
+	o.Token, o.PortalID, o.RatePer10s, o.SearchPerSec = fxHubSpotToken, 4242, -1, -1
+	fx.hs = hubspottest.New(o)
 	t.Cleanup(fx.hs.Close)
 	// Every request is logged (body included) before an optional fault.
 	fx.hs.SetFault(func(r *http.Request) (int, string, bool) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,20 +122,40 @@ func (b *Service) sendNotes(ctx context.Context, pending []store.PendingNote) (s
 		return false, err
 	}
 	ids, err := b.hs.BatchCreateNotes(ctx, notes)
-	out := store.NoteOutcome{Done: map[int64]string{}}
+	var gone []int64
+	if err != nil && len(ids) == 0 && notesOutcome(err) == notesRefused {
+		// HubSpot refused the whole batch, which it does for a note on a
+		// contact that does not exist; the contact may have been merged
+		// (a merged-away id reads as the merged record, but HubSpot does
+		// not document associations to one), as writes find. Refused,
+		// nothing was created: resolve the ids and send again.
+		var retry bool
+		if notes, gone, retry = b.followMergedNotes(ctx, send, notes); retry {
+			ids, err = b.hs.BatchCreateNotes(ctx, notes)
+		}
+	}
+	out := store.NoteOutcome{Done: map[int64]string{}, Refused: gone}
+	if len(gone) > 0 {
+		out.Error = "the contact was deleted in HubSpot"
+	}
 	var rest []int64 // not in the answer
-	for i, p := range send {
-		if i < len(ids) && ids[i] != "" {
-			out.Done[p.ID] = ids[i]
+	k := 0           // send without the notes of gone contacts, as notes is
+	for _, p := range send {
+		if slices.Contains(gone, p.ID) {
+			continue
+		}
+		if k < len(ids) && ids[k] != "" {
+			out.Done[p.ID] = ids[k]
 		} else {
 			rest = append(rest, p.ID)
 		}
+		k++
 	}
 	if err != nil {
 		out.Error = err.Error()
 		switch notesOutcome(err) {
 		case notesRefused:
-			out.Refused = rest
+			out.Refused = append(out.Refused, rest...)
 		case notesUnsent:
 			out.Unsent = rest
 		default:
@@ -149,6 +170,39 @@ func (b *Service) sendNotes(ctx context.Context, pending []store.PendingNote) (s
 		return false, err
 	}
 	return !waiting, nil
+}
+
+// followMergedNotes reads the contact ids of a refused batch: a note on a
+// merged-away contact goes to the merged record, one on a deleted contact
+// is left out (gone: refused, counted as an attempt). retry says whether
+// the rest is worth sending again: some contact was merged or gone.
+func (b *Service) followMergedNotes(ctx context.Context, send []store.PendingNote, notes []hubspot.Note) (out []hubspot.Note, gone []int64, retry bool) {
+	ids := make([]string, 0, len(notes))
+	for _, n := range notes {
+		if !slices.Contains(ids, n.ContactID) {
+			ids = append(ids, n.ContactID)
+		}
+	}
+	became, err := b.hs.ResolveContactIDs(ctx, ids)
+	if err != nil {
+		b.log.Warn("read the contacts of refused notes", "notes", len(notes), "err", err)
+		return notes, nil, false
+	}
+	if len(became.Merged) == 0 && len(became.Gone) == 0 {
+		return notes, nil, false
+	}
+	for i, n := range notes {
+		if became.Gone[n.ContactID] {
+			gone = append(gone, send[i].ID)
+			continue
+		}
+		if id := became.Merged[n.ContactID]; id != "" {
+			b.log.Info("timeline note follows a merged contact", "connection", send[i].ConnectionID, "user", send[i].UserID, "from", n.ContactID, "to", id)
+			n.ContactID = id
+		}
+		out = append(out, n)
+	}
+	return out, gone, len(out) > 0 || len(gone) > 0
 }
 
 const (

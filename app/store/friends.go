@@ -176,8 +176,14 @@ func (s *Store) DirtyFriends(ctx context.Context, nowMs int64, limit int) ([]Fri
 // SyncResult is what the sync worker learned about one friend.
 type SyncResult struct {
 	FriendID, Version int64
-	ContactID         string
-	ContactGone       bool
+	// ReadContactID is the contact id the round read the friend with.
+	// ContactID, ContactGone and Written are stored only while the friend
+	// still has it (or already has ContactID): something else that moved
+	// the friend meanwhile (drift repair, the app's merge webhook) knew
+	// better than the round, which wrote to the old contact.
+	ReadContactID string
+	ContactID     string
+	ContactGone   bool
 	// Written replaces the record of values last written to HubSpot ("" = keep).
 	Written string
 	// Synced: the friend's changes are in HubSpot. Dirty bits and the
@@ -186,6 +192,9 @@ type SyncResult struct {
 	// DirtyAll, with Error: bits added to the friend's dirty ones for the
 	// next try (a new or adopted contact whose properties are not written).
 	DirtyAll int
+	// Notice, with Synced: kept as the friend's sync error, a state the
+	// owner should know of although nothing is left to retry.
+	Notice string
 	// Error with NextSyncAt: keep dirty, try again later.
 	Error      string
 	NextSyncAt int64
@@ -222,13 +231,22 @@ func (s *Store) saveSyncResults(ctx context.Context, results []SyncResult) error
 	s.yieldToInbox()
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, r := range results {
-			m := map[string]any{"contact_id": r.ContactID, "contact_gone": r.ContactGone}
+			// SQLite and PostgreSQL evaluate every SET expression on the
+			// row as it was, so each CASE sees the contact id before this
+			// update.
+			same := gorm.Expr("contact_id IN (?, ?)", r.ReadContactID, r.ContactID)
+			m := map[string]any{
+				"contact_id":   gorm.Expr("CASE WHEN ? THEN ? ELSE contact_id END", same, r.ContactID),
+				"contact_gone": gorm.Expr("CASE WHEN ? THEN ? ELSE contact_gone END", same, r.ContactGone),
+			}
 			if r.Written != "" {
-				m["written"] = r.Written
+				m["written"] = gorm.Expr("CASE WHEN ? THEN ? ELSE written END", same, r.Written)
 			}
 			switch {
 			case r.Synced:
-				m["sync_error"], m["sync_attempts"], m["next_sync_at"], m["synced_at"] = "", 0, 0, now()
+				// The version is bumped by every other change of the
+				// friend, a move to another contact included.
+				m["sync_error"], m["sync_attempts"], m["next_sync_at"], m["synced_at"] = r.Notice, 0, 0, now()
 				m["dirty"] = gorm.Expr("CASE WHEN version = ? THEN 0 ELSE dirty END", r.Version)
 				m["may_create"] = gorm.Expr("CASE WHEN version = ? THEN ? ELSE may_create END", r.Version, false)
 			default:
@@ -299,6 +317,51 @@ func (s *Store) FriendsByContact(ctx context.Context, connID int64, contactIDs [
 		contactIDs = contactIDs[n:]
 	}
 	return out, nil
+}
+
+// FriendsWithContacts lists every friend of a connection linked to one of
+// the contact ids, by id.
+func (s *Store) FriendsWithContacts(ctx context.Context, connID int64, contactIDs []string) ([]Friend, error) {
+	var out []Friend
+	for len(contactIDs) > 0 {
+		n := min(len(contactIDs), 500)
+		var fs []Friend
+		if err := s.r.WithContext(ctx).Where("connection_id = ? AND contact_id IN ?", connID, contactIDs[:n]).Order("id").Find(&fs).Error; err != nil {
+			return nil, fmt.Errorf("load friends by contact: %w", err)
+		}
+		out = append(out, fs...)
+		contactIDs = contactIDs[n:]
+	}
+	return out, nil
+}
+
+// DetachFriend takes a contact from a friend that shares it with another
+// friend of its connection, as a deletion does (no contact until a new
+// LINE event), with notice as its sync error. It changes nothing unless
+// the friend still has contactID.
+func (s *Store) DetachFriend(ctx context.Context, friendID int64, contactID, notice string) error {
+	s.yieldToInbox()
+	err := s.w.WithContext(ctx).Model(&Friend{}).Where("id = ? AND contact_id = ?", friendID, contactID).Updates(map[string]any{
+		"contact_id": "", "contact_gone": true, "written": "{}", "dirty": 0, "may_create": false,
+		"next_sync_at": 0, "sync_attempts": 0, "sync_error": notice, "version": gorm.Expr("version + 1"),
+	}).Error
+	if err != nil {
+		return fmt.Errorf("detach friend %d from contact %s: %w", friendID, contactID, err)
+	}
+	return nil
+}
+
+// RewriteFriend makes every property in dirty due again for a friend,
+// as to a contact that holds none of linehub's values.
+func (s *Store) RewriteFriend(ctx context.Context, friendID int64, dirty int) error {
+	s.yieldToInbox()
+	err := s.w.WithContext(ctx).Model(&Friend{}).Where("id = ?", friendID).Updates(map[string]any{
+		"dirty": gorm.Expr("dirty | ?", dirty), "written": "{}", "next_sync_at": 0, "version": gorm.Expr("version + 1"),
+	}).Error
+	if err != nil {
+		return fmt.Errorf("rewrite friend %d: %w", friendID, err)
+	}
+	return nil
 }
 
 // FriendsOfContact lists the friends, on every connection, linked to one

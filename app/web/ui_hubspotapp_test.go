@@ -3,13 +3,19 @@ package web_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"linehub/app/hubspot"
 	"linehub/app/hubspotproject"
+	"linehub/app/line"
+	"linehub/app/line/linetest"
 )
 
 // TestHubSpotAppDownload: Settings offers the HubSpot project as a zip to
@@ -24,8 +30,10 @@ func TestHubSpotAppDownload(t *testing.T) {
 		t.Errorf("zip without an https public URL: %d, want 409 naming the URL in use\n%s", st, body)
 	}
 
-	if st, _ := b.get("/settings"); st != 200 {
-		t.Fatalf("settings: %d", st)
+	// Settings offers no download that would only fail: it says why.
+	if st, page := b.get("/settings"); st != 200 || strings.Contains(page, `href="/settings/hubspot-app.zip"`) ||
+		!strings.Contains(page, `id="hubspot-app-https"`) || !strings.Contains(page, "http://localhost") {
+		t.Fatalf("settings without an https public URL: %d, want the reason in place of the download", st)
 	}
 	if st, body, _ := b.post("/settings/domain", url.Values{"public_url": {"https://line.example.com"}}); st != 303 {
 		t.Fatalf("save public URL: %d %s", st, body)
@@ -83,5 +91,52 @@ func TestHubSpotAppDownload(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == 200 || resp.Header.Get("Content-Type") == "application/zip" {
 		t.Errorf("zip served for an API token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestFriendsPageShowsHubSpotEdits: a person's edit of a LINE property,
+// reported by the app's webhook, is shown with the friend on the friends
+// page and in the chat's header (which property, the value, when) with the promise that linehub
+// leaves it alone until a new LINE event, in Japanese and English.
+func TestFriendsPageShowsHubSpotEdits(t *testing.T) {
+	u := newUIEnv(t, envOpts{HubSpotConfigured: true})
+	b := u.claim(t)
+	c := u.createConn("Shop", true, true)
+	uid := linetest.NewUserID()
+	u.ln.AddFriend(c.ch.token, line.Profile{UserID: uid, DisplayName: "Alice"})
+	u.deliver(c, linetest.FollowEvent(uid, false, time.Now().Add(-time.Hour)))
+	if err := u.sync.SyncPending(u.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ct, ok := u.hs.ContactByEmail(strings.ToLower(uid) + "@line.example.com")
+	if !ok {
+		t.Fatal("no contact")
+	}
+	id, _ := strconv.ParseInt(ct.ID, 10, 64)
+	ev := hubspot.WebhookEvent{EventID: 1, PortalID: 4242, OccurredAt: time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC).UnixMilli(),
+		SubscriptionType: hubspot.EventContactPropertyChange, ObjectID: id,
+		PropertyName: fmt.Sprintf("line_follow_%d", c.serial), PropertyValue: "No", ChangeSource: "CRM_UI", SourceID: "userId:7"}
+	if _, err := u.sync.IngestHubSpotEvents(u.ctx, []hubspot.WebhookEvent{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.sync.ApplyHubSpotEvents(u.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"en": {"Changed by a person in HubSpot", "LINE Follow", "<q>No</q>", "until a new LINE event"},
+		"ja": {"HubSpot で担当者が変更", "LINE フォロー", "<q>No</q>", "新しい LINE イベントが届くまで"},
+	} {
+		b.header = http.Header{"Accept-Language": {lang}}
+		for _, path := range []string{"/connections/" + c.id + "/friends", "/connections/" + c.id + "/chat/" + uid} {
+			st, page := b.get(path)
+			if st != 200 {
+				t.Fatalf("%s: %s %d", lang, path, st)
+			}
+			for _, w := range want {
+				if !strings.Contains(page, w) {
+					t.Errorf("%s: %s lacks %q", lang, path, w)
+				}
+			}
+		}
 	}
 }

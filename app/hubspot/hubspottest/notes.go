@@ -111,7 +111,10 @@ func (s *Server) batchCreateNotes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, a := range x.Associations {
-			if s.liveLocked(a.To.ID) == nil {
+			// HubSpot documents reads of a merged-away id, not
+			// associations to one: with RefuseMergedWrites such an id is
+			// refused like a deleted one, as writes are (merge.go).
+			if s.liveLocked(a.To.ID) == nil || (s.opts.RefuseMergedWrites && s.mergedAwayLocked(a.To.ID)) {
 				refuse("One or more associations are invalid: contact " + a.To.ID + " does not exist")
 				return
 			}

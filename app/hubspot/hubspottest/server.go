@@ -95,7 +95,9 @@ type Options struct {
 	RejectMissingIDs bool
 	// RefuseMergedWrites makes a batch update refuse an id merged into
 	// another contact as OBJECT_NOT_FOUND (HubSpot documents reads of such
-	// ids, not writes; see merge.go) instead of writing the merged record.
+	// ids, not writes; see merge.go) instead of writing the merged record,
+	// and a note batch associating a note with such an id as it refuses
+	// one with a deleted contact.
 	RefuseMergedWrites bool
 	// DisableMultiStatus makes batch create ignore objectWriteTraceId and
 	// refuse the whole batch for one bad input (400) or one existing email

@@ -99,7 +99,13 @@ func syncNote(l *locale, msg string) notice {
 	// A cause the admin can fix (HubSpot refused the token, the token
 	// lacks a scope, HubSpot is out of reach): what happened, what to do
 	// and where.
-	if code, text := contactsync.SplitSyncError(msg); code != "" && l.Has("bridge."+code) {
+	code, text := contactsync.SplitSyncError(msg)
+	if code == contactsync.SharedContactCode {
+		// Not an error to retry: staff merged this friend's contact into
+		// another friend's, which keeps it.
+		return notice{L: l, Text: l.T("friends.contact_shared"), Detail: text}
+	}
+	if code != "" && l.Has("bridge."+code) {
 		n := notice{L: l, Text: l.T("friends.sync_coded", l.T("bridge."+code)), Detail: text}
 		n.Link, n.LinkText = fixLink(l, code, "")
 		return n

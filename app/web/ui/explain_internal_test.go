@@ -15,6 +15,7 @@ func TestStandinsAndSyncReasonsInJapanese(t *testing.T) {
 		t.Fatal(err)
 	}
 	ja := cat.locale("ja")
+	en := cat.locale("en")
 	for in, want := range map[string]string{
 		"[Sticker]":        "［スタンプ］",
 		"[File] menu.pdf":  "［ファイル］ menu.pdf",
@@ -33,5 +34,13 @@ func TestStandinsAndSyncReasonsInJapanese(t *testing.T) {
 	n = syncNote(ja, "batch update contacts: HTTP 400 VALIDATION_ERROR")
 	if !strings.Contains(n.Text, "linehub が自動で再試行します") || n.Detail != "batch update contacts: HTTP 400 VALIDATION_ERROR" {
 		t.Errorf("unknown reason: %+v", n)
+	}
+	// A friend detached from a contact shared with another friend after a
+	// merge: what happened, not "will retry".
+	for _, l := range []*locale{ja, en} {
+		n = syncNote(l, "[contact_shared] HubSpot contact 1003 was merged with the contact of LINE friend Alice (U1), which keeps it: this friend has no contact until its next message or follow")
+		if n.Text != l.T("friends.contact_shared") || !strings.Contains(n.Detail, "1003") || strings.Contains(n.Text, "retr") || strings.Contains(n.Text, "再試行") {
+			t.Errorf("shared contact: %+v", n)
+		}
 	}
 }

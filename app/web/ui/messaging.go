@@ -139,9 +139,17 @@ func (s *Server) chatView(c *fiber.Ctx, conn *store.Connection, userID string, s
 	if err != nil {
 		return err
 	}
+	var edits map[string]store.ContactEdit
+	if f := fs[userID]; f != nil {
+		es, err := s.st.ContactEdits(ctx, []int64{f.ID})
+		if err != nil {
+			return err
+		}
+		edits = es[f.ID]
+	}
 	hs := s.conns.HubSpotInfo(ctx)
 	return s.render(c, status, "chat", &page{Title: "chat.conversation", Nav: "chats", Error: errMsg, Data: fiber.Map{
-		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older,
+		"Conn": conn, "UserID": userID, "Friend": fs[userID], "Messages": lines, "Older": older, "Edits": edits,
 		"Form": form, "Templates": ts, "Idem": randomToken(), "Portal": hs.PortalID, "Via": c.Query("via"),
 		"Last": last, "Poll": before == 0,
 		// LINE loads images over HTTPS only: without an HTTPS public URL

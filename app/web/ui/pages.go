@@ -239,15 +239,19 @@ func (s *Server) settingsData(c *fiber.Ctx) fiber.Map {
 	ctx := c.UserContext()
 	publicURL, _ := s.st.Setting(ctx, settingPublicURL)
 	hubspotApp, _ := s.conns.HubSpotApp(ctx) // a failed read shows "not set up"; saving says what failed
+	// Without an https public URL the download would only answer an
+	// error: the section says why in its place.
+	_, notHTTPS := hubspotproject.PublicBase(s.cfg.WebhookBaseURL())
 	return fiber.Map{
-		"HubSpot":      s.conns.HubSpotInfo(ctx),
-		"HubSpotApp":   hubspotApp,
-		"PublicURL":    publicURL,
-		"ConfigURL":    s.cfg.PublicURL,
-		"Domain":       s.cfg.Domain,
-		"EffectiveURL": s.cfg.WebhookBaseURL(),
-		"Tiers":        []string{config.TierStarter, "professional", "enterprise"},
-		"Scopes":       hubspotproject.Scopes,
+		"AppNeedsHTTPS": notHTTPS != nil,
+		"HubSpot":       s.conns.HubSpotInfo(ctx),
+		"HubSpotApp":    hubspotApp,
+		"PublicURL":     publicURL,
+		"ConfigURL":     s.cfg.PublicURL,
+		"Domain":        s.cfg.Domain,
+		"EffectiveURL":  s.cfg.WebhookBaseURL(),
+		"Tiers":         []string{config.TierStarter, "professional", "enterprise"},
+		"Scopes":        hubspotproject.Scopes,
 	}
 }
 
@@ -649,9 +653,19 @@ func (s *Server) friendsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(friends))
+	for i, f := range friends {
+		ids[i] = f.ID
+	}
+	// LINE properties a person changed in HubSpot (the app's webhooks):
+	// the owner sees why linehub leaves those values alone.
+	edits, err := s.st.ContactEdits(c.UserContext(), ids)
+	if err != nil {
+		return err
+	}
 	hs := s.conns.HubSpotInfo(c.UserContext())
 	return s.render(c, 0, "friends", &page{Title: "friends.title", Nav: "dash", Data: fiber.Map{
-		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID,
+		"Conn": conn, "Friends": friends, "Q": q, "Page": pg, "More": more, "Portal": hs.PortalID, "Edits": edits,
 	}})
 }
 
