@@ -133,17 +133,18 @@ func devCmd(args []string, stdout io.Writer) error {
 	lineAddr := fs.String("line", "127.0.0.1:9102", "LINE double address")
 	controlAddr := fs.String("control", "127.0.0.1:9103", "control page address (loopback only)")
 	empty := fs.Bool("empty", false, "no friends, contacts or lists, only the two LINE accounts")
+	linehub := fs.String("linehub", "http://localhost:8080", "linehub's public URL (LINE Login's callback URL is under it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runDevDoubles(ctx, *hsAddr, *lineAddr, *controlAddr, *empty, stdout)
+	return runDevDoubles(ctx, *hsAddr, *lineAddr, *controlAddr, *linehub, *empty, stdout)
 }
 
-const devUsage = "usage: linehub dev doubles [--hubspot ADDR] [--line ADDR] [--control ADDR] [--empty]"
+const devUsage = "usage: linehub dev doubles [--hubspot ADDR] [--line ADDR] [--control ADDR] [--linehub URL] [--empty]"
 
-func runDevDoubles(ctx context.Context, hsAddr, lineAddr, controlAddr string, empty bool, stdout io.Writer) error {
+func runDevDoubles(ctx context.Context, hsAddr, lineAddr, controlAddr, linehub string, empty bool, stdout io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	cl, err := listenLoopback(controlAddr)
 	if err != nil {
@@ -160,14 +161,14 @@ func runDevDoubles(ctx context.Context, hsAddr, lineAddr, controlAddr string, em
 		return fmt.Errorf("start the LINE double: %w", err)
 	}
 	defer ln.Close()
-	demo, err := seedDevDemo(hs, ln, empty, log)
+	demo, err := seedDevDemo(hs, ln, empty, linehub, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: demo.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(cl) }()
-	printDevNextSteps(stdout, hs.URL(), ln.URL(), "http://"+cl.Addr().String()+"/", empty)
+	printDevNextSteps(stdout, hs.URL(), ln.URL(), "http://"+cl.Addr().String()+"/", linehub, empty)
 	select {
 	case <-ctx.Done():
 	case err := <-served:

@@ -44,6 +44,28 @@ var devChannels = []devChannel{
 	{Name: "大阪店 / Osaka", Key: "osaka", Secret: "dev-osaka-channel-secret", Token: "dev-osaka-channel-token"},
 }
 
+// The LINE Login channel of the demo, in the same provider as 渋谷店 /
+// Shibuya and linked to it, so its friends can link themselves to HubSpot
+// contacts (a channel ID is a number, a secret 32 hex digits).
+const (
+	devLoginChannelID = "2000000001"
+	devLoginSecret    = "5b1e7a0c3d9f4e2a8c6b0d1f2e3a4b5c"
+)
+
+// devLoginUsers are the people who can log in on the LINE Login double's
+// page: two of Shibuya's friends (the second shares its email with a
+// seeded contact, for the website link) and a newcomer who is not a friend
+// yet and whose email no contact has.
+func devLoginUsers() []linetest.LoginUser {
+	a, b := devFriend(devChannels[0], 0), devFriend(devChannels[0], 1)
+	sum := sha256.Sum256([]byte("login/newcomer"))
+	return []linetest.LoginUser{
+		{UserID: a.UserID, Name: a.DisplayName},
+		{UserID: b.UserID, Name: b.DisplayName, Email: devContacts[1].email},
+		{UserID: "U" + hex.EncodeToString(sum[:16]), Name: "新井 ゆい / Yui (new)", Email: "yui.arai@example.net"},
+	}
+}
+
 // devFriendsPerChannel friends follow each seeded account.
 const devFriendsPerChannel = 150
 
@@ -78,6 +100,9 @@ type devDemo struct {
 	ln   *linetest.Server
 	log  *slog.Logger
 	page *template.Template
+	// linehub is the public URL linehub runs at; LINE Login sends people
+	// back to its /link/callback.
+	linehub string
 
 	mu      sync.Mutex
 	friends [][]line.Profile // per channel, in follow order
@@ -87,8 +112,16 @@ type devDemo struct {
 
 // seedDevDemo fills the doubles with the demo accounts, friends, contacts
 // and lists; with empty, only the accounts (linehub needs one to connect).
-func seedDevDemo(hs *hubspottest.Server, ln *linetest.Server, empty bool, log *slog.Logger) (*devDemo, error) {
-	d := &devDemo{hs: hs, ln: ln, log: log, page: template.Must(template.New("dev").Parse(devPage))}
+// Either way Shibuya has a LINE Login channel whose callback URL is
+// linehub's (at public URL linehub) and its test users.
+func seedDevDemo(hs *hubspottest.Server, ln *linetest.Server, empty bool, linehub string, log *slog.Logger) (*devDemo, error) {
+	linehub = strings.TrimRight(linehub, "/")
+	d := &devDemo{hs: hs, ln: ln, log: log, linehub: linehub, page: template.Must(template.New("dev").Parse(devPage))}
+	ln.AddLoginChannel(linetest.LoginChannel{ID: devLoginChannelID, Secret: devLoginSecret,
+		CallbackURLs: []string{linehub + "/link/callback"}, EmailPermission: true, LinkedBotToken: devChannels[0].Token})
+	for _, u := range devLoginUsers() {
+		ln.AddLoginUser(u)
+	}
 	for i, ch := range devChannels {
 		sum := sha256.Sum256([]byte("bot/" + ch.Key))
 		ln.AddChannel(linetest.Channel{Secret: ch.Secret, Token: ch.Token, BotUserID: "U" + hex.EncodeToString(sum[:16]),
@@ -330,6 +363,29 @@ func (d *devDemo) makeList(_ context.Context, r *http.Request) (string, error) {
 	return fmt.Sprintf("HubSpot list %q (id %s) made with %d contacts", name, id, len(ids)), nil
 }
 
+// devPageLogin is the control page's linking section.
+type devPageLogin struct {
+	ChannelID, Secret, Callback string
+	Users                       []linetest.LoginUser
+	Links                       []devLink
+}
+
+// devLink is a contact's link URL as linehub wrote it to HubSpot: what a
+// marketing email would carry.
+type devLink struct{ Name, Email, URL string }
+
+func (d *devDemo) loginData() devPageLogin {
+	l := devPageLogin{ChannelID: devLoginChannelID, Secret: devLoginSecret, Callback: d.linehub + "/link/callback", Users: devLoginUsers()}
+	for _, c := range d.hs.Contacts() {
+		for k, v := range c.Properties {
+			if strings.HasPrefix(k, contactsync.PropLinkURL+"_") && v != "" && len(l.Links) < 50 {
+				l.Links = append(l.Links, devLink{Name: strings.TrimSpace(c.Properties["lastname"] + " " + c.Properties["firstname"]), Email: c.Properties["email"], URL: v})
+			}
+		}
+	}
+	return l
+}
+
 type devPageChannel struct {
 	Index          int
 	Name           string
@@ -346,7 +402,9 @@ func (d *devDemo) index(w http.ResponseWriter, r *http.Request) {
 		Done, Error string
 		Channels    []devPageChannel
 		Contacts    int
-	}{Done: r.URL.Query().Get("done"), Error: r.URL.Query().Get("error"), Contacts: len(d.hs.Contacts())}
+		Login       devPageLogin
+	}{Done: r.URL.Query().Get("done"), Error: r.URL.Query().Get("error"), Contacts: len(d.hs.Contacts()),
+		Login: d.loginData()}
 	d.mu.Lock()
 	for i, ch := range devChannels {
 		pc := devPageChannel{Index: i, Name: ch.Name, Secret: ch.Secret, Token: ch.Token, Friends: len(d.friends[i]) - len(d.blocked[i]), Blocked: len(d.blocked[i])}
@@ -387,7 +445,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-func printDevNextSteps(w io.Writer, hsURL, lineURL, controlURL string, empty bool) {
+func printDevNextSteps(w io.Writer, hsURL, lineURL, controlURL, linehub string, empty bool) {
 	fmt.Fprintf(w, `linehub dev doubles are running (Ctrl-C stops them).
   HubSpot double: %s   token %s
   LINE double:    %s
@@ -395,15 +453,15 @@ func printDevNextSteps(w io.Writer, hsURL, lineURL, controlURL string, empty boo
 
 Next, in a second terminal in this directory, start linehub against the doubles:
 
-  LINEHUB_HUBSPOT_BASE_URL=%s LINEHUB_LINE_API_BASE_URL=%s LINEHUB_LINE_DATA_API_BASE_URL=%s go run .
+  LINEHUB_HUBSPOT_BASE_URL=%s LINEHUB_LINE_API_BASE_URL=%s LINEHUB_LINE_DATA_API_BASE_URL=%s LINEHUB_LINE_LOGIN_BASE_URL=%s LINEHUB_LINE_LOGIN_API_BASE_URL=%s go run .
 
 Open the setup link it prints and enter in the wizard:
-  public URL:     http://localhost:8080
+  public URL:     %s
   HubSpot token:  %s
   tier:           Starter / free (two LINE accounts, as many as the demo has)
 
 Then connect each LINE account ("Connect a new LINE account" on the dashboard) with:
-`, hsURL, devHubSpotToken, lineURL, controlURL, hsURL, lineURL, lineURL, devHubSpotToken)
+`, hsURL, devHubSpotToken, lineURL, controlURL, hsURL, lineURL, lineURL, lineURL, lineURL, linehub, devHubSpotToken)
 	for _, ch := range devChannels {
 		fmt.Fprintf(w, "  %-18s channel secret %s   channel access token %s\n", ch.Name, ch.Secret, ch.Token)
 	}
@@ -413,7 +471,13 @@ Then connect each LINE account ("Connect a new LINE account" on the dashboard) w
 	}
 	fmt.Fprintf(w, `and press "Register webhook URL with LINE" on its page; %s.
 Then use the control page to send messages as friends and to make a HubSpot list for a broadcast.
-`, friends)
+
+To try linking (LINE Login), on %s's connection page set up LINE Login with
+  channel ID %s   channel secret %s   and "Ask for the email address"
+(the double's channel already has the callback URL %s/link/callback and is linked to %s).
+Then "Link LINE friends to HubSpot contacts": turn linking on and write link URLs to the list "ニュースレター / Newsletter".
+The control page lists the link URLs; open one, log in on the LINE double's page as one of its test users, and see the contact in HubSpot.
+`, friends, devChannels[0].Name, devLoginChannelID, devLoginSecret, linehub, devChannels[0].Name)
 }
 
 const devPage = `<!doctype html>
@@ -450,5 +514,14 @@ Friends / 友だち: {{.Friends}}{{if .Blocked}}, blocked / ブロック: {{.Blo
 <label>List name / リスト名 <input type="text" name="name" placeholder="LINE friends of connection 1"></label>
 <button>Make a list of its LINE friends / LINE 友だちのリストを作成</button></form>
 <p>The list holds the contacts with a LINE user ID of that connection, so a broadcast to it has recipients. / その接続の LINE ユーザー ID を持つコンタクトのリストです。</p>
+</section>
+<section id="linking"><h2>LINE Login / LINE ログイン (linking / 連携)</h2>
+<p>On the connection page of the first account in linehub / linehub の最初のアカウントの接続ページで:
+channel ID / チャネル ID <code>{{.Login.ChannelID}}</code>, channel secret / チャネルシークレット <code>{{.Login.Secret}}</code>.
+Callback URL (registered) / コールバック URL（登録済み）: <code>{{.Login.Callback}}</code></p>
+<p>Who can log in / ログインできる人:</p><ul>{{range .Login.Users}}<li>{{.Name}} <code>{{.UserID}}</code>{{with .Email}} — {{.}}{{end}}</li>{{end}}</ul>
+<p>Link URLs linehub wrote to HubSpot (as in a marketing email) / linehub が HubSpot に書いた連携リンク:</p>
+{{if .Login.Links}}<ul id="link-urls">{{range .Login.Links}}<li>{{.Name}} ({{.Email}}): <a href="{{.URL}}">{{.URL}}</a></li>{{end}}</ul>
+{{else}}<p>None yet: turn linking on in linehub and write link URLs to a list. / まだありません。</p>{{end}}
 </section></body></html>
 `

@@ -21,7 +21,7 @@ func newTestDemo(t *testing.T, empty bool) (*devDemo, *hubspottest.Server, *line
 	t.Cleanup(hs.Close)
 	ln := linetest.New(linetest.Options{})
 	t.Cleanup(ln.Close)
-	d, err := seedDevDemo(hs, ln, empty, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err := seedDevDemo(hs, ln, empty, "http://localhost:8080", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +173,32 @@ func getJSON(t *testing.T, u, token string, out any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The demo's LINE Login channel answers an authorization for linehub's
+// callback URL (the one passed in) and lets a seeded friend log in, so
+// the link pages work against the doubles.
+func TestDevDemoLineLogin(t *testing.T) {
+	_, _, ln := newTestDemo(t, true)
+	friend := devLoginUsers()[0].UserID
+	q := url.Values{"response_type": {"code"}, "client_id": {devLoginChannelID}, "redirect_uri": {"http://localhost:8080/link/callback"},
+		"state": {"s1"}, "scope": {"openid profile email"}, "nonce": {"n1"}, "bot_prompt": {"aggressive"}, "linetest_user": {friend}}
+	nr := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := nr.Get(ln.URL() + "/oauth2/v2.1/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	back, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusFound || back.Host != "localhost:8080" || back.Path != "/link/callback" || back.Query().Get("code") == "" {
+		t.Fatalf("authorize: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	// bot_prompt made the friend (not one yet with --empty) a friend of Shibuya.
+	if back.Query().Get("friendship_status_changed") != "true" {
+		t.Errorf("friendship_status_changed = %q", back.Query().Get("friendship_status_changed"))
+	}
+	if len(devLoginSecret) != 32 || strings.Trim(devLoginSecret, "0123456789abcdef") != "" {
+		t.Errorf("the printed LINE Login secret %q is not 32 hex digits: linehub would refuse it", devLoginSecret)
 	}
 }

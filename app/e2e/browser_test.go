@@ -164,6 +164,12 @@ func (b *browser) contains(sel, want string) chromedp.Action[chromedp.Void] {
 // browser tests about later pages. It leaves the browser signed in.
 func (b *browser) setUp(email, password string) {
 	b.t.Helper()
+	b.setUpWith(email, password, hubspotToken)
+}
+
+// setUpWith is setUp with another HubSpot token (the dev doubles' one).
+func (b *browser) setUpWith(email, password, hsToken string) {
+	b.t.Helper()
 	link := setupLinkRE.FindString(b.e.logs.String())
 	if link == "" {
 		b.t.Fatalf("no setup link in the log:\n%s", b.e.logs.String())
@@ -178,7 +184,7 @@ func (b *browser) setUp(email, password string) {
 		chromedp.SendKeys(chromedp.ID("public_url"), b.e.url("")),
 		chromedp.Click(chromedp.ID("save-domain")),
 		chromedp.WaitVisible(chromedp.ID("hubspot_token")),
-		chromedp.SendKeys(chromedp.ID("hubspot_token"), hubspotToken),
+		chromedp.SendKeys(chromedp.ID("hubspot_token"), hsToken),
 		chromedp.Click(chromedp.ID("save-hubspot")),
 		chromedp.WaitVisible(chromedp.ID("tier-starter")),
 		chromedp.Click(chromedp.ID("tier-starter")),

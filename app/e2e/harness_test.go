@@ -123,6 +123,10 @@ func (e *env) command(args ...string) *exec.Cmd {
 		"LINEHUB_HUBSPOT_DUMMY_EMAIL_DOMAIN=line.example.com",
 		"LINEHUB_LINE_API_BASE_URL="+e.LINE.URL(),
 		"LINEHUB_LINE_DATA_API_BASE_URL="+e.LINE.URL(),
+		// LINE Login's pages and API are the LINE double too; the browser
+		// follows the redirect to its authorization page.
+		"LINEHUB_LINE_LOGIN_BASE_URL="+e.LINE.URL(),
+		"LINEHUB_LINE_LOGIN_API_BASE_URL="+e.LINE.URL(),
 		"LINEHUB_SYNC_INTERVAL=50ms",
 		"LINEHUB_LOG_LEVEL=debug",
 		// Scheduled jobs would act on the doubles' friends in the middle of
