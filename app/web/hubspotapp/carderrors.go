@@ -43,6 +43,12 @@ const (
 	CodeInternal        = "internal"         // 500
 )
 
+// CardCodes is every code the card's answers may carry.
+var CardCodes = []string{CodeBadSignature, CodeAppNotSetUp, CodeOtherPortal, CodePortalUnknown, CodeBadRequest,
+	CodeTooLarge, CodeNotFound, CodeNoFriend, CodeNotLinked, CodeLinkingOff, CodeContactGone, CodeContactTaken,
+	CodeLinkedElsewhere, CodeBusy, CodeNoTemplate, CodeMissingValues, CodeNotSendable, CodeQuota, CodeRateLimited,
+	CodeKeyReused, CodeUpstream, CodeUnavailable, CodeInternal}
+
 // codedError gives an error the code the card shows it by.
 type codedError struct {
 	code string
