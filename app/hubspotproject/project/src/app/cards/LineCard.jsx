@@ -418,20 +418,12 @@ function SendResult({ result, t }) {
 
 // Unlink detaches a friend from this contact, after a confirmation that
 // says what happens and asks for the reason linehub records.
-export function Unlink({ friend, api, t, onDone }) {
-  const [open, setOpen] = useState(false);
+export function Unlink({ friend, api, t, onDone, onCancel }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState(null);
   const name = friend.display_name || friend.user_id;
   const id = friend.connection_id;
-  if (!open) {
-    return (
-      <Button variant="secondary" testId={`unlink-open-${id}`} onClick={() => setOpen(true)}>
-        {t.unlinkOpen}
-      </Button>
-    );
-  }
   const submit = async () => {
     if (busy || reason.trim() === '') {
       return;
@@ -470,7 +462,7 @@ export function Unlink({ friend, api, t, onDone }) {
         <Button variant="destructive" disabled={busy || reason.trim() === ''} testId={`unlink-${id}`} onClick={submit}>
           {busy ? t.unlinking : t.unlinkOpen}
         </Button>
-        <Button variant="secondary" disabled={busy} testId={`unlink-cancel-${id}`} onClick={() => setOpen(false)}>
+        <Button variant="secondary" disabled={busy} testId={`unlink-cancel-${id}`} onClick={onCancel}>
           {t.cancel}
         </Button>
       </Flex>
@@ -498,9 +490,11 @@ export function LinkPanel({ api, t, contactId, onDone }) {
 
   if (!open) {
     return (
-      <Button variant="secondary" testId="link-open" onClick={() => setOpen(true)}>
-        {t.linkOpen}
-      </Button>
+      <Flex direction="row">
+        <Button variant="secondary" testId="link-open" onClick={() => setOpen(true)}>
+          {t.linkOpen}
+        </Button>
+      </Flex>
     );
   }
   const search = async () => {
@@ -636,6 +630,7 @@ export function Friend({ friend, api, t, lang, timeZone, makeKey, onSent, onChan
   const [templates, setTemplates] = useState(null);
   const [templateId, setTemplateId] = useState('');
   const [preview, setPreview] = useState(null);
+  const [unlinking, setUnlinking] = useState(false);
   // pending is the key of the message being sent, and what it was: a
   // retried click of the same message reuses it; anything else gets a new one.
   const pending = useRef(null);
@@ -698,16 +693,23 @@ export function Friend({ friend, api, t, lang, timeZone, makeKey, onSent, onChan
   const messages = friend.messages || [];
   return (
     <Flex direction="column" gap="small" testId={`friend-${friend.connection_id}-${friend.user_id}`}>
-      <Flex direction="row" gap="small" align="center">
-        {friend.picture_url ? <Image src={friend.picture_url} alt={friend.display_name} width={48} height={48} /> : null}
-        <Flex direction="column" gap="flush">
-          <Text format={{ fontWeight: 'bold' }}>{friend.display_name || friend.user_id}</Text>
-          <Text variant="microcopy">
-            {t.connection}: {friend.connection_name}
-          </Text>
+      <Flex direction="row" gap="small" align="center" justify="between">
+        <Flex direction="row" gap="small" align="center">
+          {friend.picture_url ? <Image src={friend.picture_url} alt={friend.display_name} width={48} height={48} /> : null}
+          <Flex direction="column" gap="flush">
+            <Text format={{ fontWeight: 'bold' }}>{friend.display_name || friend.user_id}</Text>
+            <Text variant="microcopy">
+              {t.connection}: {friend.connection_name}
+            </Text>
+          </Flex>
         </Flex>
+        {unlinking ? null : (
+          <Button variant="secondary" testId={`unlink-open-${friend.connection_id}`} onClick={() => setUnlinking(true)}>
+            {t.unlinkOpen}
+          </Button>
+        )}
       </Flex>
-      <Unlink friend={friend} api={api} t={t} onDone={onChanged} />
+      {unlinking ? <Unlink friend={friend} api={api} t={t} onDone={onChanged} onCancel={() => setUnlinking(false)} /> : null}
       <Flex direction="row" gap="extra-small" wrap>
         <Tag variant={friend.following ? 'success' : 'warning'} testId={`follow-${friend.connection_id}`}>
           {friend.following ? t.following : t.blocked}
