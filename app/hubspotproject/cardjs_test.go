@@ -5,10 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"linehub/app/hubspotproject"
 )
 
 // cardDir holds the contact card's React code and its tests.
@@ -72,5 +75,30 @@ func TestCardJS(t *testing.T) {
 	t.Logf("npm test:\n%s", out)
 	if !strings.Contains(out, "passed") || strings.Contains(out, "failed") {
 		t.Fatalf("npm test did not report passing tests:\n%s", out)
+	}
+
+	// The card as exported (its development files left out) still
+	// bundles: esbuild, which vite brings, resolves every import of it
+	// from the exported files and the installed packages.
+	files, err := hubspotproject.Files(hubspotproject.Options{PublicURL: "https://line.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := t.TempDir()
+	for name, b := range files {
+		if path.Dir(name) == "src/app/cards" {
+			if err := os.WriteFile(filepath.Join(exp, path.Base(name)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.Symlink(filepath.Join(work, "node_modules"), filepath.Join(exp, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(exp, "node_modules", ".bin", "esbuild"), "LineCard.jsx", "--bundle",
+		"--outfile="+filepath.Join(t.TempDir(), "card.js"), "--log-level=warning")
+	cmd.Dir = exp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bundle the exported card: %v\n%s", err, out)
 	}
 }

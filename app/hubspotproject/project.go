@@ -200,11 +200,18 @@ const CardURLPlaceholder = "__LINEHUB_PUBLIC_URL__"
 
 const cardEntry = "src/app/cards/LineCard.jsx"
 
+// devOnly are files of the card's development that ship in its folder:
+// linehub's stand-in its tests answer from, and git's ignore list (the
+// HubSpot CLI leaves hidden files out of an upload anyway).
+var devOnly = map[string]bool{"testdata.js": true, ".gitignore": true}
+
 // skip leaves out what a card developer's tools leave in src/app/cards
-// but HubSpot's build does not need.
+// but HubSpot's build does not need: tests and devOnly. package.json
+// stays whole (devDependencies included): package-lock.json is made from
+// it, and HubSpot's install wants the two to agree.
 func skip(name string) bool {
 	base := path.Base(name)
-	return strings.Contains(base, ".test.") || strings.Contains(base, ".spec.")
+	return strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") || devOnly[base]
 }
 
 // Files returns the project's files, path (slash-separated, relative to

@@ -96,6 +96,10 @@ type Request struct {
 	How       string
 	By        string // the admin's email for HowHand, else ""
 	Reason    string // optional words of the admin
+	// KeepOthers refuses, for HowHand too, to move a friend away from a
+	// contact that is not its dummy: a contact card may take only a
+	// friend nobody else has, while the friends page may move one.
+	KeepOthers bool
 }
 
 // Result says what Link or Unlink did.
@@ -343,7 +347,7 @@ func (s *Service) link(ctx context.Context, conn *store.Connection, r Request, t
 		}
 		return Result{Outcome: OutcomeAlready, ContactID: target}, nil
 	}
-	if from != "" && !fromDummy && r.How != HowHand {
+	if from != "" && !fromDummy && (r.How != HowHand || r.KeepOthers) {
 		s.log.Warn("link refused: the LINE friend follows another contact that is not a dummy; only an admin may move it",
 			"connection", r.ConnID, "user", uid, "contact", from, "asked", target, "how", r.How)
 		return Result{ContactID: from}, ErrLinkedElsewhere
@@ -623,6 +627,13 @@ func (s *Service) contactByEmail(ctx context.Context, id Identity) (string, bool
 // properties there are emptied and the friend has no contact until a
 // message or follow makes one.
 func (s *Service) Unlink(ctx context.Context, connID int64, userID, by, reason string) (Result, error) {
+	return s.UnlinkFrom(ctx, connID, userID, "", by, reason)
+}
+
+// UnlinkFrom is Unlink of a friend that must follow contactID ("" for
+// any): checked while the friend's contact is held still, so that a link
+// finished meanwhile is not undone from another contact's card.
+func (s *Service) UnlinkFrom(ctx context.Context, connID int64, userID, contactID, by, reason string) (Result, error) {
 	if !userIDPattern.MatchString(userID) || by == "" {
 		return Result{}, fmt.Errorf("%w: a LINE friend and the admin are needed", ErrBadRequest)
 	}
@@ -635,7 +646,7 @@ func (s *Service) Unlink(ctx context.Context, connID int64, userID, by, reason s
 	var res Result
 	err = s.sync.WithContacts(func() error {
 		f, err := s.st.Friend(ctx, connID, userID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID == "") {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (f.ContactID == "" || (contactID != "" && f.ContactID != contactID))) {
 			return ErrNotLinked
 		}
 		if err != nil {

@@ -289,6 +289,14 @@ func TestMoveOffRealContact(t *testing.T) {
 	if !errors.Is(err, ErrLinkedElsewhere) || fx.row(uid).ContactID != r1.ContactID {
 		t.Fatalf("self-service move: %v", err)
 	}
+	// A contact card keeps its hands off another contact's friend.
+	_, err = fx.svc.Link(fx.ctx, Request{ConnID: fx.conn.ID, Identity: Identity{UserID: uid}, ContactID: second, How: HowHand, By: "card user", KeepOthers: true})
+	if !errors.Is(err, ErrLinkedElsewhere) || fx.row(uid).ContactID != r1.ContactID {
+		t.Fatalf("by hand, keeping others: %v", err)
+	}
+	if _, err := fx.svc.UnlinkFrom(fx.ctx, fx.conn.ID, uid, second, "card user", "not mine"); !errors.Is(err, ErrNotLinked) || fx.row(uid).ContactID != r1.ContactID {
+		t.Fatalf("unlink from another contact: %v", err)
+	}
 	res, err := fx.svc.Link(fx.ctx, Request{ConnID: fx.conn.ID, Identity: Identity{UserID: uid}, ContactID: second, How: HowHand, By: "admin@shop.example"})
 	if err != nil || res.ContactID != second || res.Merged != "" {
 		t.Fatalf("by hand = %+v, %v", res, err)

@@ -91,7 +91,7 @@ type CardAnswer struct {
 func (h *Server) cardContact(c *fiber.Ctx) (*Caller, string, error) {
 	cl := caller(c)
 	if cl == nil {
-		return nil, "", fiber.NewError(fiber.StatusUnauthorized, "not a signed HubSpot request")
+		return nil, "", refuse(fiber.StatusUnauthorized, CodeBadSignature, "not a signed HubSpot request")
 	}
 	if err := h.samePortal(cl, queryPortal(cl)); err != nil {
 		return nil, "", err
@@ -354,7 +354,7 @@ func (h *Server) cardReply(c *fiber.Ctx) error {
 	// card of one contact cannot message another contact's friend.
 	f, err := h.st.Friend(ctx, in.ConnectionID, in.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (f.ContactID != contactID || f.ContactGone)) {
-		return fiber.NewError(fiber.StatusNotFound, "this LINE friend is not linked to the contact: nothing was sent")
+		return refuse(fiber.StatusNotFound, CodeNotLinked, "this LINE friend is not linked to the contact: nothing was sent")
 	}
 	if err != nil {
 		return err
@@ -363,13 +363,13 @@ func (h *Server) cardReply(c *fiber.Ctx) error {
 	if in.TemplateID > 0 {
 		p, err := h.msg.PreviewTemplate(ctx, in.TemplateID, messaging.MessageInput{}, contactID, nil)
 		if errors.Is(err, store.ErrNotFound) {
-			return fiber.NewError(fiber.StatusNotFound, "no such template: nothing was sent")
+			return refuse(fiber.StatusNotFound, CodeNoTemplate, "no such template: nothing was sent")
 		}
 		if err != nil {
 			return err
 		}
 		if len(p.Missing) > 0 {
-			return fiber.NewError(fiber.StatusUnprocessableEntity, "the contact has no value for "+strings.Join(p.Missing, ", ")+": nothing was sent")
+			return refuse(fiber.StatusUnprocessableEntity, CodeMissingValues, "the contact has no value for "+strings.Join(p.Missing, ", ")+": nothing was sent")
 		}
 		raw, _ := json.Marshal(p.Messages)
 		msgIn = messaging.MessageInput{Messages: raw}
@@ -381,7 +381,7 @@ func (h *Server) cardReply(c *fiber.Ctx) error {
 		if errors.As(err, &ie) {
 			return err
 		}
-		return response.SendError(c, err)
+		return keepCode(err, response.SendError(c, err))
 	}
 	h.log.Info("card reply", "connection", in.ConnectionID, "contact", contactID, "via", res.Via, "duplicate", res.Duplicate,
 		"hubspot_user", cl.Query.Get("userId"))

@@ -42,7 +42,7 @@ func (h *Server) cardLinkFriends(c *fiber.Ctx) error {
 		return err
 	}
 	if h.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
+		return refuse(fiber.StatusNotFound, CodeLinkingOff, "linking is not available")
 	}
 	q := strings.TrimSpace(cl.Query.Get("q"))
 	if n := utf8.RuneCountInString(q); n < 1 || n > 100 {
@@ -71,6 +71,8 @@ func (h *Server) cardLinkFriends(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"friends": out})
 }
 
+var errNotLinkedHere = refuse(fiber.StatusNotFound, CodeNotLinked, "this LINE friend is not linked to the contact: nothing was unlinked")
+
 // cardLinkIn is POST /hubspot/app/card/link and /card/unlink.
 type cardLinkIn struct {
 	ContactID    string `json:"contactId"`
@@ -92,7 +94,7 @@ func (h *Server) cardLinkInput(c *fiber.Ctx) (*cardLinkIn, string, string, error
 		return nil, "", "", err
 	}
 	if h.link == nil {
-		return nil, "", "", fiber.NewError(fiber.StatusNotFound, "linking is not available")
+		return nil, "", "", refuse(fiber.StatusNotFound, CodeLinkingOff, "linking is not available")
 	}
 	var in cardLinkIn
 	if err := json.Unmarshal(cl.Body, &in); err != nil {
@@ -121,12 +123,12 @@ func (h *Server) cardLink(c *fiber.Ctx) error {
 	// Only friends linehub knows: a LINE user id typed in is not proof of
 	// anything.
 	if _, err := h.st.Friend(ctx, in.ConnectionID, in.UserID); errors.Is(err, store.ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, "no such LINE friend: nothing was linked")
+		return refuse(fiber.StatusNotFound, CodeNoFriend, "no such LINE friend: nothing was linked")
 	} else if err != nil {
 		return err
 	}
 	res, err := h.link.Link(ctx, linking.Request{ConnID: in.ConnectionID, Identity: linking.Identity{UserID: in.UserID},
-		ContactID: contactID, How: linking.HowHand, By: by, Reason: strings.TrimSpace(in.Reason)})
+		ContactID: contactID, How: linking.HowHand, By: by, Reason: strings.TrimSpace(in.Reason), KeepOthers: true})
 	if err != nil {
 		return linkStatus(err)
 	}
@@ -141,15 +143,19 @@ func (h *Server) cardUnlink(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), cardDeadline)
 	defer cancel()
-	// The card of one contact unlinks only that contact's friends.
+	// The card of one contact unlinks only that contact's friends; UnlinkFrom
+	// checks it again while the friend is held still.
 	f, err := h.st.Friend(ctx, in.ConnectionID, in.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID != contactID) {
-		return fiber.NewError(fiber.StatusNotFound, "this LINE friend is not linked to the contact: nothing was unlinked")
+		return errNotLinkedHere
 	}
 	if err != nil {
 		return err
 	}
-	res, err := h.link.Unlink(ctx, in.ConnectionID, in.UserID, by, strings.TrimSpace(in.Reason))
+	res, err := h.link.UnlinkFrom(ctx, in.ConnectionID, in.UserID, contactID, by, strings.TrimSpace(in.Reason))
+	if errors.Is(err, linking.ErrNotLinked) {
+		return errNotLinkedHere
+	}
 	if err != nil {
 		return linkStatus(err)
 	}
@@ -157,17 +163,21 @@ func (h *Server) cardUnlink(c *fiber.Ctx) error {
 	return c.JSON(CardLinkAnswer{Outcome: res.Outcome})
 }
 
-// linkStatus turns a refusal into a status the card can show in words.
+// linkStatus turns a refusal into a status, with the code the card
+// shows it by in the user's language.
 func linkStatus(err error) error {
+	var mapped error
 	switch {
 	case errors.Is(err, linking.ErrContactTaken), errors.Is(err, linking.ErrBusy), errors.Is(err, linking.ErrLinkedElsewhere):
-		return fiber.NewError(fiber.StatusConflict, err.Error())
+		mapped = fiber.NewError(fiber.StatusConflict, err.Error())
 	case errors.Is(err, linking.ErrContactGone), errors.Is(err, linking.ErrNotLinked):
-		return fiber.NewError(fiber.StatusNotFound, err.Error())
+		mapped = fiber.NewError(fiber.StatusNotFound, err.Error())
 	case errors.Is(err, linking.ErrBadRequest):
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		mapped = fiber.NewError(fiber.StatusBadRequest, err.Error())
+	default:
+		return err
 	}
-	return err
+	return keepCode(err, mapped)
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -77,7 +77,7 @@ const Prefix = "/hubspot/app"
 
 // Routes registers every route of the app behind the signature check.
 func (h *Server) Routes(app fiber.Router) {
-	g := app.Group(Prefix, h.verify)
+	g := app.Group(Prefix, h.cardErrors, h.verify)
 	g.Get("/ping", h.ping)
 	h.cardRoutes(g)
 	h.cardLinkRoutes(g)
@@ -108,14 +108,14 @@ func caller(c *fiber.Ctx) *Caller {
 func (h *Server) verify(c *fiber.Ctx) error {
 	body := c.Request().Body()
 	if len(body) > BodyLimit {
-		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+		return refuse(fiber.StatusRequestEntityTooLarge, CodeTooLarge, "request body exceeds 1 MiB")
 	}
 	app, err := h.conns.HubSpotApp(c.UserContext())
 	if err != nil {
 		return err
 	}
 	if !app.Configured {
-		return fiber.NewError(fiber.StatusUnauthorized, "the HubSpot app is not set up in linehub: paste its client secret under Settings → HubSpot app")
+		return refuse(fiber.StatusUnauthorized, CodeAppNotSetUp, "the HubSpot app is not set up in linehub: paste its client secret under Settings → HubSpot app")
 	}
 	uri := strings.TrimRight(h.cfg.WebhookBaseURL(), "/") + c.OriginalURL()
 	if v3 := c.Get("X-HubSpot-Signature-v3"); v3 == "" && legacySigned(c) {
@@ -127,7 +127,7 @@ func (h *Server) verify(c *fiber.Ctx) error {
 	var se *hubspot.SignatureError
 	if errors.As(err, &se) {
 		h.log.Warn("HubSpot app request refused", "path", c.Path(), "reason", se.Msg)
-		return fiber.NewError(fiber.StatusUnauthorized, se.Msg)
+		return refuse(fiber.StatusUnauthorized, CodeBadSignature, se.Msg)
 	}
 	if err != nil {
 		return err
@@ -150,13 +150,13 @@ func legacySigned(c *fiber.Ctx) bool {
 // errOtherPortal is a signed request for a portal linehub does not sync
 // to: the same app uploaded to a second account signs with the same
 // secret, and must not read or write this portal's contacts.
-var errOtherPortal = fiber.NewError(fiber.StatusForbidden, "this linehub serves another HubSpot portal")
+var errOtherPortal = refuse(fiber.StatusForbidden, CodeOtherPortal, "this linehub serves another HubSpot portal")
 
 // samePortal refuses a request made for another portal than the one
 // linehub's HubSpot token belongs to (or before that portal is known).
 func (h *Server) samePortal(cl *Caller, portalID int64) error {
 	if cl.App.PortalID == 0 {
-		return fiber.NewError(fiber.StatusServiceUnavailable, "linehub does not know its HubSpot portal yet: save the HubSpot key in Settings")
+		return refuse(fiber.StatusServiceUnavailable, CodePortalUnknown, "linehub does not know its HubSpot portal yet: save the HubSpot key in Settings")
 	}
 	if portalID != cl.App.PortalID {
 		return errOtherPortal

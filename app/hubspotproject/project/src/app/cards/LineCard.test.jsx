@@ -1,10 +1,10 @@
 import React from 'react';
 import { describe, expect, it } from 'vitest';
-import { Alert, Button, Image, Link, LoadingSpinner, Select, Tag, Text, TextArea } from '@hubspot/ui-extensions';
+import { Alert, Button, Image, Input, Link, LoadingSpinner, Select, Tag, Text, TextArea } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 
-import { LineCard, makeApi, pickLang } from './LineCard.jsx';
-import { cardData, fakeLinehub } from './testdata.js';
+import { LineCard, TEXT, makeApi, pickLang } from './LineCard.jsx';
+import { cardData, fakeLinehub, refusals } from './testdata.js';
 
 const BASE = 'https://linehub.example.com';
 
@@ -129,12 +129,13 @@ describe('LineCard', () => {
     expect(r.findAll(Link)[0].text).toBe('linehubで会話を開く');
   });
 
-  it('shows linehub refusal and retries the load', async () => {
-    const lh = fakeLinehub({ cardStatus: 401, card: { error: 'signature is not valid' } });
+  it('shows linehub refusal in words by its code, the English text as detail, and retries the load', async () => {
+    const lh = fakeLinehub({ cardStatus: 401, card: { error: 'X-HubSpot-Signature-v3 does not match', code: 'bad_signature' } });
     const r = await renderCard(lh);
-    const alert = r.find(Alert);
+    const alert = r.findByTestId(Alert, 'load-error');
     expect(alert.props.title).toBe('Could not load LINE data from linehub');
-    expect(alert.text).toContain('signature is not valid');
+    expect(allText(alert)).toContain('linehub could not verify that this request came from your HubSpot app.');
+    expect(allText(alert)).toContain('Details from linehub: X-HubSpot-Signature-v3 does not match');
     lh.set({ cardStatus: 200, card: cardData() });
     r.findByTestId(Button, 'retry').trigger('onClick');
     await r.waitFor(() => expect(textOf(r)).toContain('Taro Yamada'));
@@ -152,7 +153,8 @@ describe('LineCard', () => {
     // The first attempt times out: the answer is unknown, the text stays.
     lh.set({ replyFail: new Error('request timed out') });
     sendBtn().trigger('onClick');
-    await r.waitFor(() => expect(r.find(Alert).text).toContain('request timed out'));
+    await r.waitFor(() => expect(allText(r.find(Alert))).toContain('linehub did not answer. Try again'));
+    expect(allText(r.find(Alert))).toContain('request timed out');
     expect(area().props.value).toBe('See you tomorrow');
 
     // The second click is the same message: same key.
@@ -215,5 +217,188 @@ describe('LineCard', () => {
     await r.waitFor(() => expect(r.findByTestId(Button, 'send-template-1')).toBeTruthy());
     expect(r.find(Alert).props.title).toBe('This contact has no value for: coupon_code');
     expect(r.findByTestId(Button, 'send-template-1').props.disabled).toBe(true);
+  });
+});
+
+// Open the link panel, search, and choose a friend.
+async function chooseFriend(r, q, testId) {
+  r.findByTestId(Button, 'link-open').trigger('onClick');
+  await r.waitFor(() => expect(r.maybeFind(Input, { name: 'link-q' })).toBeTruthy());
+  r.find(Input, { name: 'link-q' }).trigger('onChange', q);
+  await r.waitFor(() => expect(r.findByTestId(Button, 'link-search').props.disabled).toBe(false));
+  r.findByTestId(Button, 'link-search').trigger('onClick');
+  await r.waitFor(() => expect(r.findByTestId(Button, testId)).toBeTruthy());
+  r.findByTestId(Button, testId).trigger('onClick');
+  await r.waitFor(() => expect(r.findByTestId(Button, 'link')).toBeTruthy());
+}
+
+const posts = (lh, path) => lh.calls.filter((c) => c.options.method === 'POST' && new URL(c.url).pathname === path);
+
+describe('linking from the card', () => {
+  it('sends the link requests to linehub with the contact id', async () => {
+    const lh = fakeLinehub();
+    const api = makeApi(lh.fetch, BASE, 501);
+    await api.linkFriends('Hanako Sato');
+    await api.link({ connectionId: 1, userId: 'U1', reason: '' });
+    await api.unlink({ connectionId: 1, userId: 'U1', reason: 'wrong person' });
+    expect(lh.calls.map((c) => `${c.options.method} ${c.url}`)).toEqual([
+      `GET ${BASE}/hubspot/app/card/link/friends?contactId=501&q=Hanako%20Sato`,
+      `POST ${BASE}/hubspot/app/card/link?contactId=501`,
+      `POST ${BASE}/hubspot/app/card/unlink?contactId=501`,
+    ]);
+    for (const c of lh.calls) {
+      expect(c.options.timeout).toBeLessThanOrEqual(15000);
+    }
+    expect(lh.calls[2].options.body).toEqual({ connectionId: 1, userId: 'U1', reason: 'wrong person', contactId: '501' });
+  });
+
+  it('finds a friend, says the dummy-email contact will be merged, links it and reloads', async () => {
+    const lh = fakeLinehub({ card: { contact_id: '501', friends: [] } });
+    const r = await renderCard(lh);
+    await chooseFriend(r, 'hanako', 'link-pick-1-Uc0ffee0001');
+    // Each result says where the friend is now; this contact's own friend
+    // cannot be chosen again.
+    expect(textOf(r)).toContain('Connection: Shop Shibuya · Has a HubSpot contact of its own now');
+    expect(textOf(r)).toContain('Connection: Shop Umeda · No HubSpot contact yet');
+    const box = r.find(Alert, { variant: 'warning' });
+    expect(box.props.title).toBe('Link Hanako Sato (Shop Shibuya) to this contact?');
+    expect(box.text).toContain('with a dummy email, is merged into this contact: this contact keeps its email, name and owner');
+    r.find(Input, { name: 'link-reason' }).trigger('onChange', 'same person, checked by phone');
+    lh.set({ card: cardData() });
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'notice').props.title).toBe('Linked: Hanako Sato now updates this contact.'));
+    expect(r.findByTestId(Alert, 'notice').text).toBe('Its LINE contact (id 9001) was merged into this one.');
+    expect(posts(lh, '/hubspot/app/card/link').map((c) => c.options.body)).toEqual([
+      { connectionId: 1, userId: 'Uc0ffee0001', reason: 'same person, checked by phone', contactId: '501' },
+    ]);
+    // The card shows the friend now.
+    await r.waitFor(() => expect(textOf(r)).toContain('Taro Yamada'));
+    expect(r.maybeFind(Input, { name: 'link-q' })).toBeNull();
+  });
+
+  it('a friend without a contact gets no merge warning; this contact\'s own friend cannot be picked', async () => {
+    const r = await renderCard(fakeLinehub({ card: { contact_id: '501', friends: [] } }));
+    await chooseFriend(r, 'hanako', 'link-pick-2-Uc0ffee0002');
+    expect(r.find(Alert, { variant: 'warning' }).text).toBe("This contact gets the friend's LINE properties, and from now on LINE updates this contact.");
+    r.findByTestId(Button, 'link-cancel').trigger('onClick');
+    r.find(Input, { name: 'link-q' }).trigger('onChange', 'taro');
+    await r.waitFor(() => expect(r.findByTestId(Button, 'link-search').props.disabled).toBe(false));
+    r.findByTestId(Button, 'link-search').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Button, 'link-pick-1-U4af4980629')).toBeTruthy());
+    expect(r.findByTestId(Button, 'link-pick-1-U4af4980629').props.disabled).toBe(true);
+    expect(textOf(r)).toContain('Linked to this contact');
+  });
+
+  it('follows the new id HubSpot gives the merged contact', async () => {
+    const lh = fakeLinehub({ link: { status: 200, body: { outcome: 'linked', contact_id: '777', merged: '9001' } } });
+    const r = await renderCard(lh);
+    await chooseFriend(r, 'hanako', 'link-pick-1-Uc0ffee0001');
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'notice').text).toContain('HubSpot gave the merged contact a new id'));
+    await r.waitFor(() => expect(lh.calls.at(-1).url).toBe(`${BASE}/hubspot/app/card?contactId=777`));
+  });
+
+  it('words each refusal for a person, keeps the English as detail, and changes nothing', async () => {
+    const want = {
+      taken: 'This contact is linked to another LINE friend of the same LINE account already. Unlink that friend first.',
+      elsewhere: "This LINE friend is linked to another customer's contact. Unlink it on that contact's card",
+      gone: 'This contact no longer exists in HubSpot. Nothing was linked.',
+      busy: 'A link of this LINE friend is still being finished. Try again in a minute.',
+    };
+    for (const [name, words] of Object.entries(want)) {
+      const lh = fakeLinehub({ link: refusals[name] });
+      const r = await renderCard(lh);
+      await chooseFriend(r, 'hanako', 'link-pick-1-Uc0ffee0001');
+      const cardLoads = lh.calls.filter((c) => new URL(c.url).pathname === '/hubspot/app/card').length;
+      r.findByTestId(Button, 'link').trigger('onClick');
+      await r.waitFor(() => expect(r.findByTestId(Alert, 'link-error')).toBeTruthy());
+      const alert = r.findByTestId(Alert, 'link-error');
+      expect(alert.props.title).toBe('Not linked');
+      expect(allText(alert)).toContain(words);
+      expect(allText(alert)).toContain(`Details from linehub: ${refusals[name].body.error}`);
+      expect(r.maybeFind(Alert, { title: 'Linked: Hanako Sato now updates this contact.' })).toBeNull();
+      expect(lh.calls.filter((c) => new URL(c.url).pathname === '/hubspot/app/card').length).toBe(cardLoads);
+    }
+  });
+
+  it('retries a link whose answer was lost with the same request; "already" then means done', async () => {
+    const lh = fakeLinehub({ link: new Error('request timed out') });
+    const r = await renderCard(lh);
+    await chooseFriend(r, 'hanako', 'link-pick-1-Uc0ffee0001');
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(allText(r.findByTestId(Alert, 'link-error'))).toContain('linehub did not answer. Try again'));
+    lh.set({ link: { status: 200, body: { outcome: 'already', contact_id: '501' } } });
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'notice').props.title).toBe('Linked: Hanako Sato now updates this contact.'));
+    const bodies = posts(lh, '/hubspot/app/card/link').map((c) => c.options.body);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toEqual(bodies[0]);
+  });
+
+  it('says a first link that finds the friend linked here already changed nothing', async () => {
+    const r = await renderCard(fakeLinehub({ link: { status: 200, body: { outcome: 'already', contact_id: '501' } } }));
+    await chooseFriend(r, 'hanako', 'link-pick-2-Uc0ffee0002');
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'notice').props.title).toBe('This LINE friend was linked to this contact already: nothing changed.'));
+  });
+
+  it('unlinks a friend only with a reason, after saying what happens', async () => {
+    const lh = fakeLinehub();
+    const r = await renderCard(lh);
+    r.findByTestId(Button, 'unlink-open-1').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Button, 'unlink-1')).toBeTruthy());
+    expect(r.find(Alert, { title: 'Unlink Taro Yamada from this contact?' }).text).toContain('The LINE properties on this contact are emptied');
+    expect(r.findByTestId(Button, 'unlink-1').props.disabled).toBe(true);
+    r.find(Input, { name: 'unlink-reason-1-U4af4980629' }).trigger('onChange', 'wrong person');
+    await r.waitFor(() => expect(r.findByTestId(Button, 'unlink-1').props.disabled).toBe(false));
+    lh.set({ card: { contact_id: '501', friends: [cardData().friends[1]] } });
+    r.findByTestId(Button, 'unlink-1').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'notice').props.title).toBe('Unlinked: Taro Yamada no longer updates this contact.'));
+    expect(posts(lh, '/hubspot/app/card/unlink').map((c) => c.options.body)).toEqual([
+      { connectionId: 1, userId: 'U4af4980629', reason: 'wrong person', contactId: '501' },
+    ]);
+    await r.waitFor(() => expect(textOf(r)).not.toContain('Taro Yamada'));
+  });
+
+  it('shows an unlink refusal in words, and a retry that finds it done as done', async () => {
+    const lh = fakeLinehub({ unlink: refusals.busy });
+    const r = await renderCard(lh);
+    r.findByTestId(Button, 'unlink-open-1').trigger('onClick');
+    await r.waitFor(() => expect(r.maybeFind(Input, { name: 'unlink-reason-1-U4af4980629' })).toBeTruthy());
+    r.find(Input, { name: 'unlink-reason-1-U4af4980629' }).trigger('onChange', 'moved away');
+    await r.waitFor(() => expect(r.findByTestId(Button, 'unlink-1').props.disabled).toBe(false));
+    r.findByTestId(Button, 'unlink-1').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'unlink-error-1')).toBeTruthy());
+    expect(r.findByTestId(Alert, 'unlink-error-1').props.title).toBe('Not unlinked');
+    expect(allText(r.findByTestId(Alert, 'unlink-error-1'))).toContain('A link of this LINE friend is still being finished.');
+    // The first attempt went through after all: linehub says not linked.
+    lh.set({ unlink: refusals.notLinked });
+    r.findByTestId(Button, 'unlink-1').trigger('onClick');
+    await r.waitFor(() =>
+      expect(r.findByTestId(Alert, 'notice').props.title).toBe('This LINE friend is not linked to this contact any more: nothing changed.'),
+    );
+    const bodies = posts(lh, '/hubspot/app/card/unlink').map((c) => c.options.body);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toEqual(bodies[0]);
+  });
+
+  it('speaks Japanese to a Japanese HubSpot user', async () => {
+    const lh = fakeLinehub({ card: { contact_id: '501', friends: [] }, link: refusals.elsewhere });
+    const r = await renderCard(lh, context({ user: { locale: 'ja-jp', language: 'ja' } }));
+    expect(r.findByTestId(Button, 'link-open').text).toBe('LINE友だちをこのコンタクトにリンク');
+    await chooseFriend(r, 'hanako', 'link-pick-1-Uc0ffee0001');
+    expect(r.find(Alert, { variant: 'warning' }).props.title).toBe('Hanako Sato（Shop Shibuya）をこのコンタクトにリンクしますか？');
+    expect(r.find(Alert, { variant: 'warning' }).text).toContain('ダミーのメールアドレス');
+    expect(r.findByTestId(Button, 'link').text).toBe('リンク');
+    r.findByTestId(Button, 'link').trigger('onClick');
+    await r.waitFor(() => expect(r.findByTestId(Alert, 'link-error')).toBeTruthy());
+    expect(r.findByTestId(Alert, 'link-error').props.title).toBe('リンクできませんでした');
+    expect(allText(r.findByTestId(Alert, 'link-error'))).toContain('このLINE友だちは別の顧客のコンタクトにリンクされています。');
+    expect(allText(r.findByTestId(Alert, 'link-error'))).toContain('linehubからの詳細: this LINE account is already linked to another HubSpot contact');
+  });
+
+  it('has every error code in both languages', () => {
+    expect(Object.keys(TEXT.ja.errors).sort()).toEqual(Object.keys(TEXT.en.errors).sort());
+    expect(Object.keys(TEXT.ja).sort()).toEqual(Object.keys(TEXT.en).sort());
   });
 });

@@ -1,5 +1,7 @@
 // A stand-in for linehub's /hubspot/app/card endpoints, answering with the
-// JSON shapes linehub's card.go writes (its Go tests check the same shapes).
+// JSON shapes linehub's card.go and cardlink.go write (its Go tests check
+// the same shapes): refusals are {"error": English text, "code": one of
+// carderrors.go's codes} with linehub's status.
 
 export function cardData() {
   return {
@@ -64,6 +66,39 @@ const previews = {
   4: { parts: [{ type: 'text', text: 'Your code: ' }], missing: ['coupon_code'] },
 };
 
+// linkFriends is GET /card/link/friends: friends of every connection
+// matching the search, with the contact each follows now ("" for none).
+export function linkFriends() {
+  return {
+    friends: [
+      {
+        connection_id: 1,
+        connection_name: 'Shop Shibuya',
+        user_id: 'Uc0ffee0001',
+        display_name: 'Hanako Sato',
+        picture_url: 'https://profile.line-scdn.net/hanako',
+        contact_id: '9001',
+      },
+      { connection_id: 2, connection_name: 'Shop Umeda', user_id: 'Uc0ffee0002', display_name: 'Hanako', picture_url: '', contact_id: '' },
+      { connection_id: 1, connection_name: 'Shop Shibuya', user_id: 'U4af4980629', display_name: 'Taro Yamada', picture_url: '', contact_id: '501' },
+    ],
+  };
+}
+
+// refusal is one of linehub's refusals as the card receives it.
+export function refusal(status, code, error) {
+  return { status, body: { error, code } };
+}
+
+// The refusals linehub's card link routes answer (cardlink.go).
+export const refusals = {
+  taken: refusal(409, 'contact_taken', 'the HubSpot contact is already linked to another LINE friend of this account'),
+  elsewhere: refusal(409, 'linked_elsewhere', 'this LINE account is already linked to another HubSpot contact'),
+  gone: refusal(404, 'contact_gone', 'the HubSpot contact no longer exists'),
+  busy: refusal(409, 'busy', 'a link of this LINE friend is still being finished'),
+  notLinked: refusal(404, 'not_linked', 'this LINE friend is not linked to the contact: nothing was unlinked'),
+};
+
 function response(status, body) {
   return { ok: status >= 200 && status < 300, status, json: async () => body };
 }
@@ -76,7 +111,18 @@ export function fakeLinehub(initial = {}) {
     cardStatus: 200,
     reply: { status: 'sent', via: 'push', duplicate: false },
     replyFail: null,
+    friends: linkFriends(),
+    // link and unlink: an answer {status, body}, or an Error to throw as
+    // hubspot.fetch does when it gets no answer.
+    link: { status: 200, body: { outcome: 'linked', contact_id: '501', merged: '9001' } },
+    unlink: { status: 200, body: { outcome: 'unlinked', contact_id: '' } },
     ...initial,
+  };
+  const answer = (a) => {
+    if (a instanceof Error) {
+      throw a;
+    }
+    return response(a.status, a.body);
   };
   const calls = [];
   const fetch = async (url, options = {}) => {
@@ -88,6 +134,17 @@ export function fakeLinehub(initial = {}) {
       }
       return response(200, cfg.reply);
     }
+    if (options.method === 'POST' && u.pathname === '/hubspot/app/card/link') {
+      return answer(cfg.link);
+    }
+    if (options.method === 'POST' && u.pathname === '/hubspot/app/card/unlink') {
+      return answer(cfg.unlink);
+    }
+    if (u.pathname === '/hubspot/app/card/link/friends') {
+      const q = (u.searchParams.get('q') || '').toLowerCase();
+      const friends = cfg.friends.friends.filter((f) => f.display_name.toLowerCase().includes(q) || f.user_id.toLowerCase() === q);
+      return response(200, { friends });
+    }
     if (u.pathname === '/hubspot/app/card/templates/preview') {
       return response(200, previews[u.searchParams.get('templateId')]);
     }
@@ -97,7 +154,7 @@ export function fakeLinehub(initial = {}) {
     if (u.pathname === '/hubspot/app/card') {
       return response(cfg.cardStatus, cfg.card);
     }
-    return response(404, { error: 'not found' });
+    return response(404, { error: 'no such page: ' + options.method + ' ' + u.pathname, code: 'not_found' });
   };
   return { fetch, calls, set: (c) => Object.assign(cfg, c) };
 }
