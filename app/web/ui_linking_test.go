@@ -117,8 +117,13 @@ func TestUILinkingSettingsAndLinkURLs(t *testing.T) {
 	if st, _, loc := b.post(page+"/urls", url.Values{"list_id": {list}, "list_name": {"Spring newsletter"}}); st != 303 || !strings.Contains(loc, "flash.link_urls_started") {
 		t.Fatalf("start: %d %s", st, loc)
 	}
+	// While it runs, the page's script re-reads the job's block; once it
+	// is done, nothing polls.
+	b.wantPage(page, 200, `id="link-job" aria-live="polite" data-refresh="/connections/`+c.id+`/linking"`)
 	u.env.link.RunOnce(u.ctx)
-	b.wantPage(page, 200, `id="link-job"`, "Spring newsletter", "2 written, 0 not written", "done")
+	if body := b.wantPage(page, 200, `id="link-job"`, "Spring newsletter", "2 written, 0 not written", "done"); strings.Contains(body, "data-refresh") {
+		t.Fatal("a finished job's page still asks to be refreshed")
+	}
 	for _, id := range []string{a, bb} {
 		ct, _ := u.hs.Contact(id)
 		if v := ct.Properties["line_link_url_1"]; !strings.HasPrefix(v, u.base+"/link/"+c.id+"/") {

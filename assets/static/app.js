@@ -69,6 +69,35 @@ document.querySelectorAll("a[data-back]").forEach(function (a) {
   setTimeout(poll, 1000);
 })();
 
+// A block marked data-refresh (the link-URL job while it runs) is
+// re-read from its page every 3 s and replaced, until the new block no
+// longer asks for it: the rest of the page, and anything typed there,
+// stays. Without JavaScript a reload shows the same.
+(function () {
+  var box = document.querySelector("[data-refresh][id]");
+  if (!box || !window.fetch || !window.DOMParser) return;
+  var url = box.getAttribute("data-refresh");
+  var id = box.id;
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, redirect: "error" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var next = new DOMParser().parseFromString(html, "text/html").getElementById(id);
+        var cur = document.getElementById(id);
+        if (!next || !cur) return;
+        cur.replaceWith(next);
+        if (next.hasAttribute("data-refresh")) setTimeout(poll, 3000);
+      })
+      .catch(function () {
+        setTimeout(poll, 15000);
+      });
+  }
+  setTimeout(poll, 3000);
+})();
+
 // messaging: a running broadcast's report follows its progress.
 // A form marked data-once submits once: a double click must not answer a
 // friend twice.
