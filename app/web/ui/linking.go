@@ -83,33 +83,23 @@ func (s *Server) friendLinkView(c *fiber.Ctx, status int, errMsg string) error {
 }
 
 func (s *Server) linkFriend(c *fiber.Ctx) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
-	if err != nil {
-		return err
-	}
 	contactID := strings.TrimSpace(c.FormValue("contact_id"))
-	reason := strings.TrimSpace(c.FormValue("reason"))
-	if utf8.RuneCountInString(reason) > maxReasonChars {
-		return s.friendLinkView(c, fiber.StatusBadRequest, s.locale(c).T("link.reason_len", maxReasonChars))
-	}
-	a := c.Locals("admin").(*store.Admin)
-	res, err := s.link.Link(c.UserContext(), linking.Request{ConnID: conn.ID, Identity: linking.Identity{UserID: f.UserID},
-		ContactID: contactID, How: linking.HowHand, By: a.Email, Reason: reason})
-	if err != nil {
-		status, msg := s.linkError(c, err)
-		return s.friendLinkView(c, status, msg)
-	}
-	return c.Redirect(s.friendLinkURL(conn.ID, f.UserID, "flash.link_"+res.Outcome), fiber.StatusSeeOther)
+	return s.linkPost(c, func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error) {
+		return s.link.Link(c.UserContext(), linking.Request{ConnID: conn.ID, Identity: linking.Identity{UserID: f.UserID},
+			ContactID: contactID, How: linking.HowHand, By: by, Reason: reason})
+	})
 }
 
 func (s *Server) unlinkFriend(c *fiber.Ctx) error {
+	return s.linkPost(c, func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error) {
+		return s.link.Unlink(c.UserContext(), conn.ID, f.UserID, by, reason)
+	})
+}
+
+// linkPost reads what a link or unlink form names (the connection, the
+// friend, the admin's reason), carries it out with do, and shows the
+// outcome on the friend's link page.
+func (s *Server) linkPost(c *fiber.Ctx, do func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error)) error {
 	if s.link == nil {
 		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
 	}
@@ -126,7 +116,7 @@ func (s *Server) unlinkFriend(c *fiber.Ctx) error {
 		return s.friendLinkView(c, fiber.StatusBadRequest, s.locale(c).T("link.reason_len", maxReasonChars))
 	}
 	a := c.Locals("admin").(*store.Admin)
-	res, err := s.link.Unlink(c.UserContext(), conn.ID, f.UserID, a.Email, reason)
+	res, err := do(conn, f, a.Email, reason)
 	if err != nil {
 		status, msg := s.linkError(c, err)
 		return s.friendLinkView(c, status, msg)
