@@ -32,28 +32,27 @@ func (s *Server) linkingRoutes(app *fiber.App, authed func(fiber.Handler) []fibe
 // maxReasonChars bounds the words an admin gives for a link or unlink.
 const maxReasonChars = 500
 
-// friendParam is the friend the path names; only friends linehub knows
-// can be linked by hand.
-func (s *Server) friendParam(c *fiber.Ctx, conn *store.Connection) (*store.Friend, error) {
-	uid := c.Params("user")
-	f, err := s.st.Friend(c.UserContext(), conn.ID, uid)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fiber.NewError(fiber.StatusNotFound, "no such friend")
+// friendParam is the connection and the friend the path names; only
+// friends linehub knows can be linked by hand.
+func (s *Server) friendParam(c *fiber.Ctx) (*store.Connection, *store.Friend, error) {
+	if s.link == nil {
+		return nil, nil, fiber.NewError(fiber.StatusNotFound, "linking is not available")
 	}
-	return f, err
+	conn, err := s.connParam(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s.st.Friend(c.UserContext(), conn.ID, c.Params("user"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fiber.NewError(fiber.StatusNotFound, "no such friend")
+	}
+	return conn, f, err
 }
 
 func (s *Server) friendLinkPage(c *fiber.Ctx) error { return s.friendLinkView(c, 0, "") }
 
 func (s *Server) friendLinkView(c *fiber.Ctx, status int, errMsg string) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
+	conn, f, err := s.friendParam(c)
 	if err != nil {
 		return err
 	}
@@ -100,14 +99,7 @@ func (s *Server) unlinkFriend(c *fiber.Ctx) error {
 // friend, the admin's reason), carries it out with do, and shows the
 // outcome on the friend's link page.
 func (s *Server) linkPost(c *fiber.Ctx, do func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error)) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
+	conn, f, err := s.friendParam(c)
 	if err != nil {
 		return err
 	}
