@@ -272,12 +272,20 @@ func (s *Server) chatImage(c *fiber.Ctx) error {
 	if !chatImageName.MatchString(name) {
 		return fiber.NewError(fiber.StatusNotFound, "no such image")
 	}
-	data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, chatImageDir, name))
+	// Streamed from the file, not read into memory: anyone who has the
+	// address (every friend it was sent to) may ask for it as often and
+	// as many times at once as they like.
+	f, err := os.Open(filepath.Join(s.cfg.DataDir, chatImageDir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return fiber.NewError(fiber.StatusNotFound, "no such image")
 	}
 	if err != nil {
-		return fmt.Errorf("read chat image: %w", err)
+		return fmt.Errorf("open chat image: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("chat image %s is not a readable file: %v", name, err)
 	}
 	ct := "image/jpeg"
 	if strings.HasSuffix(name, ".png") {
@@ -286,5 +294,6 @@ func (s *Server) chatImage(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, ct)
 	c.Set("Cache-Control", "public, max-age=86400, immutable")
 	c.Set("X-Content-Type-Options", "nosniff")
-	return c.Send(data)
+	// fasthttp closes f once the answer is written.
+	return c.SendStream(f, int(info.Size()))
 }
