@@ -275,8 +275,11 @@ func sortedNames(files map[string][]byte) []string {
 }
 
 // Export writes the project into dir. It refuses a dir that exists and
-// is not an empty directory unless o.Force. Files are 0644 and
-// directories 0755: nothing in the project is secret.
+// is not an empty directory unless o.Force. Files are 0600 and
+// directories 0700 from the moment they exist (the project names the
+// connections and linehub's address, and is often written under /tmp);
+// a file is always created anew, never opened through a link someone
+// put in its place.
 func Export(dir string, o Options) error {
 	files, err := Files(o)
 	if err != nil {
@@ -295,17 +298,43 @@ func Export(dir string, o Options) error {
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("export to %s: %w", dir, err)
+	} else {
+		// Mkdir, not MkdirAll: a directory someone else made in the
+		// meantime is refused, not written into.
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return fmt.Errorf("export to %s: %w", dir, err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("export to %s: %w", dir, err)
+		}
 	}
 	for _, name := range sortedNames(files) {
 		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return fmt.Errorf("export %s: %w", name, err)
 		}
-		if err := os.WriteFile(dst, files[name], 0o644); err != nil {
+		if err := writeNew(dst, files[name]); err != nil {
 			return fmt.Errorf("export %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// writeNew writes data to a new 0600 file at path, removing what was
+// there first (a symbolic link is removed, not followed).
+func writeNew(path string, data []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // WriteZip writes the project as a zip archive with everything in one

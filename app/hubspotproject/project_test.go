@@ -410,12 +410,14 @@ func TestExport(t *testing.T) {
 		if err != nil || !bytes.Equal(got, b) {
 			t.Errorf("%s: %v, content equal: %v", name, err, bytes.Equal(got, b))
 		}
-		if st, _ := os.Stat(p); st == nil || st.Mode().Perm() != 0o644 {
-			t.Errorf("%s: mode %v, want 0644", name, st.Mode())
+		if st, _ := os.Stat(p); st == nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, st.Mode())
 		}
 	}
-	if st, _ := os.Stat(filepath.Join(dir, "src", "app")); st == nil || st.Mode().Perm() != 0o755 {
-		t.Errorf("src/app mode %v, want 0755", st.Mode())
+	for _, d := range []string{dir, filepath.Join(dir, "src", "app")} {
+		if st, _ := os.Stat(d); st == nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s mode %v, want 0700", d, st.Mode())
+		}
 	}
 
 	// A second export into the same (now non-empty) directory is refused
@@ -486,5 +488,35 @@ func TestWriteZip(t *testing.T) {
 	}
 	if err := WriteZip(io.Discard, Options{PublicURL: "http://x"}); err == nil {
 		t.Error("zip of an http URL")
+	}
+}
+
+// A forced export replaces a symbolic link planted where a project file
+// goes, rather than writing through it to the file it points at, and
+// the files it writes are the owner's alone.
+func TestForcedExportWritesNoFileThroughALink(t *testing.T) {
+	o := Options{PublicURL: testBase, Properties: testProps, Force: true}
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "hsproject.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Export(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the export wrote through the link: victim now %q", b)
+	}
+	for _, name := range []string{"hsproject.json", "README.md"} {
+		st, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v, want a regular 0600 file", name, err, st.Mode())
+		}
 	}
 }

@@ -8,7 +8,7 @@
 // Safety: the LINE user comes only from the ID token that LINE Login
 // returns (verified in package login), never from a parameter. state,
 // nonce and the PKCE verifier are random per login, kept server-side in a
-// table bounded in size, per client address and in age (10 minutes), and
+// table bounded in size, per client address (an IPv6 client's /64) and in age (10 minutes), and
 // used once; the browser holds only an HttpOnly, SameSite=Lax cookie (Secure
 // over https) that binds the login to it. The only off-site redirect is to
 // LINE's authorization URL that package login builds.

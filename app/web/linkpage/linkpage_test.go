@@ -491,3 +491,31 @@ func TestLinkRefusalsHaveTheirPages(t *testing.T) {
 }
 
 func wrapped(err error) error { return fmt.Errorf("linking: %w", err) }
+
+// One IPv6 client holds a /64 and could otherwise start logins from as
+// many addresses as it likes: the per-address cap counts the /64.
+func TestPendingCapCountsAnIPv6Slash64AsOneAddress(t *testing.T) {
+	tb := newPendingTable(100, 2, time.Minute)
+	now := time.Now()
+	for i, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+		if err := tb.add(fmt.Sprint("s", i), pending{Client: addr}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tb.add("s2", pending{Client: "2001:db8:1:2:abcd::5"}, now); !errors.Is(err, errBusy) {
+		t.Fatalf("third login from one /64 with a cap of 2: %v", err)
+	}
+	// Another /64, and IPv4 addresses, count on their own.
+	for i, addr := range []string{"2001:db8:1:3::1", "192.0.2.1", "192.0.2.2"} {
+		if err := tb.add(fmt.Sprint("t", i), pending{Client: addr}, now); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+	}
+	// A login taken frees its /64's place.
+	if _, ok := tb.take("s0", "", now); ok {
+		t.Fatal("taken without a binding")
+	}
+	if err := tb.add("s3", pending{Client: "2001:db8:1:2::77"}, now); err != nil {
+		t.Fatalf("after take: %v", err)
+	}
+}

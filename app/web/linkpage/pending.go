@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"linehub/app/web/request"
 )
 
 // pending is one login between the redirect to LINE and the callback.
@@ -17,7 +19,7 @@ type pending struct {
 	Nonce     string
 	Verifier  string
 	Binding   string // the browser's cookie value
-	Client    string // client address, for the per-address cap
+	Client    string // client address; the per-address cap counts its request.AddressGroup (an IPv6 /64)
 	Expires   time.Time
 }
 
@@ -45,15 +47,16 @@ func newPendingTable(max, perAddr int, ttl time.Duration) *pendingTable {
 func (t *pendingTable) add(state string, p pending, now time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.byState) >= t.max || t.byClient[p.Client] >= t.perAddr {
+	group := request.AddressGroup(p.Client)
+	if len(t.byState) >= t.max || t.byClient[group] >= t.perAddr {
 		t.sweep(now)
 	}
-	if len(t.byState) >= t.max || t.byClient[p.Client] >= t.perAddr {
+	if len(t.byState) >= t.max || t.byClient[group] >= t.perAddr {
 		return errBusy
 	}
 	p.Expires = now.Add(t.ttl)
 	t.byState[state] = p
-	t.byClient[p.Client]++
+	t.byClient[group]++
 	return nil
 }
 
@@ -75,8 +78,9 @@ func (t *pendingTable) take(state, binding string, now time.Time) (pending, bool
 
 func (t *pendingTable) remove(state string, p pending) {
 	delete(t.byState, state)
-	if t.byClient[p.Client]--; t.byClient[p.Client] <= 0 {
-		delete(t.byClient, p.Client)
+	group := request.AddressGroup(p.Client)
+	if t.byClient[group]--; t.byClient[group] <= 0 {
+		delete(t.byClient, group)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -119,4 +120,20 @@ func ClientIP(c *fiber.Ctx) string {
 		}
 	}
 	return peer.String()
+}
+
+// AddressGroup is the part of a client address a per-address limit keys
+// on: the whole IPv4 address, but an IPv6 address's /64, since one
+// subscriber usually holds a whole /64 and could otherwise make a fresh
+// key for every attempt.
+func AddressGroup(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

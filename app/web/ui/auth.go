@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -359,22 +358,6 @@ func (l *limiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.hits)
-}
-
-// limitAddr is the part of a client address the per-address limit keys
-// on: the whole IPv4 address, but an IPv6 address's /64, since one
-// subscriber usually holds a whole /64 and could otherwise make a fresh
-// key for every attempt.
-func limitAddr(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || a.Is4() || a.Is4In6() {
-		return ip
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 // hashGate bounds how many argon2 runs go on at once: each holds 19 MiB

@@ -17,6 +17,7 @@ import (
 
 	"linehub/app/config"
 	"linehub/app/store"
+	"linehub/app/web/request"
 	"linehub/app/web/response"
 )
 
@@ -299,8 +300,8 @@ func TestLimitAddr(t *testing.T) {
 		"fe80::1":                     "fe80::/64",
 		"2001:db8:abcd:12:1:2:3:4abc": "2001:db8:abcd:12::/64",
 	} {
-		if got := limitAddr(in); got != want {
-			t.Errorf("limitAddr(%q) = %q, want %q", in, got, want)
+		if got := request.AddressGroup(in); got != want {
+			t.Errorf("AddressGroup(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -34,8 +34,11 @@ const (
 	// with room for the form's other fields.
 	maxChatImageBytes = 6 << 20
 	// maxChatImageSide bounds each side in pixels (a 12-megapixel phone
-	// photo is 4032×3024): the decoded image is at most 64 MiB.
+	// photo is 4032×3024).
 	maxChatImageSide = 4096
+	// maxDecodedBytes bounds the decoded pixels: a 4096×4096 image at 8
+	// bits a channel, or half as many pixels of a 16-bit PNG.
+	maxDecodedBytes = 64 << 20
 	// maxLINEImageBytes and maxLINEPreviewBytes are LINE's limits.
 	maxLINEImageBytes   = 10 << 20
 	maxLINEPreviewBytes = 1 << 20
@@ -112,7 +115,8 @@ func encodeChatImage(data []byte) (ext string, original, preview []byte, err err
 	if err != nil || (format != "jpeg" && format != "png") {
 		return "", nil, nil, errNotImage
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxChatImageSide || cfg.Height > maxChatImageSide {
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxChatImageSide || cfg.Height > maxChatImageSide ||
+		int64(cfg.Width)*int64(cfg.Height)*bytesPerPixel(cfg.ColorModel) > maxDecodedBytes {
 		return "", nil, nil, errImageTooLarge
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
@@ -145,6 +149,16 @@ func encodeChatImage(data []byte) (ext string, original, preview []byte, err err
 		return "", nil, nil, errImageTooLarge
 	}
 	return ext, out.Bytes(), pv.Bytes(), nil
+}
+
+// bytesPerPixel is what the decoders hold per pixel of a color model:
+// 16-bit PNGs decode to 8 bytes (colour) or 2 (grey), the rest to at most 4.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	return 4
 }
 
 // shrink scales img down so that its longer side is at most side pixels,
@@ -258,12 +272,20 @@ func (s *Server) chatImage(c *fiber.Ctx) error {
 	if !chatImageName.MatchString(name) {
 		return fiber.NewError(fiber.StatusNotFound, "no such image")
 	}
-	data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, chatImageDir, name))
+	// Streamed from the file, not read into memory: anyone who has the
+	// address (every friend it was sent to) may ask for it as often and
+	// as many times at once as they like.
+	f, err := os.Open(filepath.Join(s.cfg.DataDir, chatImageDir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return fiber.NewError(fiber.StatusNotFound, "no such image")
 	}
 	if err != nil {
-		return fmt.Errorf("read chat image: %w", err)
+		return fmt.Errorf("open chat image: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("chat image %s is not a readable file: %v", name, err)
 	}
 	ct := "image/jpeg"
 	if strings.HasSuffix(name, ".png") {
@@ -272,5 +294,6 @@ func (s *Server) chatImage(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, ct)
 	c.Set("Cache-Control", "public, max-age=86400, immutable")
 	c.Set("X-Content-Type-Options", "nosniff")
-	return c.Send(data)
+	// fasthttp closes f once the answer is written.
+	return c.SendStream(f, int(info.Size()))
 }

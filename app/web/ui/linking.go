@@ -32,28 +32,27 @@ func (s *Server) linkingRoutes(app *fiber.App, authed func(fiber.Handler) []fibe
 // maxReasonChars bounds the words an admin gives for a link or unlink.
 const maxReasonChars = 500
 
-// friendParam is the friend the path names; only friends linehub knows
-// can be linked by hand.
-func (s *Server) friendParam(c *fiber.Ctx, conn *store.Connection) (*store.Friend, error) {
-	uid := c.Params("user")
-	f, err := s.st.Friend(c.UserContext(), conn.ID, uid)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fiber.NewError(fiber.StatusNotFound, "no such friend")
+// friendParam is the connection and the friend the path names; only
+// friends linehub knows can be linked by hand.
+func (s *Server) friendParam(c *fiber.Ctx) (*store.Connection, *store.Friend, error) {
+	if s.link == nil {
+		return nil, nil, fiber.NewError(fiber.StatusNotFound, "linking is not available")
 	}
-	return f, err
+	conn, err := s.connParam(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s.st.Friend(c.UserContext(), conn.ID, c.Params("user"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fiber.NewError(fiber.StatusNotFound, "no such friend")
+	}
+	return conn, f, err
 }
 
 func (s *Server) friendLinkPage(c *fiber.Ctx) error { return s.friendLinkView(c, 0, "") }
 
 func (s *Server) friendLinkView(c *fiber.Ctx, status int, errMsg string) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
+	conn, f, err := s.friendParam(c)
 	if err != nil {
 		return err
 	}
@@ -83,41 +82,24 @@ func (s *Server) friendLinkView(c *fiber.Ctx, status int, errMsg string) error {
 }
 
 func (s *Server) linkFriend(c *fiber.Ctx) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
-	if err != nil {
-		return err
-	}
 	contactID := strings.TrimSpace(c.FormValue("contact_id"))
-	reason := strings.TrimSpace(c.FormValue("reason"))
-	if utf8.RuneCountInString(reason) > maxReasonChars {
-		return s.friendLinkView(c, fiber.StatusBadRequest, s.locale(c).T("link.reason_len", maxReasonChars))
-	}
-	a := c.Locals("admin").(*store.Admin)
-	res, err := s.link.Link(c.UserContext(), linking.Request{ConnID: conn.ID, Identity: linking.Identity{UserID: f.UserID},
-		ContactID: contactID, How: linking.HowHand, By: a.Email, Reason: reason})
-	if err != nil {
-		status, msg := s.linkError(c, err)
-		return s.friendLinkView(c, status, msg)
-	}
-	return c.Redirect(s.friendLinkURL(conn.ID, f.UserID, "flash.link_"+res.Outcome), fiber.StatusSeeOther)
+	return s.linkPost(c, func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error) {
+		return s.link.Link(c.UserContext(), linking.Request{ConnID: conn.ID, Identity: linking.Identity{UserID: f.UserID},
+			ContactID: contactID, How: linking.HowHand, By: by, Reason: reason})
+	})
 }
 
 func (s *Server) unlinkFriend(c *fiber.Ctx) error {
-	if s.link == nil {
-		return fiber.NewError(fiber.StatusNotFound, "linking is not available")
-	}
-	conn, err := s.connParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.friendParam(c, conn)
+	return s.linkPost(c, func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error) {
+		return s.link.Unlink(c.UserContext(), conn.ID, f.UserID, by, reason)
+	})
+}
+
+// linkPost reads what a link or unlink form names (the connection, the
+// friend, the admin's reason), carries it out with do, and shows the
+// outcome on the friend's link page.
+func (s *Server) linkPost(c *fiber.Ctx, do func(conn *store.Connection, f *store.Friend, by, reason string) (linking.Result, error)) error {
+	conn, f, err := s.friendParam(c)
 	if err != nil {
 		return err
 	}
@@ -126,7 +108,7 @@ func (s *Server) unlinkFriend(c *fiber.Ctx) error {
 		return s.friendLinkView(c, fiber.StatusBadRequest, s.locale(c).T("link.reason_len", maxReasonChars))
 	}
 	a := c.Locals("admin").(*store.Admin)
-	res, err := s.link.Unlink(c.UserContext(), conn.ID, f.UserID, a.Email, reason)
+	res, err := do(conn, f, a.Email, reason)
 	if err != nil {
 		status, msg := s.linkError(c, err)
 		return s.friendLinkView(c, status, msg)

@@ -625,7 +625,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	email = strings.ToLower(email)
 	data := fiber.Map{"Next": next, "Email": email}
 	now := time.Now()
-	addr := limitAddr(ip)
+	addr := request.AddressGroup(ip)
 	ipKey, pairKey, emailKey := keyOf(addr), keyOf(addr+"\x00"+email), keyOf(email)
 	// The attempt is counted as a failure before the hash runs and given
 	// back if it was not one, so parallel attempts cannot all pass.

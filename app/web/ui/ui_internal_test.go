@@ -178,13 +178,16 @@ func TestHealthNotices(t *testing.T) {
 	}
 }
 
-// pngHeader is the start of a PNG that claims w×h pixels: signature and
-// IHDR (with its CRC), no image data.
-func pngHeader(w, h uint32) []byte {
+// pngHeader is the start of an 8-bit RGBA PNG that claims w×h pixels:
+// signature and IHDR (with its CRC), no image data.
+func pngHeader(w, h uint32) []byte { return pngHeaderOf(w, h, 8, 6) }
+
+// pngHeaderOf is pngHeader of a bit depth and PNG colour type.
+func pngHeaderOf(w, h uint32, depth, colorType byte) []byte {
 	ihdr := []byte("IHDR")
 	ihdr = binary.BigEndian.AppendUint32(ihdr, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
+	ihdr = append(ihdr, depth, colorType, 0, 0, 0)
 	out := []byte("\x89PNG\r\n\x1a\n")
 	out = binary.BigEndian.AppendUint32(out, 13)
 	out = append(out, ihdr...)
