@@ -140,9 +140,12 @@ func (h *Server) verify(c *fiber.Ctx) error {
 
 // legacySigned tells a workflow action's request that carries only the
 // older v2 signature, which HubSpot's custom action guide names for them.
-// Only the action routes take it: an execution is idempotent per
-// callbackId and the options are lists of names, so a replay (v2 has no
-// timestamp) repeats nothing.
+// Only the action routes take it: the options are lists of names, and an
+// execution is idempotent per callbackId for as long as its send is kept
+// (at least four days: HubSpot's three days of retries and one), so a
+// replay (v2 has no timestamp) repeats nothing within that time. One
+// replayed later, by someone who captured HubSpot's TLS traffic to
+// linehub, would send again.
 func legacySigned(c *fiber.Ctx) bool {
 	return strings.HasPrefix(c.Path(), Prefix+"/actions/") && strings.EqualFold(c.Get("X-HubSpot-Signature-Version"), "v2")
 }
