@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +194,61 @@ func mustProps(t *testing.T, e *env, id string) hubspottest.Contact {
 		t.Fatalf("contact %s not found", id)
 	}
 	return c
+}
+
+// TestBrowserLinkJobFollowsProgress: the link-URL job's block on the
+// linking page follows the job while it runs (the page's script re-reads
+// it) and stops once it is done, without the admin reloading.
+func TestBrowserLinkJobFollowsProgress(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := newEnv(t, envOptions{})
+	b := newBrowser(t, e, chromium)
+	b.setUp("owner@example.com", "Tr0ub4dor&3-horse")
+	shop := e.connect("Shop Tokyo")
+	a, err := e.HS.AddContact(map[string]string{"email": "a@customer.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := e.HS.AddList("Autumn newsletter", []string{a})
+	// HubSpot holds the list's members until the page shows the job running.
+	release := make(chan struct{})
+	e.HS.SetFault(func(r *http.Request) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "/"+list+"/memberships") {
+			<-release
+		}
+		return 0, "", false
+	})
+	t.Cleanup(func() { e.HS.SetFault(nil) })
+	b.run("start the job", b.lang("en"),
+		chromedp.Navigate(e.url(fmt.Sprintf("/connections/%d/linking", shop.ID))),
+		chromedp.WaitVisible(chromedp.ID("linking-enabled")),
+		chromedp.Click(chromedp.ID("linking-enabled")),
+		chromedp.Click(chromedp.ID("save-linking")),
+		chromedp.WaitVisible(chromedp.ID("lq")),
+		chromedp.SendKeys(chromedp.ID("lq"), "Autumn"),
+		chromedp.Click(chromedp.ID("find-lists")),
+		chromedp.WaitVisible(chromedp.ID("lists")),
+		chromedp.Click(chromedp.CSS("#lists button.link-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#link-job[data-refresh]")),
+		// Typed while the job runs, and kept: only the job's block changes.
+		chromedp.SendKeys(chromedp.ID("lq"), " typed meanwhile"),
+	)
+	close(release)
+	b.run("the job ends while the page stays open",
+		chromedp.WaitNotPresent(chromedp.CSS("#link-job[data-refresh]")),
+	)
+	done, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("link-job")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(done, "done") || !strings.Contains(done, "1 written") {
+		t.Fatalf("the job's block after the job ended, without a reload: %q", done)
+	}
+	typed, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("lq")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(typed, "typed meanwhile") {
+		t.Fatalf("search box %q: the page was reloaded", typed)
+	}
 }
