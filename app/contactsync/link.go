@@ -3,6 +3,7 @@ package contactsync
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"linehub/app/hubspot"
 	"linehub/app/store"
@@ -67,10 +68,14 @@ func (b *Sync) EnsureLinkURLProperty(ctx context.Context, serial int) error {
 	return b.hs.EnsureProperties(ctx, []hubspot.Property{LinkURLProperty(serial)})
 }
 
-// DummyEmail is the email linehub gives the contact it creates for a
-// friend (docs/design.md §3): a contact with it is a stand-in, not a
-// customer, and may be merged into the customer's contact.
-func (b *Sync) DummyEmail(userID string) string { return b.email(userID) }
+// IsDummyEmail tells whether email is one linehub gives the contact it
+// creates for a friend (docs/design.md §3): the dummy email, or the one a
+// friend gets after its dummy went to another friend's contact in a merge
+// (sharedEmail). A contact with it is a stand-in, not a customer, and may
+// be merged into the customer's contact.
+func (b *Sync) IsDummyEmail(userID, email string) bool {
+	return strings.EqualFold(email, b.email(userID)) || strings.EqualFold(email, b.sharedEmail(userID))
+}
 
 // SetUnlinked installs the check of contacts friends were unlinked from
 // (before Run).

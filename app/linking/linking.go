@@ -325,7 +325,7 @@ func (s *Service) link(ctx context.Context, conn *store.Connection, r Request, t
 	}
 	from, fromDummy := "", false
 	if f != nil && f.ContactID != "" {
-		if from, fromDummy, err = s.readContact(ctx, f.ContactID, s.sync.DummyEmail(uid)); err != nil {
+		if from, fromDummy, err = s.readContact(ctx, f.ContactID, uid); err != nil {
 			return Result{}, err
 		}
 	}
@@ -566,9 +566,9 @@ func (s *Service) resolve(ctx context.Context, id string) (string, error) {
 	return "", fmt.Errorf("contact %s: HubSpot's answer did not say what became of it", id)
 }
 
-// readContact reads a friend's contact: the id it reads as now ("" when
-// deleted) and whether it is the friend's dummy-email contact.
-func (s *Service) readContact(ctx context.Context, id, dummyEmail string) (string, bool, error) {
+// readContact reads the contact of friend uid: the id it reads as now (""
+// when deleted) and whether it is the friend's dummy-email contact.
+func (s *Service) readContact(ctx context.Context, id, uid string) (string, bool, error) {
 	found, notFound, err := s.hs.BatchReadContacts(ctx, []string{id}, []string{"email", hubspot.PropMergedIDs})
 	if err != nil {
 		return "", false, fmt.Errorf("read the friend's contact %s: %w", id, err)
@@ -580,7 +580,7 @@ func (s *Service) readContact(ctx context.Context, id, dummyEmail string) (strin
 	if !ok {
 		return "", false, fmt.Errorf("read the friend's contact %s: HubSpot's answer did not say what became of it", id)
 	}
-	return c.ID, strings.EqualFold(c.Properties["email"], dummyEmail), nil
+	return c.ID, s.sync.IsDummyEmail(uid, c.Properties["email"]), nil
 }
 
 // contactByEmail finds the one contact with the person's email, or

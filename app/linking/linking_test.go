@@ -477,3 +477,30 @@ func TestLinkNoteNotDoubledAfterLostAnswer(t *testing.T) {
 		t.Fatalf("notes still due: %+v", due)
 	}
 }
+
+// A friend whose dummy email went to another friend's contact in a merge
+// gets a contact with its "+2" email (contactsync's sharedEmail): that one
+// is a stand-in too, and is merged into the customer's contact on a link.
+func TestLinkMergesTheSecondDummyToo(t *testing.T) {
+	fx := newFixture(t)
+	uid, _ := fx.friend("Bob LINE") // its dummy contact went to another friend
+	second, err := fx.hs.AddContact(map[string]string{"email": strings.ToLower(uid) + "+2@" + fxEmailDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.st.UpdateFriend(fx.ctx, fx.conn.ID, uid, func(f *store.Friend) error {
+		f.ContactID = second
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	real := fx.customer("bob@customer.example", "Bob")
+	tok := fx.tokenFor(fx.conn.ID, real, time.Now().Add(time.Hour))
+	res, err := fx.svc.Link(fx.ctx, Request{ConnID: fx.conn.ID, Identity: Identity{UserID: uid, Name: "Bob LINE"}, Token: tok, How: HowLink})
+	if err != nil || res.Outcome != OutcomeLinked || res.Merged != second {
+		t.Fatalf("Link = %+v, %v; want the +2 contact %s merged", res, err, second)
+	}
+	if p := fx.contact(res.ContactID); p["email"] != "bob@customer.example" || p["firstname"] != "Bob" {
+		t.Fatalf("the customer's email and name did not survive: %v", p)
+	}
+}
