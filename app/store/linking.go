@@ -150,19 +150,13 @@ func migrateLinking(tx *gorm.DB) error {
 		UpdatedAt    time.Time
 		FinishedAt   *time.Time
 	}
-	m := tx.Migrator()
-	for _, t := range []struct {
-		name  string
-		model any
-	}{
-		{"link_settings", &linkSettings{}},
-		{"link_token_uses", &linkTokenUse{}},
-		{"link_records", &linkRecord{}},
-		{"link_url_jobs", &linkURLJob{}},
-	} {
-		if err := m.CreateTable(t.model); err != nil {
-			return fmt.Errorf("create table %s: %w", t.name, err)
-		}
+	if err := createTables(tx,
+		table{"link_settings", &linkSettings{}},
+		table{"link_token_uses", &linkTokenUse{}},
+		table{"link_records", &linkRecord{}},
+		table{"link_url_jobs", &linkURLJob{}},
+	); err != nil {
+		return err
 	}
 	return nil
 }

@@ -95,20 +95,14 @@ var migrations = []migration{
 			LastUsedAt *time.Time
 			RevokedAt  *time.Time
 		}
-		m := tx.Migrator()
-		for _, t := range []struct {
-			name  string
-			model any
-		}{
-			{"connections", &connection{}},
-			{"friends", &friend{}},
-			{"inbox_events", &inboxEvent{}},
-			{"settings", &setting{}},
-			{"api_tokens", &apiToken{}},
-		} {
-			if err := m.CreateTable(t.model); err != nil {
-				return fmt.Errorf("create table %s: %w", t.name, err)
-			}
+		if err := createTables(tx,
+			table{"connections", &connection{}},
+			table{"friends", &friend{}},
+			table{"inbox_events", &inboxEvent{}},
+			table{"settings", &setting{}},
+			table{"api_tokens", &apiToken{}},
+		); err != nil {
+			return err
 		}
 		// The pending index also orders by timestamp so the applier's scan
 		// is an index walk, not a sort.
@@ -140,18 +134,12 @@ var migrations = []migration{
 			Data         []byte `gorm:"not null"`
 			UpdatedAt    time.Time
 		}
-		m := tx.Migrator()
-		for _, t := range []struct {
-			name  string
-			model any
-		}{
-			{"admins", &admin{}},
-			{"sessions", &session{}},
-			{"connection_icons", &connectionIcon{}},
-		} {
-			if err := m.CreateTable(t.model); err != nil {
-				return fmt.Errorf("create table %s: %w", t.name, err)
-			}
+		if err := createTables(tx,
+			table{"admins", &admin{}},
+			table{"sessions", &session{}},
+			table{"connection_icons", &connectionIcon{}},
+		); err != nil {
+			return err
 		}
 		return nil
 	}},
@@ -275,19 +263,13 @@ func migrateJobs(tx *gorm.DB) error {
 		UpdatedAt    time.Time
 		FinishedAt   *time.Time
 	}
-	m := tx.Migrator()
-	for _, t := range []struct {
-		name  string
-		model any
-	}{
-		{"job_runs", &jobRun{}},
-		{"dead_letters", &deadLetter{}},
-		{"job_cursors", &jobCursor{}},
-		{"friend_imports", &friendImport{}},
-	} {
-		if err := m.CreateTable(t.model); err != nil {
-			return fmt.Errorf("create table %s: %w", t.name, err)
-		}
+	if err := createTables(tx,
+		table{"job_runs", &jobRun{}},
+		table{"dead_letters", &deadLetter{}},
+		table{"job_cursors", &jobCursor{}},
+		table{"friend_imports", &friendImport{}},
+	); err != nil {
+		return err
 	}
 	// The fair sync order reads dirty friends connection by connection.
 	if err := tx.Exec("CREATE INDEX idx_friend_conn_dirty ON friends (connection_id, dirty, next_sync_at)").Error; err != nil {
@@ -380,21 +362,15 @@ func migrateMessaging(tx *gorm.DB) error {
 		Error       string
 		SentAt      *time.Time
 	}
-	m := tx.Migrator()
-	for _, t := range []struct {
-		name  string
-		model any
-	}{
-		{"hook_keys", &hookKey{}},
-		{"message_templates", &messageTemplate{}},
-		{"sends", &send{}},
-		{"chat_messages", &chatMessage{}},
-		{"broadcasts", &broadcast{}},
-		{"broadcast_chunks", &broadcastChunk{}},
-	} {
-		if err := m.CreateTable(t.model); err != nil {
-			return fmt.Errorf("create table %s: %w", t.name, err)
-		}
+	if err := createTables(tx,
+		table{"hook_keys", &hookKey{}},
+		table{"message_templates", &messageTemplate{}},
+		table{"sends", &send{}},
+		table{"chat_messages", &chatMessage{}},
+		table{"broadcasts", &broadcast{}},
+		table{"broadcast_chunks", &broadcastChunk{}},
+	); err != nil {
+		return err
 	}
 	return nil
 }
@@ -468,6 +444,24 @@ func migratePartialPending(tx *gorm.DB) error {
 	} {
 		if err := tx.Exec(q).Error; err != nil {
 			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// table is a table a migration step creates, with the model frozen in
+// that step.
+type table struct {
+	name  string
+	model any
+}
+
+// createTables creates a step's tables in order.
+func createTables(tx *gorm.DB, tables ...table) error {
+	m := tx.Migrator()
+	for _, t := range tables {
+		if err := m.CreateTable(t.model); err != nil {
+			return fmt.Errorf("create table %s: %w", t.name, err)
 		}
 	}
 	return nil
